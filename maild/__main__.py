@@ -1,0 +1,5 @@
+"""``python -m maild`` runs the command line."""
+
+from maild.cli import main
+
+raise SystemExit(main())

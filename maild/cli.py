@@ -1,0 +1,299 @@
+"""The command line (SPEC §7): parse arguments, call one use case, print, exit.
+
+Exit codes: 0 done; 1 not found or nothing done; 2 bad usage, config or
+rules; 75 (EX_TEMPFAIL) a transient failure the caller should retry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from maild import __version__
+from maild.config import ConfigError, Settings, default_config_path, read_config
+from maild.db import migrate
+from maild.db.models import Case, InboundMessage, OutboxMail, utcnow
+from maild.db.session import make_engine
+from maild.rules import RulesError
+from maild.runtime import Runtime
+
+EX_TEMPFAIL = 75
+log = logging.getLogger("maild")
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="PATH",
+                   help="config file (default: $MAILD_CONFIG, else ./config.toml)")
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="log progress to stderr")
+    return p
+
+
+def _json_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON only, on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="maild", parents=[common],
+        description="maild: an email-driven IT helpdesk daemon. Customers mail the helpdesk, "
+                    "engineers work cases by replying with #tags.",
+        epilog="Start with 'maild demo' to see the whole loop on an embedded mail server.")
+    parser.add_argument("--version", action="version", version=f"maild {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = sub.add_parser("db", parents=[common], help="database schema")
+    dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    dbsub.add_parser("upgrade", parents=[common], help="create or migrate the schema")
+
+    run = sub.add_parser("run", parents=[common], help="the daemon: IMAP, outbox, scheduler")
+    run.add_argument("--once", action="store_true",
+                     help="process the mailbox and the outbox once, then exit")
+
+    ing = sub.add_parser("ingest", parents=[common],
+                         help="process one message from FILE or stdin (MTA pipe)")
+    ing.add_argument("file", nargs="?", type=Path, help="message file (default: stdin)")
+    _json_flag(ing)
+
+    cases = sub.add_parser("cases", parents=[common], help="list or show cases")
+    csub = cases.add_subparsers(dest="cases_command", required=True, metavar="ACTION")
+    cl = csub.add_parser("list", parents=[common], help="list cases, newest first")
+    cl.add_argument("--status", help="only cases with this status")
+    cl.add_argument("--engineer", help="only cases of this engineer (email)")
+    _json_flag(cl)
+    cs = csub.add_parser("show", parents=[common], help="one case with its log")
+    cs.add_argument("id", type=int)
+    _json_flag(cs)
+
+    msgs = sub.add_parser("messages", parents=[common], help="inbound messages")
+    msub = msgs.add_subparsers(dest="messages_command", required=True, metavar="ACTION")
+    ml = msub.add_parser("list", parents=[common], help="messages with their dispositions")
+    ml.add_argument("--disposition", help="only messages with this disposition")
+    _json_flag(ml)
+
+    out = sub.add_parser("outbox", parents=[common], help="queued notifications")
+    osub = out.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+    ol = osub.add_parser("list", parents=[common], help="queued and sent mail")
+    ol.add_argument("--status", choices=["pending", "sent", "failed"])
+    _json_flag(ol)
+    osub.add_parser("flush", parents=[common], help="send all pending mail now")
+
+    demo = sub.add_parser("demo", parents=[common],
+                          help="the whole loop on an embedded mail server, with a timeline")
+    demo.add_argument("--serve", action="store_true",
+                      help="keep running afterwards so you can join with a mail client")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (--serve)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return read_config(getattr(args, "config", None) or default_config_path())
+
+
+def _runtime(args: argparse.Namespace, check_schema: bool = True) -> Runtime:
+    settings = _settings(args)
+    engine = make_engine(settings.database.url)
+    if check_schema:
+        migrate.check(engine)
+    return Runtime.load(settings, engine)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [min(max(len(r[i]) for r in cells), 50) for i in range(len(headers))]
+    for r in cells:
+        print("  ".join(c[:50].ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    before, after = migrate.upgrade(make_engine(settings.database.url))
+    print(f"database {settings.database.url}: {before or 'empty'} → {after}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from maild.daemon import Daemon
+
+    rt = _runtime(args)
+    rt.sync_directory()
+    daemon = Daemon(rt)
+    if args.once:
+        stats = asyncio.run(daemon.run_once())
+        d, o = stats.drained, stats.outbox
+        print(f"mailbox: {d.processed} message(s) {d.by_disposition or {}}; "
+              f"outbox: {o.sent} sent, {o.deferred} deferred, {o.failed} failed"
+              + (" (SMTP server unavailable)" if o.smtp_down else ""))
+        return 0
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, daemon.stopping.set)
+        await daemon.run()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from maild.service import TransientError, ingest
+
+    try:
+        rt = _runtime(args)
+    except Exception as exc:  # the database is down or locked: let the MTA retry
+        if isinstance(exc, ConfigError | RulesError):
+            raise
+        print(f"maild ingest: temporary failure: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    raw = args.file.read_bytes() if args.file else sys.stdin.buffer.read()
+    try:
+        result = ingest(rt, raw, utcnow())
+    except TransientError as exc:
+        print(f"maild ingest: temporary failure, try again later: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    if args.json:
+        _print_json({"id": result.message_row_id, "disposition": result.disposition.value,
+                     "case_id": result.case_id, "reason": result.reason})
+    else:
+        case = f" case #{result.case_id}" if result.case_id else ""
+        print(f"{result.disposition.value}{case}: {result.reason or ''}".rstrip(": "))
+    return 0
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    from maild.views import case_json
+
+    rt = _runtime(args)
+    with Session(rt.engine) as s:
+        if args.cases_command == "show":
+            case = s.get(Case, args.id)
+            if case is None:
+                print(f"maild: no case #{args.id}", file=sys.stderr)
+                return 1
+            data = case_json(s, rt.rules, case)
+            if args.json:
+                _print_json(data)
+            else:
+                _print_case(data)
+            return 0
+        q = select(Case).order_by(col(Case.id).desc())
+        if args.status:
+            q = q.where(Case.status == args.status)
+        if args.engineer:
+            q = q.where(Case.engineer_email == args.engineer.lower())
+        rows = [case_json(s, rt.rules, c, with_log=False) for c in s.exec(q)]
+    if args.json:
+        _print_json(rows)
+    else:
+        _table([(f"#{r['id']}", r["status"], r["priority"], r["type"],
+                 (r["engineer"] or {}).get("email"), r["subject"]) for r in rows],
+               ("case", "status", "prio", "type", "engineer", "subject"))
+    return 0
+
+
+def _print_case(d: dict[str, Any]) -> None:
+    print(f"Case #{d['id']}: {d['subject']}")
+    print(f"  status {d['status']}, priority {d['priority']}, type {d['type']}, "
+          f"channel {d['channel']}")
+    c = d["customer"]
+    print(f"  customer {c['name']} <{c['email']}>  engineer "
+          f"{(d['engineer'] or {}).get('name', '-')}")
+    for key in ("created_at", "dispatched_at", "first_response_at", "resolved_at", "closed_at"):
+        if d[key]:
+            print(f"  {key:<18} {d[key]}")
+    if d["handling_seconds"] is not None:
+        print(f"  handling time      {d['handling_seconds']} s")
+    print("\n" + d["description"])
+    if d["resolution"]:
+        print(f"\nResolution: {d['resolution']}")
+    print("\nLog:")
+    for e in d["log"]:
+        print(f"  {e['at'][:19]}  {e['author']:<28} {e['kind']:<10} {e['text'][:200]}")
+    for a in d["attachments"]:
+        print(f"  attachment {a['filename']} ({a['size']} bytes)")
+
+
+def cmd_messages(args: argparse.Namespace) -> int:
+    from maild.views import message_json
+
+    rt = _runtime(args)
+    with Session(rt.engine) as s:
+        q = select(InboundMessage).order_by(col(InboundMessage.id))
+        if args.disposition:
+            q = q.where(InboundMessage.disposition == args.disposition)
+        rows = [message_json(m) for m in s.exec(q)]
+    if args.json:
+        _print_json(rows)
+    else:
+        _table([(r["id"], r["received_at"][:19], r["disposition"], r["case_id"], r["from"],
+                 r["subject"]) for r in rows],
+               ("id", "received", "disposition", "case", "from", "subject"))
+    return 0
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from maild.views import outbox_json
+
+    rt = _runtime(args)
+    if args.outbox_command == "flush":
+        from maild.edges import smtp
+
+        stats = asyncio.run(smtp.flush(rt, utcnow, ignore_schedule=True))
+        print(f"{stats.sent} sent, {stats.deferred} deferred, {stats.failed} failed"
+              + (" (SMTP server unavailable)" if stats.smtp_down else ""))
+        return 0 if not stats.smtp_down else EX_TEMPFAIL
+    with Session(rt.engine) as s:
+        q = select(OutboxMail).order_by(col(OutboxMail.id))
+        if args.status:
+            q = q.where(OutboxMail.status == args.status)
+        rows = [outbox_json(o) for o in s.exec(q)]
+    if args.json:
+        _print_json(rows)
+    else:
+        _table([(r["id"], r["status"], r["attempts"], r["template"], ",".join(r["to"]),
+                 r["subject"]) for r in rows],
+               ("id", "status", "tries", "template", "to", "subject"))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from maild.demo import run_demo
+
+    return run_demo(serve=args.serve, host=args.host)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "db": cmd_db, "run": cmd_run, "ingest": cmd_ingest, "cases": cmd_cases,
+    "messages": cmd_messages, "outbox": cmd_outbox, "demo": cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(level=logging.INFO if verbose or args.command == "run" else
+                        logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except (ConfigError, RulesError, migrate.SchemaError) as exc:
+        print(f"maild: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

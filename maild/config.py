@@ -1,0 +1,258 @@
+"""config.toml → frozen Settings, validated once at start-up.
+
+Every error names the file and the key, so a sysadmin can fix it without
+reading code. ``env:NAME`` values are resolved here and nowhere else.
+Relative paths (``[paths]``, a relative SQLite file) are taken relative to
+the directory of the config file, so ``maild run`` works from any cwd.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ConfigError(ValueError):
+    """The config file is missing or wrong; the message says where and how."""
+
+
+@dataclass(frozen=True)
+class HelpdeskSettings:
+    address: str
+    name: str = "IT Helpdesk"
+    language: str = "en"
+    timezone: str = "UTC"
+    subject_tag: str = "Case"
+    unknown_senders: str = "hold"
+    auto_close_days: int = 3
+    secret: str = field(default="", repr=False)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def domain(self) -> str:
+        return self.address.rsplit("@", 1)[1]
+
+    @property
+    def local_part(self) -> str:
+        return self.address.rsplit("@", 1)[0]
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///store/maild.db"
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    host: str = "127.0.0.1"
+    port: int = 993
+    security: str = "ssl"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    failed_folder: str = "Failed"
+    idle: bool = True
+    poll_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "127.0.0.1"
+    port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    timeout_seconds: int = 30
+    retry_hours: int = 48
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    recipients: tuple[str, ...] = ()
+    daily_at: str = "08:00"
+    monthly_day: int = 1
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    rules: Path = Path("rules")
+    templates: Path = Path("templates")
+    store: Path = Path("store")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole validated configuration."""
+
+    helpdesk: HelpdeskSettings
+    database: DatabaseSettings
+    imap: ImapSettings
+    smtp: SmtpSettings
+    reports: ReportSettings
+    paths: PathSettings
+    source: Path = Path("config.toml")
+
+
+_SECTIONS: dict[str, type] = {
+    "helpdesk": HelpdeskSettings,
+    "database": DatabaseSettings,
+    "imap": ImapSettings,
+    "smtp": SmtpSettings,
+    "reports": ReportSettings,
+    "paths": PathSettings,
+}
+
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("helpdesk", "language"): ("en", "zh"),
+    ("helpdesk", "unknown_senders"): ("open", "hold", "reject"),
+    ("imap", "security"): ("ssl", "starttls", "none"),
+    ("smtp", "security"): ("ssl", "starttls", "none"),
+}
+
+
+def resolve_env(value: str, where: str) -> str:
+    """Return ``value``, or the environment variable it names as ``env:NAME``."""
+    if not value.startswith("env:"):
+        return value
+    name = value[4:]
+    if name not in os.environ:
+        raise ConfigError(f"{where}: environment variable {name} is not set")
+    return os.environ[name]
+
+
+def _convert(section: str, key: str, value: Any, default: Any, where: str) -> Any:
+    """Check one value against its default's type and return it converted."""
+    expected = type(default)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: [{section}] {key} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: [{section}] {key} must be a whole number, got {value!r}")
+        return value
+    if isinstance(default, Path):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: [{section}] {key} must be a path string, got {value!r}")
+        return Path(value)
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: [{section}] {key} must be a list of strings")
+        return tuple(value)
+    if not isinstance(value, expected):
+        raise ConfigError(f"{where}: [{section}] {key} must be a string, got {value!r}")
+    return resolve_env(value, f"{where}: [{section}] {key}")
+
+
+def _build(section: str, cls: type, raw: Mapping[str, Any], where: str) -> Any:
+    """Build one section's dataclass, naming unknown, missing or bad keys."""
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) in [{section}]: {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(known))})"
+        )
+    values: dict[str, Any] = {}
+    for name, spec in known.items():
+        required = spec.default is dataclasses.MISSING
+        if name not in raw:
+            if required:
+                raise ConfigError(f"{where}: [{section}] {name} is required")
+            continue
+        values[name] = _convert(section, name, raw[name], "" if required else spec.default, where)
+        choices = _CHOICES.get((section, name))
+        if choices and values[name] not in choices:
+            raise ConfigError(
+                f"{where}: [{section}] {name} must be one of {', '.join(choices)}, "
+                f"got {values[name]!r}"
+            )
+    return cls(**values)
+
+
+def _validate(s: Settings, where: str) -> None:
+    """Cross-field checks that need more than a type."""
+    if "@" not in s.helpdesk.address:
+        raise ConfigError(f"{where}: [helpdesk] address must be an email address")
+    try:
+        ZoneInfo(s.helpdesk.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"{where}: [helpdesk] timezone {s.helpdesk.timezone!r} is not a known time zone "
+            "(use a name like Asia/Shanghai or UTC)"
+        ) from exc
+    if len(s.helpdesk.secret) < 16:
+        raise ConfigError(
+            f"{where}: [helpdesk] secret must be at least 16 characters "
+            '(e.g. secret = "env:MAILD_SECRET" with a long random value)'
+        )
+    hh, _, mm = s.reports.daily_at.partition(":")
+    if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+        raise ConfigError(f"{where}: [reports] daily_at must be HH:MM, got {s.reports.daily_at!r}")
+    if not 1 <= s.reports.monthly_day <= 28:
+        raise ConfigError(f"{where}: [reports] monthly_day must be 1..28")
+
+
+def load_settings(data: Mapping[str, Any], source: Path) -> Settings:
+    """Validate parsed TOML data; relative paths are taken from ``source``'s directory."""
+    where = str(source)
+    unknown = sorted(set(data) - set(_SECTIONS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown section(s): {', '.join(unknown)}")
+    if "helpdesk" not in data:
+        raise ConfigError(f"{where}: [helpdesk] section is required")
+    parts = {}
+    for name, cls in _SECTIONS.items():
+        raw = data.get(name, {})
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{where}: [{name}] must be a table")
+        parts[name] = _build(name, cls, raw, where)
+    base = source.parent.resolve()
+    p: PathSettings = parts["paths"]
+    parts["paths"] = PathSettings(
+        rules=base / p.rules, templates=base / p.templates, store=base / p.store
+    )
+    db: DatabaseSettings = parts["database"]
+    parts["database"] = DatabaseSettings(url=absolute_sqlite_url(db.url, base))
+    settings = Settings(source=source, **parts)
+    _validate(settings, where)
+    return settings
+
+
+def absolute_sqlite_url(url: str, base: Path) -> str:
+    """Make a relative ``sqlite:///file`` URL absolute against ``base``."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////") and ":memory:" not in url:
+        return prefix + str(base / url[len(prefix):])
+    return url
+
+
+def default_config_path() -> Path:
+    """``$MAILD_CONFIG``, else ``./config.toml`` (SPEC §7)."""
+    return Path(os.environ.get("MAILD_CONFIG", "config.toml"))
+
+
+def read_config(path: Path) -> Settings:
+    """Read and validate a config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"{path}: config file not found (copy config.example.toml to config.toml, "
+            "or pass --config PATH / set MAILD_CONFIG)"
+        ) from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return load_settings(data, path)

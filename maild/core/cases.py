@@ -1,0 +1,301 @@
+"""The case state machine: tags and customer words → a new case state, or a refusal.
+
+``TAGS`` is the whole command table as data (SPEC §4): who may use a tag,
+from which statuses, where it moves the case and whether it needs an
+argument. ``apply`` runs a reply's commands in order on a frozen
+``CaseView`` and returns either an ``Outcome`` (the new view, log lines and
+events to notify about) or a ``Refusal`` naming the line and the reason, in
+which case nothing changes (all or nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from maild.core.values import OPEN_STATUSES, STAFF_ROLES, Command, Role, Status
+
+ANY = frozenset(Status)
+DONE = frozenset({Status.RESOLVED, Status.CLOSED})
+WORKING = frozenset({Status.DISPATCHED, Status.IN_PROGRESS})
+ASSIGNED = "assigned engineer"
+STAFF = "staff"
+
+PRIORITY_WORDS = {"high": "P2", "medium": "P3", "low": "P4", "urgent": "P1", "critical": "P1",
+                  "高": "P2", "中": "P3", "低": "P4", "紧急": "P1"}
+
+
+@dataclass(frozen=True)
+class TagRule:
+    """Who may use a tag, in which statuses, and what it does."""
+
+    who: str  # ASSIGNED or STAFF
+    from_statuses: frozenset[Status]
+    to_status: Status | None
+    needs_arg: bool
+    usage: str
+
+
+TAGS: Mapping[str, TagRule] = {
+    "inprogress": TagRule(ASSIGNED, WORKING, Status.IN_PROGRESS, False, "#inprogress [note]"),
+    "resolve": TagRule(ASSIGNED, WORKING, Status.RESOLVED, True, "#resolve <resolution>"),
+    "log": TagRule(STAFF, ANY, None, True, "#log <note>"),
+    "reply": TagRule(STAFF, ANY, None, True, "#reply <text>"),
+    "assign": TagRule(STAFF, OPEN_STATUSES, Status.DISPATCHED, True,
+                      "#assign <engineer email or name>"),
+    "priority": TagRule(STAFF, OPEN_STATUSES, None, True, "#priority P1..P5"),
+    "type": TagRule(STAFF, ANY, None, True, "#type <type>"),
+    "reject": TagRule(ASSIGNED, WORKING, Status.NEW, True, "#reject <reason>"),
+    "escalate": TagRule(STAFF, OPEN_STATUSES, None, False, "#escalate [note]"),
+    "reopen": TagRule(STAFF, DONE, Status.IN_PROGRESS, False, "#reopen [note]"),
+    "close": TagRule(STAFF, ANY - {Status.CLOSED, Status.INVALID}, Status.CLOSED, False,
+                     "#close [note]"),
+    "invalid": TagRule(STAFF, OPEN_STATUSES, Status.INVALID, True, "#invalid <reason>"),
+    "kb": TagRule(STAFF, DONE, None, False, "#kb"),
+}
+
+# Tags that are not about one case: answered by the service, never applied here.
+MAILBOX_TAGS = frozenset({"search", "help"})
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """The parts of a case the state machine reads and writes."""
+
+    id: int
+    status: Status
+    engineer: str | None
+    priority: str
+    type: str | None = None
+    resolution: str | None = None
+    rating: int | None = None
+    kb: bool = False
+    rejections: int = 0
+    dispatched_at: datetime | None = None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    work_started_at: datetime | None = None
+    handling_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something happened that someone should be told about (see core.notify)."""
+
+    kind: str
+    note: str | None = None
+    old_engineer: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: CaseView
+    log: tuple[tuple[str, str], ...] = ()  # (kind, text)
+    events: tuple[Event, ...] = ()
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a reply's commands were not applied; becomes an error reply."""
+
+    reason: str
+    line: int | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class Actor:
+    email: str
+    role: Role
+    engineers: Mapping[str, str] = field(default_factory=dict)  # email → name, for #assign
+
+
+def _allowed(rule: TagRule, case: CaseView, actor: Actor) -> str | None:
+    if actor.role not in STAFF_ROLES:
+        return "only helpdesk staff can use command tags"
+    if rule.who == ASSIGNED and (actor.role != Role.ENGINEER or actor.email != case.engineer):
+        return "only the engineer assigned to this case can use it"
+    return None
+
+
+def find_engineer(arg: str, engineers: Mapping[str, str]) -> str | None:
+    """An engineer by email or (case-insensitive) name."""
+    wanted = arg.strip().strip("<>").lower()
+    for email, name in engineers.items():
+        if wanted in (email.lower(), name.lower()):
+            return email
+    return None
+
+
+def parse_priority(arg: str) -> str | None:
+    word = arg.strip().split()[0] if arg.strip() else ""
+    upper = word.upper()
+    if upper in ("P1", "P2", "P3", "P4", "P5"):
+        return upper
+    return PRIORITY_WORDS.get(word.lower())
+
+
+def _stop_clock(case: CaseView, now: datetime) -> CaseView:
+    """Add the time worked since dispatch (or reopen) to the handling time."""
+    if case.work_started_at is None:
+        return case
+    worked = int((now - case.work_started_at).total_seconds())
+    return replace(case, handling_seconds=(case.handling_seconds or 0) + max(worked, 0),
+                   work_started_at=None)
+
+
+def _responded(case: CaseView, actor: Actor, now: datetime) -> CaseView:
+    if case.first_response_at is None and actor.role == Role.ENGINEER:
+        return replace(case, first_response_at=now)
+    return case
+
+
+def _apply_one(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome | Refusal:
+    """One command on one case state."""
+    if cmd.tag in MAILBOX_TAGS:
+        return Refusal(f"#{cmd.tag} is sent on its own to the helpdesk address, not in a "
+                       "reply to a case", cmd.line, cmd.tag)
+    rule = TAGS.get(cmd.tag)
+    if rule is None:
+        return Refusal(f"#{cmd.tag} is not a command", cmd.line, cmd.tag)
+    denied = _allowed(rule, case, actor)
+    if denied:
+        return Refusal(f"#{cmd.tag}: {denied}", cmd.line, cmd.tag)
+    if case.status not in rule.from_statuses:
+        return Refusal(f"#{cmd.tag} cannot be used on a case that is {case.status.value}",
+                       cmd.line, cmd.tag)
+    if rule.needs_arg and not cmd.arg:
+        return Refusal(f"#{cmd.tag} needs more: {rule.usage}", cmd.line, cmd.tag)
+    handler = _HANDLERS[cmd.tag]
+    return handler(case, cmd, actor, now)
+
+
+def _inprogress(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
+    new = _responded(replace(case, status=Status.IN_PROGRESS), actor, now)
+    log = (("status", f"in_progress{': ' + cmd.arg if cmd.arg else ''}"),)
+    return Outcome(new, log, (Event("in_progress", cmd.arg or None),))
+
+
+def _resolve(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
+    new = _stop_clock(_responded(case, actor, now), now)
+    new = replace(new, status=Status.RESOLVED, resolution=cmd.arg, resolved_at=now)
+    return Outcome(new, (("resolution", cmd.arg),), (Event("resolved", cmd.arg),))
+
+
+def _log(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
+    return Outcome(_responded(case, actor, now), (("note", cmd.arg),))
+
+
+def _reply(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
+    return Outcome(_responded(case, actor, now), (("reply", cmd.arg),),
+                   (Event("staff_reply", cmd.arg),))
+
+
+def _assign(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome | Refusal:
+    email = find_engineer(cmd.arg, actor.engineers)
+    if email is None:
+        return Refusal(f"#assign: no engineer called {cmd.arg!r}", cmd.line, cmd.tag)
+    new = replace(case, status=Status.DISPATCHED, engineer=email, dispatched_at=now,
+                  work_started_at=case.work_started_at or now)
+    return Outcome(new, (("assign", f"assigned to {email}"),),
+                   (Event("assigned", None, old_engineer=case.engineer),))
+
+
+def _priority(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome | Refusal:
+    prio = parse_priority(cmd.arg)
+    if prio is None:
+        return Refusal(f"#priority: {cmd.arg!r} is not a priority (use P1..P5, high, medium "
+                       "or low)", cmd.line, cmd.tag)
+    return Outcome(replace(case, priority=prio), (("priority", f"{case.priority} → {prio}"),))
+
+
+def _type(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
+    new_type = cmd.arg.split("\n")[0].strip().lower()
+    return Outcome(replace(case, type=new_type), (("type", f"{case.type} → {new_type}"),))
+
+
+def _reject(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
+    new = _stop_clock(case, now)
+    new = replace(new, status=Status.NEW, engineer=None, rejections=case.rejections + 1)
+    events = [Event("rejected", cmd.arg, old_engineer=case.engineer)]
+    if new.rejections >= 2:
+        events.append(Event("escalated", f"rejected {new.rejections} times: {cmd.arg}"))
+    return Outcome(new, (("reject", cmd.arg),), tuple(events))
+
+
+def _escalate(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
+    return Outcome(case, (("escalate", cmd.arg or "escalated"),), (Event("escalated", cmd.arg),))
+
+
+def _reopen(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
+    new = replace(case, status=Status.IN_PROGRESS, closed_at=None, resolved_at=None,
+                  work_started_at=now)
+    return Outcome(new, (("reopen", cmd.arg or "reopened"),), (Event("reopened", cmd.arg),))
+
+
+def _close(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
+    new = replace(_stop_clock(case, now), status=Status.CLOSED, closed_at=now)
+    return Outcome(new, (("close", cmd.arg or "closed"),), (Event("closed", cmd.arg),))
+
+
+def _invalid(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
+    new = replace(_stop_clock(case, now), status=Status.INVALID, closed_at=now)
+    return Outcome(new, (("invalid", cmd.arg),), (Event("invalid", cmd.arg),))
+
+
+def _kb(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome | Refusal:
+    if not case.resolution:
+        return Refusal("#kb: the case has no resolution to keep", cmd.line, cmd.tag)
+    return Outcome(replace(case, kb=True), (("kb", "resolution marked for the knowledge base"),))
+
+
+_HANDLERS = {
+    "inprogress": _inprogress, "resolve": _resolve, "log": _log, "reply": _reply,
+    "assign": _assign, "priority": _priority, "type": _type, "reject": _reject,
+    "escalate": _escalate, "reopen": _reopen, "close": _close, "invalid": _invalid, "kb": _kb,
+}
+
+
+def apply(case: CaseView, commands: Sequence[Command], actor: Actor,
+          now: datetime) -> Outcome | Refusal:
+    """Apply every command in order; the first refusal cancels them all."""
+    log: list[tuple[str, str]] = []
+    events: list[Event] = []
+    for cmd in commands:
+        result = _apply_one(case, cmd, actor, now)
+        if isinstance(result, Refusal):
+            return result
+        case = result.case
+        log.extend(result.log)
+        events.extend(result.events)
+    return Outcome(case, tuple(log), tuple(events))
+
+
+def customer_action(case: CaseView, action: str, rating: int | None,
+                    now: datetime) -> Outcome | None:
+    """A customer's confirm / reopen / rating on a resolved case (SPEC §5); None: no change.
+
+    A rating is also taken on a closed case: customers often rate after confirming."""
+    if action == "rate" and rating is not None and case.status in DONE:
+        return Outcome(replace(case, rating=rating), (("rating", str(rating)),))
+    if case.status != Status.RESOLVED:
+        return None
+    if action == "confirm":
+        new = replace(case, status=Status.CLOSED, closed_at=now)
+        return Outcome(new, (("close", "confirmed by the customer"),), (Event("closed"),))
+    if action == "reopen":
+        new = replace(case, status=Status.IN_PROGRESS, resolved_at=None, work_started_at=now)
+        return Outcome(new, (("reopen", "reopened by the customer"),), (Event("reopened"),))
+    return None
+
+
+def dispatch(case: CaseView, engineer: str | None, now: datetime) -> Outcome:
+    """A new case: dispatched to ``engineer``, or left ``new`` for the operators."""
+    if engineer is None:
+        return Outcome(case, (("status", "new: no engineer could be chosen"),),
+                       (Event("unassigned"),))
+    new = replace(case, status=Status.DISPATCHED, engineer=engineer, dispatched_at=now,
+                  work_started_at=now)
+    return Outcome(new, (("assign", f"dispatched to {engineer}"),), (Event("dispatched"),))

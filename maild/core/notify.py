@@ -1,0 +1,87 @@
+"""Events → who is told what (``plan``), and a notice → subject, text and HTML (``render``).
+
+``PLAN`` is the table of SPEC §1: for each event, the templates and the
+people they go to. Rendering takes the Jinja2 environment as an argument;
+nothing here sends or stores anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+
+from maild.core.cases import Event
+
+CUSTOMER = "customer"
+ENGINEER = "engineer"
+OLD_ENGINEER = "old_engineer"
+OPERATORS = "operators"
+INCIDENT_MANAGER = "incident_manager"
+
+# event kind → (template, audience) pairs
+PLAN: Mapping[str, tuple[tuple[str, str], ...]] = {
+    "dispatched": (("ack", CUSTOMER), ("dispatch", ENGINEER)),
+    "unassigned": (("ack", CUSTOMER), ("unassigned", OPERATORS)),
+    "in_progress": (("status", CUSTOMER),),
+    "resolved": (("resolved", CUSTOMER),),
+    "closed": (("closed", CUSTOMER), ("closed", ENGINEER)),
+    "invalid": (("status", CUSTOMER),),
+    "staff_reply": (("staff_reply", CUSTOMER),),
+    "assigned": (("dispatch", ENGINEER), ("status", OLD_ENGINEER)),
+    "rejected": (("unassigned", OPERATORS),),
+    "escalated": (("unassigned", INCIDENT_MANAGER),),
+    "reopened": (("reopened", ENGINEER),),
+    "customer_reply": (("customer_reply", ENGINEER),),
+}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    name: str
+    language: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One mail to one person (a reply token is per person)."""
+
+    template: str
+    to: Recipient
+    actor: str | None = None
+    note: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def plan(events: Sequence[Event], audiences: Mapping[str, Sequence[Recipient]],
+         actor: str | None, skip: str | None = None) -> list[Notice]:
+    """The notices for ``events``; ``skip`` is the actor's address (never told of their own act),
+    unless the event is one where telling them is the point (a dispatch to a new engineer)."""
+    notices: list[Notice] = []
+    seen: set[tuple[str, str]] = set()
+    for event in events:
+        for template, audience in PLAN.get(event.kind, ()):
+            for person in audiences.get(audience, ()):
+                key = (template, person.email)
+                if key in seen or (person.email == skip and template != "dispatch"):
+                    continue
+                seen.add(key)
+                notices.append(Notice(template, person, actor, event.note))
+    return notices
+
+
+def render(env: jinja2.Environment, notice: Notice,
+           context: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(subject, text, html) for one notice in the recipient's language."""
+    lang = notice.to.language
+    full = {**context, "recipient_name": notice.to.name, "actor": notice.actor,
+            "note": notice.note, **notice.extra}
+    parts = []
+    for kind in ("subject", "txt", "html"):
+        tpl = env.get_template(f"{lang}/{notice.template}.{kind}.j2")
+        parts.append(tpl.render(full))
+    subject = " ".join(parts[0].split())
+    return subject, parts[1], parts[2]

@@ -1,0 +1,50 @@
+"""Which case does a message belong to: reply token, subject tag, then headers.
+
+Only the first two are pure; matching In-Reply-To/References needs the
+database and is done by the service with ``reference_ids``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from maild.core.tokens import CASE, tokens_in, verify_token
+from maild.core.values import CaseRef, Inbound
+
+
+@lru_cache(maxsize=16)
+def _subject_re(tag: str) -> re.Pattern[str]:
+    # [Case #12], [case#12], 【Case #12】, ［Case ＃12］
+    return re.compile(
+        r"[\[【［]\s*" + re.escape(tag) + r"\s*[#＃]\s*(\d{1,12})\s*[\]】］]", re.IGNORECASE
+    )
+
+
+def subject_case_id(subject: str, tag: str) -> int | None:
+    """The case number in ``[<tag> #N]`` anywhere in the subject, if any."""
+    m = _subject_re(tag).search(subject)
+    return int(m.group(1)) if m else None
+
+
+def token_ref(msg: Inbound, helpdesk_address: str, secret: str) -> CaseRef | None:
+    """A case reference from a reply token issued to this very sender."""
+    for token in tokens_in(msg.recipients, helpdesk_address):
+        verified = verify_token(secret, token, msg.from_addr)
+        if verified and verified[0] == CASE:
+            return CaseRef(verified[1], "token", token_owner=msg.from_addr)
+    return None
+
+
+def hold_token_id(msg: Inbound, helpdesk_address: str, secret: str) -> int | None:
+    """The held message a stranger's confirming reply releases, if the token verifies."""
+    for token in tokens_in(msg.recipients, helpdesk_address):
+        verified = verify_token(secret, token, msg.from_addr)
+        if verified and verified[0] != CASE:
+            return verified[1]
+    return None
+
+
+def reference_ids(msg: Inbound) -> tuple[str, ...]:
+    """Message-IDs this message answers, nearest first."""
+    return tuple(dict.fromkeys(msg.in_reply_to + tuple(reversed(msg.references))))

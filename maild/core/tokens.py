@@ -1,0 +1,67 @@
+"""Signed reply tokens: ``helpdesk+<token>@domain`` ties a reply to a case and a person.
+
+A token is ``<kind><id>-<sig>`` where ``sig`` is an HMAC-SHA256 over the kind,
+the id and the recipient's address, truncated to 80 bits and base32-encoded
+(16 characters). The recipient is not in the token: a reply verifies only
+when it comes *from* the address the token was issued to, so a forwarded
+dispatch mail gives its new reader no command rights. The whole plus-part
+stays well under the 64-character local-part limit.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+
+CASE = "c"  # a case notification
+HOLD = "h"  # a held message awaiting the sender's confirmation
+
+_TOKEN_RE = re.compile(r"^([ch])(\d{1,12})-([a-z2-7]{16})$")
+
+
+def _sig(secret: str, kind: str, ident: int, recipient: str) -> str:
+    mac = hmac.new(secret.encode(), f"{kind}{ident}:{recipient.strip().lower()}".encode(),
+                   hashlib.sha256).digest()
+    return base64.b32encode(mac[:10]).decode().lower()
+
+
+def make_token(secret: str, kind: str, ident: int, recipient: str) -> str:
+    """A token for ``recipient`` about case (or held message) ``ident``."""
+    return f"{kind}{ident}-{_sig(secret, kind, ident, recipient)}"
+
+
+def parse_token(token: str) -> tuple[str, int, str] | None:
+    """Split a token into (kind, id, signature), or None if it is not one of ours."""
+    m = _TOKEN_RE.match(token.lower())
+    return (m.group(1), int(m.group(2)), m.group(3)) if m else None
+
+
+def verify_token(secret: str, token: str, sender: str) -> tuple[str, int] | None:
+    """(kind, id) when ``token`` was issued to ``sender``; constant-time compare."""
+    parts = parse_token(token)
+    if parts is None:
+        return None
+    kind, ident, sig = parts
+    if hmac.compare_digest(sig, _sig(secret, kind, ident, sender)):
+        return kind, ident
+    return None
+
+
+def token_address(helpdesk_address: str, token: str) -> str:
+    """``helpdesk@corp`` + token → ``helpdesk+token@corp``."""
+    local, _, domain = helpdesk_address.partition("@")
+    return f"{local}+{token}@{domain}"
+
+
+def tokens_in(addresses: tuple[str, ...], helpdesk_address: str) -> list[str]:
+    """The plus-parts of every address that is our helpdesk address with a tag."""
+    local, _, domain = helpdesk_address.lower().partition("@")
+    found = []
+    for addr in addresses:
+        a_local, _, a_domain = addr.lower().partition("@")
+        base, plus, tag = a_local.partition("+")
+        if plus and base == local and a_domain == domain and tag:
+            found.append(tag)
+    return found

@@ -1,0 +1,109 @@
+"""Frozen values passed between the pipeline's stages (no I/O, no clock)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """A case's status (SPEC §2)."""
+
+    NEW = "new"
+    DISPATCHED = "dispatched"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    INVALID = "invalid"
+
+
+OPEN_STATUSES = frozenset({Status.NEW, Status.DISPATCHED, Status.IN_PROGRESS})
+
+
+class Disposition(StrEnum):
+    """What became of one inbound message (SPEC §3); exactly one each."""
+
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    COMMAND = "command"
+    REPLY = "reply"
+    PHONE_CASE = "phone_case"
+    NEW_CASE = "new_case"
+    HELD = "held"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class Role(StrEnum):
+    """Who a sender is, as far as maild trusts it."""
+
+    CUSTOMER = "customer"
+    ENGINEER = "engineer"
+    OPERATOR = "operator"
+    MANAGER = "manager"
+    INCIDENT_MANAGER = "incident_manager"
+
+
+STAFF_ROLES = frozenset({Role.ENGINEER, Role.OPERATOR, Role.MANAGER, Role.INCIDENT_MANAGER})
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One attached file as found in a message."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One parsed inbound message: only what the pipeline needs."""
+
+    message_id: str | None
+    dedup_key: str
+    from_addr: str
+    from_name: str
+    subject: str
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    delivered_to: tuple[str, ...] = ()
+    date: datetime | None = None
+    in_reply_to: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    text: str = ""
+    html: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    return_path: str | None = None
+    content_type: str = "text/plain"
+    attachments: tuple[Attachment, ...] = ()
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """Every address the message was sent or delivered to."""
+        return self.delivered_to + self.to + self.cc
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command tag from the new text of a reply (SPEC §4)."""
+
+    tag: str
+    arg: str
+    line: int
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """How an inbound message was tied to a case, and whether it carries trust."""
+
+    case_id: int
+    via: str  # "token" | "subject" | "references"
+    token_owner: str | None = None  # the address a valid reply token was issued to

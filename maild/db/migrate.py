@@ -1,0 +1,50 @@
+"""Alembic, driven from code: ``maild db upgrade`` and the schema check at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class SchemaError(RuntimeError):
+    """The database is not at the schema this maild expects."""
+
+
+def _config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Migrate to ``revision``; returns (before, after) revision ids."""
+    cfg = _config()
+    with engine.begin() as conn:
+        before = MigrationContext.configure(conn).get_current_revision()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+        after = MigrationContext.configure(conn).get_current_revision()
+    return before, after
+
+
+def head() -> str | None:
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def check(engine: Engine) -> None:
+    """Refuse to run against a database that is missing migrations."""
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    expected = head()
+    if current != expected:
+        raise SchemaError(
+            f"database schema is at {current or 'nothing'}, this maild needs {expected}: "
+            "run 'maild db upgrade'"
+        )

@@ -1,0 +1,166 @@
+"""SQLModel tables: the one place the schema is written (Alembic migrates it).
+
+Times are stored as naive UTC and come back timezone-aware (``UTCDateTime``),
+so SQLite and PostgreSQL behave the same.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def _when(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customers"
+    id: int | None = Field(default=None, primary_key=True)
+    email: str | None = Field(default=None, unique=True, max_length=320)
+    name: str = Field(max_length=200)
+    employee_id: str | None = Field(default=None, unique=True, max_length=64)
+    company: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=64)
+    address: str | None = Field(default=None, max_length=400)
+    vip: bool = False
+    auto_created: bool = False
+    created_at: datetime = _when(nullable=False)
+
+
+class Site(SQLModel, table=True):
+    """Mirror of rules/sites.toml, refreshed at start-up, for reports and joins."""
+
+    __tablename__ = "sites"
+    code: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+
+
+class Staff(SQLModel, table=True):
+    """Mirror of rules/staff.toml, refreshed at start-up, for reports and joins."""
+
+    __tablename__ = "staff"
+    email: str = Field(primary_key=True, max_length=320)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=32)
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "cases"
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(max_length=998)
+    description: str
+    type: str | None = Field(default=None, max_length=64)
+    priority: str = Field(max_length=2)
+    status: str = Field(max_length=16, index=True)
+    channel: str = Field(max_length=8)
+    language: str = Field(default="en", max_length=8)
+    customer_id: int | None = Field(default=None, foreign_key="customers.id", index=True)
+    engineer_email: str | None = Field(default=None, max_length=320, index=True)
+    site_code: str | None = Field(default=None, max_length=32)
+    resolution: str | None = None
+    rating: int | None = None
+    kb: bool = False
+    rejections: int = 0
+    created_at: datetime = _when(nullable=False, index=True)
+    dispatched_at: datetime | None = _when()
+    first_response_at: datetime | None = _when()
+    resolved_at: datetime | None = _when(index=True)
+    closed_at: datetime | None = _when()
+    work_started_at: datetime | None = _when()
+    handling_seconds: int | None = None
+    root_message_id: str | None = Field(default=None, max_length=998)
+    updated_at: datetime = _when(nullable=False)
+
+
+class LogEntry(SQLModel, table=True):
+    __tablename__ = "case_log"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    at: datetime = _when(nullable=False)
+    author: str = Field(max_length=320)
+    kind: str = Field(max_length=32)
+    text: str
+
+
+class InboundMessage(SQLModel, table=True):
+    """Every inbound message, with its raw bytes and its one disposition."""
+
+    __tablename__ = "messages"
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(max_length=1000, index=True)
+    source: str | None = Field(default=None, max_length=300, unique=True)
+    message_id: str | None = Field(default=None, max_length=998)
+    from_addr: str = Field(default="", max_length=320)
+    subject: str = Field(default="", max_length=998)
+    disposition: str = Field(max_length=16, index=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    reason: str | None = None
+    received_at: datetime = _when(nullable=False)
+    size: int = 0
+    sha256: str = Field(max_length=64)
+    raw: bytes = Field(sa_type=sa.LargeBinary)
+
+
+class OutboxMail(SQLModel, table=True):
+    """A rendered notification, committed with the change that caused it."""
+
+    __tablename__ = "outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    recipients: list[str] = Field(sa_type=sa.JSON)
+    subject: str = Field(max_length=998)
+    template: str = Field(max_length=64)
+    message_id: str = Field(max_length=998, unique=True)
+    raw: bytes = Field(sa_type=sa.LargeBinary)
+    status: str = Field(default="pending", max_length=16, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = _when(nullable=False)
+    last_error: str | None = None
+    created_at: datetime = _when(nullable=False)
+    sent_at: datetime | None = _when()
+
+
+class AttachmentFile(SQLModel, table=True):
+    """An attachment of a case, its bytes kept under store/attachments by SHA-256."""
+
+    __tablename__ = "attachments"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    inbound_id: int | None = Field(default=None, foreign_key="messages.id")
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=200)
+    size: int
+    sha256: str = Field(max_length=64)
+
+
+class MessageRef(SQLModel, table=True):
+    """Message-IDs we sent or received for a case, for In-Reply-To threading."""
+
+    __tablename__ = "message_refs"
+    message_id: str = Field(primary_key=True, max_length=998)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

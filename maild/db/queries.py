@@ -1,0 +1,135 @@
+"""The reads and writes the service needs, as small named functions over a Session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from maild.core.cases import CaseView
+from maild.core.values import OPEN_STATUSES, Status
+from maild.db.models import Case, Customer, InboundMessage, LogEntry, MessageRef, OutboxMail
+
+
+def recorded_source(s: Session, source: str) -> InboundMessage | None:
+    """The message already recorded from this mailbox slot (crash between commit and move)."""
+    return s.exec(select(InboundMessage).where(InboundMessage.source == source)).first()
+
+
+def seen_before(s: Session, dedup_key: str) -> InboundMessage | None:
+    """An earlier, successfully handled message with the same key."""
+    return s.exec(
+        select(InboundMessage)
+        .where(InboundMessage.dedup_key == dedup_key)
+        .where(InboundMessage.disposition != "failed")
+        .where(InboundMessage.disposition != "duplicate")
+        .limit(1)
+    ).first()
+
+
+def get_case(s: Session, case_id: int) -> Case | None:
+    return s.get(Case, case_id)
+
+
+def case_by_references(s: Session, message_ids: Sequence[str]) -> int | None:
+    """The case of the first referenced Message-ID we know."""
+    if not message_ids:
+        return None
+    rows = s.exec(select(MessageRef).where(col(MessageRef.message_id).in_(list(message_ids))))
+    by_id = {r.message_id: r.case_id for r in rows}
+    for mid in message_ids:
+        if mid in by_id:
+            return by_id[mid]
+    return None
+
+
+def remember_ref(s: Session, message_id: str | None, case_id: int) -> None:
+    """Record a Message-ID as part of a case's thread (first one wins)."""
+    if message_id and s.get(MessageRef, message_id) is None:
+        s.add(MessageRef(message_id=message_id, case_id=case_id))
+
+
+def customer_by_email(s: Session, email: str) -> Customer | None:
+    return s.exec(select(Customer).where(func.lower(Customer.email) == email.lower())).first()
+
+
+def engineer_loads(s: Session, engineers: Sequence[str]) -> tuple[dict[str, int], dict[str, datetime]]:
+    """Open cases per engineer, and when each was last given a case."""
+    open_statuses = [st.value for st in OPEN_STATUSES]
+    counts = dict(s.exec(
+        select(Case.engineer_email, func.count())
+        .where(col(Case.engineer_email).in_(list(engineers)))
+        .where(col(Case.status).in_(open_statuses))
+        .group_by(Case.engineer_email)
+    ).all())
+    last = dict(s.exec(
+        select(Case.engineer_email, func.max(Case.dispatched_at))
+        .where(col(Case.engineer_email).in_(list(engineers)))
+        .group_by(Case.engineer_email)
+    ).all())
+    return ({k: v for k, v in counts.items() if k},
+            {k: v for k, v in last.items() if k and v})
+
+
+def add_log(s: Session, case_id: int, at: datetime, author: str, kind: str, text: str) -> None:
+    s.add(LogEntry(case_id=case_id, at=at, author=author, kind=kind, text=text))
+
+
+def case_log(s: Session, case_id: int) -> list[LogEntry]:
+    return list(s.exec(select(LogEntry).where(LogEntry.case_id == case_id)
+                       .order_by(col(LogEntry.at), col(LogEntry.id))))
+
+
+def view_of(case: Case) -> CaseView:
+    """The state machine's view of a stored case."""
+    assert case.id is not None
+    return CaseView(
+        id=case.id, status=Status(case.status), engineer=case.engineer_email,
+        priority=case.priority, type=case.type, resolution=case.resolution, rating=case.rating,
+        kb=case.kb, rejections=case.rejections, dispatched_at=case.dispatched_at,
+        first_response_at=case.first_response_at, resolved_at=case.resolved_at,
+        closed_at=case.closed_at, work_started_at=case.work_started_at,
+        handling_seconds=case.handling_seconds,
+    )
+
+
+def store_view(case: Case, view: CaseView, now: datetime) -> None:
+    """Write a state machine result back onto the stored case."""
+    case.status = view.status.value
+    case.engineer_email = view.engineer
+    case.priority = view.priority
+    case.type = view.type
+    case.resolution = view.resolution
+    case.rating = view.rating
+    case.kb = view.kb
+    case.rejections = view.rejections
+    case.dispatched_at = view.dispatched_at
+    case.first_response_at = view.first_response_at
+    case.resolved_at = view.resolved_at
+    case.closed_at = view.closed_at
+    case.work_started_at = view.work_started_at
+    case.handling_seconds = view.handling_seconds
+    case.updated_at = now
+
+
+def failed_alert_since(s: Session, since: datetime) -> bool:
+    """Whether operators were already alerted about a failed message since ``since``."""
+    row = s.exec(select(OutboxMail.id).where(OutboxMail.template == "failed_alert")
+                 .where(col(OutboxMail.created_at) >= since).limit(1)).first()
+    return row is not None
+
+
+def due_outbox(s: Session, now: datetime, limit: int = 50) -> list[OutboxMail]:
+    """Pending mail whose next attempt is due, oldest first."""
+    return list(s.exec(
+        select(OutboxMail).where(OutboxMail.status == "pending")
+        .where(col(OutboxMail.next_attempt_at) <= now)
+        .order_by(col(OutboxMail.id)).limit(limit)
+        .with_for_update(skip_locked=True)
+    ))
+
+
+def count_where(s: Session, model: type, *conditions: sa.ColumnElement[bool]) -> int:
+    return int(s.exec(select(func.count()).select_from(model).where(*conditions)).one())

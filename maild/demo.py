@@ -1,0 +1,212 @@
+"""``maild demo``: the whole loop on an embedded mail server, printed as a timeline.
+
+It starts the in-memory IMAP + SMTP server (``maild.mailserver``), a
+temporary SQLite database and the shipped ``rules/`` and ``templates/``,
+then plays a conversation through the real daemon code: customers write in
+(one in Chinese), engineers reply with tags above the quoted dispatch mail
+(whose example tags must not act), and a customer confirms. Nothing here
+is special-cased in maild: the demo only sends mail and calls ``run_once``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from maild.config import Settings, load_settings
+from maild.daemon import Daemon
+from maild.db import migrate
+from maild.db.models import Case, Customer, LogEntry, utcnow
+from maild.db.session import make_engine
+from maild.mailserver import Delivery, LocalMailServer
+from maild.resources import shipped_dir
+from maild.runtime import Runtime
+
+HELPDESK = "helpdesk@corp.example"
+HELPDESK_PASSWORD = "helpdesk"
+CUSTOMERS = (
+    ("王芳", "wang.fang@sh.corp.example", "上海分公司", "E1001"),
+    ("Tom Brown", "tom.brown@uk.corp.example", "London Office", "E2001"),
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing a person does: write a new mail, or reply to the last mail they got."""
+
+    who: str
+    text: str
+    subject: str | None = None  # set: a new mail; None: a reply
+
+
+SCRIPT = (
+    Step("wang.fang@sh.corp.example",
+         "您好，三楼的HP打印机一直卡纸，打印任何文件都提示“卡纸”，已经试过重启，还是不行。\n"
+         "麻烦尽快派人看一下，谢谢！\n\n王芳\n上海分公司 财务部",
+         subject="三楼打印机卡纸，无法打印"),
+    Step("tom.brown@uk.corp.example",
+         "Hi, my laptop cannot connect to the VPN since this morning (error 809).\n\nTom",
+         subject="VPN not connecting"),
+    Step("li.lei@corp.example", "#inprogress 已到现场，搓纸轮磨损，等待备件"),
+    Step("john.smith@corp.example", "#resolve Reset the VPN profile; connection works again."),
+    Step("li.lei@corp.example", "#resolve 更换了搓纸轮，测试打印正常。\n#log 备件来自上海仓库"),
+    Step("wang.fang@sh.corp.example", "确认，谢谢！"),
+    Step("tom.brown@uk.corp.example", "Confirm - works again, thanks."),
+    Step("tom.brown@uk.corp.example", "5"),
+)
+
+
+def demo_settings(workdir: Path, imap_port: int, smtp_port: int, host: str) -> Settings:
+    data = {
+        "helpdesk": {"address": HELPDESK, "name": "IT Helpdesk", "language": "en",
+                     "timezone": "Asia/Shanghai", "unknown_senders": "hold",
+                     "secret": secrets.token_hex(16)},
+        "database": {"url": f"sqlite:///{workdir / 'maild.db'}"},
+        "imap": {"host": host, "port": imap_port, "security": "none", "username": HELPDESK,
+                 "password": HELPDESK_PASSWORD, "poll_seconds": 5},
+        "smtp": {"host": host, "port": smtp_port, "security": "none"},
+        "paths": {"rules": str(shipped_dir("rules")), "templates": str(shipped_dir("templates")),
+                  "store": str(workdir / "store")},
+    }
+    return load_settings(data, workdir / "config.toml")
+
+
+def add_customers(rt: Runtime) -> None:
+    with Session(rt.engine) as s:
+        for name, email, company, employee_id in CUSTOMERS:
+            s.add(Customer(name=name, email=email, company=company, employee_id=employee_id,
+                           created_at=utcnow()))
+        s.commit()
+
+
+def _body(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("plain",))
+    return part.get_content() if part is not None else ""
+
+
+def compose(step: Step, server: LocalMailServer) -> EmailMessage:
+    """A new mail, or a reply (tags on top, the received mail quoted below)."""
+    msg = EmailMessage()
+    msg["From"] = step.who
+    msg["Message-ID"] = make_msgid(domain=step.who.split("@")[1])
+    if step.subject is not None:
+        msg["To"], msg["Subject"] = HELPDESK, step.subject
+        msg.set_content(step.text)
+        return msg
+    last = next(d for d in reversed(server.deliveries) if step.who in d.rcpt_tos)
+    got = message_from_bytes(last.data, policy=policy.default)
+    assert isinstance(got, EmailMessage)
+    msg["To"] = str(got["Reply-To"] or got["From"])
+    msg["Subject"] = "Re: " + str(got["Subject"])
+    msg["In-Reply-To"] = got["Message-ID"]
+    msg["References"] = got["Message-ID"]
+    quoted = "\n".join("> " + line for line in _body(got).splitlines())
+    msg.set_content(f"{step.text}\n\nOn {got['Date']}, {got['From']} wrote:\n{quoted}\n")
+    return msg
+
+
+def _subject(d: Delivery) -> str:
+    msg = message_from_bytes(d.data, policy=policy.default)
+    return str(msg["Subject"] or "")
+
+
+def timeline(rt: Runtime, server: LocalMailServer, start: datetime) -> list[str]:
+    """Mails and status changes in the order they happened."""
+    events: list[tuple[datetime, str]] = []
+    for d in server.deliveries:
+        events.append((d.at, f"mail    {d.mail_from} → {', '.join(d.rcpt_tos)}\n"
+                              f"{'':20}“{_subject(d)}”"))
+    with Session(rt.engine) as s:
+        kinds = ("created", "assign", "status", "resolution", "close", "reopen", "rating")
+        for e in s.exec(select(LogEntry).where(LogEntry.kind.in_(kinds))):  # type: ignore[attr-defined]
+            events.append((e.at, f"case #{e.case_id} {e.kind}: {e.text.splitlines()[0][:70]}"))
+    events.sort(key=lambda x: x[0])
+    return [f"  +{(at - start).total_seconds():6.2f}s  {text}" for at, text in events]
+
+
+async def play(rt: Runtime, server: LocalMailServer, out: list[str]) -> bool:
+    """Run the script through the real daemon; True when every case ended closed."""
+    import aiosmtplib
+
+    daemon = Daemon(rt)
+    for step in SCRIPT:
+        expected = len(server.deliveries) + 1
+        msg = compose(step, server)
+        await aiosmtplib.send(msg, hostname="127.0.0.1", port=server.smtp_port)
+        await server.wait_for_deliveries(expected)
+        stats = await daemon.run_once()
+        await server.wait_for_deliveries(expected + stats.outbox.sent)
+        out.append(f"  · {step.who} {'wrote' if step.subject else 'replied'}: "
+                   f"{step.text.splitlines()[0][:60]} → {stats.drained.by_disposition}")
+    with Session(rt.engine) as s:
+        statuses = [c.status for c in s.exec(select(Case))]
+    return bool(statuses) and all(st == "closed" for st in statuses)
+
+
+async def _demo(serve: bool, host: str) -> int:
+    with tempfile.TemporaryDirectory(prefix="maild-demo-") as tmp:
+        workdir = Path(tmp)
+        async with LocalMailServer({HELPDESK: HELPDESK_PASSWORD}, host=host) as server:
+            settings = demo_settings(workdir, server.imap_port, server.smtp_port, host)
+            engine = make_engine(settings.database.url)
+            migrate.upgrade(engine)
+            rt = Runtime.load(settings, engine)
+            rt.sync_directory()
+            add_customers(rt)
+            start = utcnow()
+            print("maild demo: embedded IMAP on {0}:{1}, SMTP on {0}:{2}, database {3}\n".format(
+                host, server.imap_port, server.smtp_port, settings.database.url))
+            steps: list[str] = []
+            ok = await play(rt, server, steps)
+            print("What people did:")
+            print("\n".join(steps))
+            print("\nTimeline (mail delivered and case changes):")
+            print("\n".join(timeline(rt, server, start)))
+            with Session(rt.engine) as s:
+                for case in s.exec(select(Case)):
+                    print(f"\nCase #{case.id} “{case.subject}”: {case.status}, "
+                          f"engineer {case.engineer_email}, handling {case.handling_seconds} s, "
+                          f"rating {case.rating}")
+            print("\n" + ("All cases resolved and closed." if ok else "Some case is NOT closed."))
+            if serve:
+                await _serve(rt, server, host)
+            return 0 if ok else 1
+
+
+async def _serve(rt: Runtime, server: LocalMailServer, host: str) -> None:
+    print(f"""
+Serving until Ctrl-C. Join in with a mail client (no TLS, plain passwords):
+  IMAP  {host}:{server.imap_port}    SMTP  {host}:{server.smtp_port}
+  helpdesk mailbox   {HELPDESK} / {HELPDESK_PASSWORD}  (maild reads it)
+  everyone else      <address> / demo   (e.g. li.lei@corp.example, wang.fang@sh.corp.example)
+Send a new mail to {HELPDESK} from wang.fang@sh.corp.example, e.g.:
+  swaks --server {host}:{server.smtp_port} --from wang.fang@sh.corp.example \\
+        --to {HELPDESK} --header 'Subject: 显示器不亮' --body '办公室的显示器不亮了'
+""")
+    for user in ("li.lei@corp.example", "han.meimei@corp.example", "john.smith@corp.example"):
+        await server.add_user(user, "demo")
+    daemon = Daemon(rt)
+    loop = asyncio.get_running_loop()
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, daemon.stopping.set)
+    await daemon.run()
+
+
+def run_demo(serve: bool = False, host: str = "127.0.0.1") -> int:
+    try:
+        return asyncio.run(_demo(serve, host))
+    except FileNotFoundError as exc:
+        print(f"maild demo: {exc}", file=sys.stderr)
+        return 2

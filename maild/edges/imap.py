@@ -1,0 +1,191 @@
+"""The IMAP edge: fetch by UID, hand each message to ``service.ingest``, move it after commit.
+
+A message is moved to the processed (or failed) folder only once its
+disposition is committed. A crash in between is harmless: the next fetch
+finds the same mailbox slot already recorded (``source`` key) and only
+moves it. IDLE is used when the server offers it; otherwise we poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import aioimaplib
+
+from maild import service
+from maild.config import ImapSettings
+from maild.core.values import Disposition
+from maild.runtime import Runtime
+
+log = logging.getLogger("maild.imap")
+
+FETCH_BATCH = 25
+_UID_RE = re.compile(rb"UID (\d+)")
+_UIDVALIDITY_RE = re.compile(rb"UIDVALIDITY (\d+)")
+
+
+class ImapError(RuntimeError):
+    """The mailbox cannot be used (login refused, folder missing, connection lost)."""
+
+
+@dataclass
+class DrainStats:
+    processed: int = 0
+    failed: int = 0
+    by_disposition: dict[str, int] | None = None
+
+
+class Mailbox:
+    """One logged-in IMAP connection with the configured folder selected."""
+
+    def __init__(self, cfg: ImapSettings, timeout: float = 60.0) -> None:
+        self.cfg = cfg
+        self.timeout = timeout
+        self.client: aioimaplib.IMAP4 | None = None
+        self.uidvalidity = "0"
+
+    async def connect(self) -> None:
+        cfg = self.cfg
+        if cfg.security == "starttls":
+            raise ImapError("[imap] security = starttls is not supported yet; use ssl (port 993)"
+                            " or none")
+        if cfg.security == "ssl":
+            self.client = aioimaplib.IMAP4_SSL(cfg.host, cfg.port, timeout=self.timeout,
+                                               ssl_context=ssl.create_default_context())
+        else:
+            self.client = aioimaplib.IMAP4(cfg.host, cfg.port, timeout=self.timeout)
+        try:
+            await self.client.wait_hello_from_server()
+        except (OSError, TimeoutError) as exc:
+            raise ImapError(f"cannot connect to {cfg.host}:{cfg.port}: {exc}") from exc
+        res = await self.client.login(cfg.username, cfg.password)
+        if res.result != "OK":
+            raise ImapError(f"login as {cfg.username} refused by {cfg.host}: {_text(res)}")
+        await self.client.protocol.capability()  # the post-login list (MOVE, IDLE, UIDPLUS)
+        for folder in (cfg.processed_folder, cfg.failed_folder):
+            await self.client.create(folder)  # NO when it exists: fine
+        res = await self.client.select(cfg.folder)
+        if res.result != "OK":
+            raise ImapError(f"cannot select folder {cfg.folder!r}: {_text(res)}")
+        for line in res.lines:
+            m = _UIDVALIDITY_RE.search(bytes(line))
+            if m:
+                self.uidvalidity = m.group(1).decode()
+
+    @property
+    def can_idle(self) -> bool:
+        return self.client is not None and self.client.has_capability("IDLE")
+
+    def source(self, uid: int) -> str:
+        c = self.cfg
+        return f"imap:{c.username}@{c.host}/{c.folder};UIDVALIDITY={self.uidvalidity};UID={uid}"
+
+    async def uids(self) -> list[int]:
+        assert self.client is not None
+        res = await self.client.uid_search("ALL", charset=None)
+        if res.result != "OK":
+            raise ImapError(f"UID SEARCH failed: {_text(res)}")
+        return sorted(int(x) for line in res.lines[:-1] for x in bytes(line).split()
+                      if x.isdigit())
+
+    async def fetch(self, uids: list[int]) -> list[tuple[int, bytes]]:
+        """Raw bytes of each UID, without setting \\Seen."""
+        assert self.client is not None
+        res = await self.client.uid("fetch", ",".join(map(str, uids)), "(UID BODY.PEEK[])")
+        if res.result != "OK":
+            raise ImapError(f"UID FETCH failed: {_text(res)}")
+        return parse_fetch(res.lines)
+
+    async def move(self, uid: int, folder: str) -> None:
+        """MOVE, else COPY + \\Deleted + (UID) EXPUNGE."""
+        assert self.client is not None
+        if self.client.has_capability("MOVE"):
+            res = await self.client.uid("move", str(uid), folder)
+            if res.result == "OK":
+                return
+        res = await self.client.uid("copy", str(uid), folder)
+        if res.result != "OK":
+            raise ImapError(f"cannot copy UID {uid} to {folder}: {_text(res)}")
+        await self.client.uid("store", str(uid), "+FLAGS.SILENT", r"(\Deleted)")
+        if self.client.has_capability("UIDPLUS"):
+            await self.client.uid("expunge", str(uid))
+        else:
+            await self.client.expunge()
+
+    async def wait_for_mail(self, seconds: float) -> None:
+        """IDLE until the server reports something or ``seconds`` pass."""
+        assert self.client is not None
+        idle = await self.client.idle_start(timeout=seconds)
+        try:
+            await self.client.wait_server_push(timeout=seconds)
+        except TimeoutError:
+            pass
+        finally:
+            self.client.idle_done()
+            await asyncio.wait_for(idle, self.timeout)
+
+    async def noop(self) -> None:
+        assert self.client is not None
+        await self.client.noop()
+
+    async def close(self) -> None:
+        if self.client is None:
+            return
+        try:
+            await asyncio.wait_for(self.client.logout(), 5)
+        except (OSError, TimeoutError, aioimaplib.AioImapException):
+            pass
+        self.client = None
+
+
+def parse_fetch(lines: list[bytes | bytearray]) -> list[tuple[int, bytes]]:
+    """(uid, body) pairs from a UID FETCH response; the UID may come before or after the body,
+    and servers may add body-less FETCH lines (flag updates) in between."""
+    out: list[tuple[int, bytes]] = []
+    uid: int | None = None
+    body: bytes | None = None
+    for line in lines:
+        if isinstance(line, bytearray):
+            body = bytes(line)
+            continue
+        if b"FETCH" in line:
+            if uid is not None and body is not None:
+                out.append((uid, body))
+            uid, body = None, None
+        m = _UID_RE.search(line)
+        if m:
+            uid = int(m.group(1))
+    if uid is not None and body is not None:
+        out.append((uid, body))
+    return out
+
+
+def _text(res: aioimaplib.Response) -> str:
+    return b" ".join(bytes(x) for x in res.lines).decode(errors="replace")[:300]
+
+
+async def drain(rt: Runtime, box: Mailbox, clock: Callable[[], datetime],
+                on_ingested: Callable[[], None] | None = None) -> DrainStats:
+    """Process every message in the folder once; raises TransientError to retry later."""
+    stats = DrainStats(by_disposition={})
+    uids = await box.uids()
+    for start in range(0, len(uids), FETCH_BATCH):
+        for uid, raw in await box.fetch(uids[start:start + FETCH_BATCH]):
+            result = await asyncio.to_thread(service.ingest, rt, raw, clock(), box.source(uid))
+            failed = result.disposition == Disposition.FAILED
+            await box.move(uid, rt.settings.imap.failed_folder if failed else
+                           rt.settings.imap.processed_folder)
+            stats.processed += 1
+            stats.failed += failed
+            assert stats.by_disposition is not None
+            key = result.disposition.value
+            stats.by_disposition[key] = stats.by_disposition.get(key, 0) + 1
+            if on_ingested:
+                on_ingested()
+    return stats

@@ -1,0 +1,162 @@
+"""The outbox drainer: claim due rows, send them over SMTP, record what happened.
+
+Transient trouble (connection refused, 4xx) backs off and retries until
+``[smtp] retry_hours`` have passed; a 5xx refusal marks the row ``failed``.
+A row is claimed by pushing its next attempt into the future before any
+send, so a crash mid-send retries it later with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import aiosmtplib
+from sqlmodel import Session
+
+from maild.config import SmtpSettings
+from maild.db import queries
+from maild.db.models import OutboxMail
+from maild.db.session import transaction
+from maild.runtime import Runtime
+
+log = logging.getLogger("maild.smtp")
+
+LEASE = timedelta(minutes=5)
+BATCH = 50
+
+
+@dataclass
+class FlushStats:
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    smtp_down: bool = False
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    recipients: list[str]
+    raw: bytes
+    attempts: int
+    created_at: datetime
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min … capped at one hour."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def claim(rt: Runtime, now: datetime, ignore_schedule: bool) -> list[Claimed]:
+    """Take up to BATCH due rows, leasing them so no other sender takes them meanwhile."""
+    with transaction(rt.engine) as s:
+        when = datetime.max.replace(tzinfo=now.tzinfo) if ignore_schedule else now
+        rows = queries.due_outbox(s, when, BATCH)
+        for row in rows:
+            row.next_attempt_at = now + LEASE
+        return [Claimed(r.id or 0, list(r.recipients), r.raw, r.attempts, r.created_at)
+                for r in rows]
+
+
+def _mark(rt: Runtime, row_id: int, status: str, now: datetime, error: str | None = None,
+          retry_at: datetime | None = None, count_attempt: bool = True) -> None:
+    with Session(rt.engine) as s:
+        row = s.get(OutboxMail, row_id)
+        if row is None:
+            return
+        row.status = status
+        if count_attempt:
+            row.attempts += 1
+        row.last_error = error
+        if status == "sent":
+            row.sent_at = now
+        if retry_at is not None:
+            row.next_attempt_at = retry_at
+        s.commit()
+
+
+def _client(cfg: SmtpSettings, tls_context: ssl.SSLContext | None) -> aiosmtplib.SMTP:
+    return aiosmtplib.SMTP(
+        hostname=cfg.host, port=cfg.port, timeout=cfg.timeout_seconds,
+        use_tls=cfg.security == "ssl", start_tls=cfg.security == "starttls",
+        tls_context=tls_context,
+        username=cfg.username or None, password=cfg.password or None,
+    )
+
+
+async def flush(rt: Runtime, clock: Callable[[], datetime],
+                ignore_schedule: bool = False) -> FlushStats:
+    """Send everything due now; returns counts. Never raises for SMTP trouble."""
+    stats = FlushStats()
+    cfg = rt.settings.smtp
+    sender = rt.settings.helpdesk.address
+    while True:
+        batch = await asyncio.to_thread(claim, rt, clock(), ignore_schedule)
+        if not batch:
+            return stats
+        client = _client(cfg, None)
+        try:
+            await client.connect()
+        except (OSError, aiosmtplib.SMTPException) as exc:
+            log.warning("smtp unavailable (%s:%s): %s; %d mail(s) wait",
+                        cfg.host, cfg.port, exc, len(batch))
+            for item in batch:
+                await asyncio.to_thread(_defer, rt, item, clock(), f"connect: {exc}", False)
+            stats.smtp_down = True
+            stats.deferred += len(batch)
+            return stats
+        try:
+            for i, item in enumerate(batch):
+                if not client.is_connected:  # dropped mid-batch: the rest waits, unattempted
+                    for rest in batch[i:]:
+                        await asyncio.to_thread(_defer, rt, rest, clock(), "connection lost",
+                                                False)
+                    stats.smtp_down = True
+                    stats.deferred += len(batch) - i
+                    return stats
+                await _send_one(rt, client, sender, item, clock, stats)
+        finally:
+            if client.is_connected:
+                try:
+                    await client.quit()
+                except aiosmtplib.SMTPException:
+                    client.close()
+
+
+async def _send_one(rt: Runtime, client: aiosmtplib.SMTP, sender: str, item: Claimed,
+                    clock: Callable[[], datetime], stats: FlushStats) -> None:
+    try:
+        await client.sendmail(sender, item.recipients, item.raw)
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        await asyncio.to_thread(_mark, rt, item.id, "failed", clock(), f"refused: {exc}")
+        stats.failed += 1
+    except aiosmtplib.SMTPResponseException as exc:
+        if 500 <= exc.code < 600:
+            await asyncio.to_thread(_mark, rt, item.id, "failed", clock(), f"{exc.code} {exc}")
+            stats.failed += 1
+        else:
+            await asyncio.to_thread(_defer, rt, item, clock(), f"{exc.code} {exc.message}", True)
+            stats.deferred += 1
+    except (OSError, aiosmtplib.SMTPException) as exc:
+        await asyncio.to_thread(_defer, rt, item, clock(), str(exc), True)
+        stats.deferred += 1
+    else:
+        await asyncio.to_thread(_mark, rt, item.id, "sent", clock())
+        log.info("outbox %s sent to %s", item.id, ",".join(item.recipients))
+        stats.sent += 1
+
+
+def _defer(rt: Runtime, item: Claimed, now: datetime, error: str, count_attempt: bool) -> None:
+    """Retry later with back-off, or give up once the retry window has passed."""
+    attempts = item.attempts + (1 if count_attempt else 0)
+    if now - item.created_at > timedelta(hours=rt.settings.smtp.retry_hours):
+        _mark(rt, item.id, "failed", now, f"gave up after {attempts} attempts: {error}",
+              count_attempt=count_attempt)
+        return
+    _mark(rt, item.id, "pending", now, error, retry_at=now + backoff(max(attempts, 1)),
+          count_attempt=count_attempt)

@@ -1,0 +1,276 @@
+"""What each kind of inbound message does to the database and the outbox.
+
+``handle`` walks the decision order of SPEC §3 (duplicate, ignored, thread,
+then who is writing) and calls one small handler. Each handler writes into
+the caller's session and returns a ``Handled``; the caller commits once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from maild.attachments import sanitize_filename, store_blob
+from maild.core import cases, notify, routing, threads
+from maild.core.mime import LOOP_HEADER
+from maild.core.parse import parse
+from maild.core.quoting import split_reply
+from maild.core.screening import screen
+from maild.core.tags import customer_intent, parse_tags
+from maild.core.tokens import HOLD
+from maild.core.values import STAFF_ROLES, CaseRef, Channel, Command, Disposition, Inbound, Role
+from maild.db import queries
+from maild.db.models import AttachmentFile, Case, Customer, InboundMessage
+from maild.outbound import audiences, base_context, case_context, enqueue, staff_recipient
+from maild.runtime import Runtime
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+HOLD_HOURS = 72
+
+
+@dataclass(frozen=True)
+class Handled:
+    disposition: Disposition
+    case_id: int | None = None
+    reason: str | None = None
+
+
+def handle(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handled:
+    """Decide what ``msg`` is and act on it, inside the caller's transaction."""
+    h = rt.settings.helpdesk
+    earlier = queries.seen_before(s, msg.dedup_key)
+    if earlier is not None:
+        return Handled(Disposition.DUPLICATE, earlier.case_id,
+                       f"same message as #{earlier.id} ({msg.dedup_key[:80]})")
+    reason = screen(msg, frozenset({h.address.lower()}), LOOP_HEADER)
+    if reason:
+        return Handled(Disposition.IGNORED, None, reason)
+    ref = find_case(s, rt, msg)
+    if ref is not None:
+        case = queries.get_case(s, ref.case_id)
+        assert case is not None
+        role = rt.rules.role_of(msg.from_addr)
+        if role in STAFF_ROLES and ref.token_owner == msg.from_addr:
+            return on_command(s, rt, msg, case, row, role)
+        return on_reply(s, rt, msg, case, row)
+    held_id = threads.hold_token_id(msg, h.address, h.secret)
+    if held_id is not None:
+        return release_held(s, rt, msg, held_id, row)
+    return on_new(s, rt, msg, row)
+
+
+def find_case(s: Session, rt: Runtime, msg: Inbound) -> CaseRef | None:
+    """Token, then [Case #N] in the subject, then In-Reply-To/References (SPEC §3.3)."""
+    h = rt.settings.helpdesk
+    ref = threads.token_ref(msg, h.address, h.secret)
+    if ref and queries.get_case(s, ref.case_id):
+        return ref
+    number = threads.subject_case_id(msg.subject, h.subject_tag)
+    if number is not None and queries.get_case(s, number):
+        return CaseRef(number, "subject")
+    found = queries.case_by_references(s, threads.reference_ids(msg))
+    return CaseRef(found, "references") if found else None
+
+
+def on_new(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handled:
+    """A message about no case: a new case, or a stranger held or rejected."""
+    person = rt.rules.person(msg.from_addr)
+    customer = queries.customer_by_email(s, msg.from_addr)
+    if customer is None and (person is not None or rt.settings.helpdesk.unknown_senders == "open"):
+        customer = Customer(email=msg.from_addr, name=(person.name if person else
+                            msg.from_name or msg.from_addr), auto_created=True,
+                            created_at=row.received_at)
+        s.add(customer)
+        s.flush()
+    if customer is not None:
+        return open_case(s, rt, msg, customer, row)
+    policy = rt.settings.helpdesk.unknown_senders
+    if policy == "hold":
+        return hold(s, rt, msg, row)
+    notice = notify.Notice("rejected_sender", notify.Recipient(
+        msg.from_addr, msg.from_name or msg.from_addr, _language(rt, msg.subject + msg.text)))
+    enqueue(s, rt, notice, base_context(rt, None), row.received_at, in_reply_to=msg.message_id)
+    return Handled(Disposition.REJECTED, None, "unknown sender (unknown_senders = reject)")
+
+
+def _language(rt: Runtime, text: str) -> str:
+    """Answer in Chinese whoever writes in Chinese; else the configured language."""
+    return "zh" if _CJK.search(text) else rt.settings.helpdesk.language
+
+
+def _keep_attachments(s: Session, rt: Runtime, msg: Inbound, case: Case,
+                      row: InboundMessage) -> list[str]:
+    names = []
+    for att in msg.attachments:
+        digest = store_blob(rt.settings.paths.store, att.data)
+        name = sanitize_filename(att.filename)
+        s.add(AttachmentFile(case_id=case.id, inbound_id=row.id, filename=name,
+                             content_type=att.content_type[:200], size=len(att.data),
+                             sha256=digest))
+        names.append(name)
+    return names
+
+
+def open_case(s: Session, rt: Runtime, msg: Inbound, customer: Customer,
+              row: InboundMessage, channel: Channel = Channel.EMAIL) -> Handled:
+    """Create, route and dispatch a case; acknowledge and notify (SPEC §2)."""
+    now = row.received_at
+    subject = msg.subject or "(no subject)"
+    description = split_reply(msg.text)[0].strip() or msg.text.strip() or "(no text)"
+    type_rule = routing.classify_type(f"{subject}\n{description}", rt.rules.types)
+    site = routing.pick_site(customer.company, customer.email, rt.rules.sites)
+    loads, last = queries.engineer_loads(s, site.engineers) if site else ({}, {})
+    engineer = routing.pick_engineer(site, loads, last)
+    case = Case(
+        subject=subject[:998], description=description,
+        type=type_rule.name if type_rule else None,
+        priority=routing.initial_priority(customer.vip, type_rule, rt.rules.default_priority,
+                                          rt.rules.vip_priority),
+        status="new", channel=channel.value, language=_language(rt, subject + description),
+        customer_id=customer.id, site_code=site.code if site else None,
+        root_message_id=msg.message_id, created_at=now, updated_at=now,
+    )
+    s.add(case)
+    s.flush()
+    assert case.id is not None
+    outcome = cases.dispatch(queries.view_of(case), engineer, now)
+    queries.store_view(case, outcome.case, now)
+    queries.add_log(s, case.id, now, msg.from_addr, "created", f"case opened by mail: {subject}")
+    _write_log(s, case.id, now, "maild", outcome.log)
+    names = _keep_attachments(s, rt, msg, case, row)
+    queries.remember_ref(s, msg.message_id, case.id)
+    notify_events(s, rt, case, outcome.events, customer.name, None, msg.message_id,
+            note="\n".join(names) or None)
+    reason = f"dispatched to {engineer}" if engineer else "no engineer found; operators told"
+    return Handled(Disposition.NEW_CASE, case.id, reason)
+
+
+def _write_log(s: Session, case_id: int, now: datetime, author: str,
+               lines: tuple[tuple[str, str], ...]) -> None:
+    for kind, text in lines:
+        queries.add_log(s, case_id, now, author, kind, text)
+
+
+def notify_events(s: Session, rt: Runtime, case: Case, events: tuple[cases.Event, ...],
+            actor: str | None, skip: str | None, in_reply_to: str | None,
+            note: str | None = None) -> None:
+    """Plan and enqueue the notices for ``events`` on ``case``."""
+    if not events:
+        return
+    old = next((e.old_engineer for e in events if e.old_engineer), None)
+    who = audiences(s, rt, case, old)
+    ctx = base_context(rt, case_context(s, rt, case))
+    for notice in notify.plan(events, who, actor, skip):
+        if note and notice.template == "dispatch":
+            notice = notify.Notice(notice.template, notice.to, actor, note)
+        enqueue(s, rt, notice, ctx, case.updated_at, case=case, in_reply_to=in_reply_to)
+
+
+def on_command(s: Session, rt: Runtime, msg: Inbound, case: Case, row: InboundMessage,
+               role: Role | None) -> Handled:
+    """Staff reply through their own token: apply the tags, all or nothing (SPEC §4)."""
+    assert case.id is not None and role is not None
+    now = row.received_at
+    new_text = split_reply(msg.text)[0].strip()
+    commands = parse_tags(new_text)
+    if not commands:
+        if not new_text:
+            return Handled(Disposition.COMMAND, case.id, "no new text; nothing to do")
+        commands = [Command("log", new_text, 1)]
+    engineers = {p.email: p.name for p in rt.rules.with_role(Role.ENGINEER)}
+    actor = cases.Actor(msg.from_addr, role, engineers)
+    result = cases.apply(queries.view_of(case), commands, actor, now)
+    if isinstance(result, cases.Refusal):
+        return _refuse(s, rt, msg, case, result, new_text, now)
+    queries.store_view(case, result.case, now)
+    _write_log(s, case.id, now, msg.from_addr, result.log)
+    _keep_attachments(s, rt, msg, case, row)
+    queries.remember_ref(s, msg.message_id, case.id)
+    name = staff_recipient(rt, msg.from_addr).name
+    notify_events(s, rt, case, result.events, name, msg.from_addr, msg.message_id)
+    return Handled(Disposition.COMMAND, case.id,
+                   "applied: " + ", ".join(f"#{c.tag}" for c in commands))
+
+
+def _refuse(s: Session, rt: Runtime, msg: Inbound, case: Case, refusal: cases.Refusal,
+            new_text: str, now: datetime) -> Handled:
+    """Nothing changes; the sender learns which line failed, why, and what they may use."""
+    lines = new_text.splitlines()
+    text = lines[refusal.line - 1] if refusal.line and refusal.line <= len(lines) else None
+    ctx = base_context(rt, case_context(s, rt, case))
+    ctx["error"] = {"line": refusal.line, "text": text, "reason": refusal.reason}
+    notice = notify.Notice("command_error", staff_recipient(rt, msg.from_addr))
+    enqueue(s, rt, notice, ctx, now, case=case, in_reply_to=msg.message_id)
+    return Handled(Disposition.REJECTED, case.id, refusal.reason)
+
+
+def on_reply(s: Session, rt: Runtime, msg: Inbound, case: Case, row: InboundMessage) -> Handled:
+    """A customer (or anyone without a staff token) wrote on a case (SPEC §5)."""
+    assert case.id is not None
+    now = row.received_at
+    new_text = split_reply(msg.text)[0].strip()
+    view = queries.view_of(case)
+    intent = customer_intent(new_text)
+    outcome = cases.customer_action(view, intent.action, intent.rating, now) if intent else None
+    _keep_attachments(s, rt, msg, case, row)
+    queries.remember_ref(s, msg.message_id, case.id)
+    if outcome is not None:
+        queries.store_view(case, outcome.case, now)
+        _write_log(s, case.id, now, msg.from_addr, outcome.log)
+        notify_events(s, rt, case, outcome.events, msg.from_name or msg.from_addr, None,
+                msg.message_id, note=new_text or None)
+        return Handled(Disposition.REPLY, case.id, f"customer {intent.action if intent else ''}")
+    queries.add_log(s, case.id, now, msg.from_addr, "customer", new_text or "(no new text)")
+    case.updated_at = now
+    event = cases.Event("customer_reply", new_text or None)
+    _notify_reply(s, rt, case, event, msg)
+    return Handled(Disposition.REPLY, case.id, "logged and forwarded")
+
+
+def _notify_reply(s: Session, rt: Runtime, case: Case, event: cases.Event, msg: Inbound) -> None:
+    """Forward a customer's words to the engineer, or to the operators when there is none."""
+    who = audiences(s, rt, case)
+    if notify.ENGINEER not in who:
+        who[notify.ENGINEER] = who.get(notify.OPERATORS, [])
+    ctx = base_context(rt, case_context(s, rt, case))
+    for notice in notify.plan((event,), who, msg.from_name or msg.from_addr, msg.from_addr):
+        enqueue(s, rt, notice, ctx, case.updated_at, case=case, in_reply_to=msg.message_id)
+
+
+def hold(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handled:
+    """Unknown sender under ``hold``: keep the message, ask them to confirm by replying."""
+    assert row.id is not None
+    ctx = base_context(rt, None)
+    ctx["held"] = {"subject": msg.subject, "expires_hours": HOLD_HOURS}
+    to = notify.Recipient(msg.from_addr, msg.from_name or msg.from_addr,
+                          _language(rt, msg.subject + msg.text))
+    enqueue(s, rt, notify.Notice("hold", to), ctx, row.received_at, in_reply_to=msg.message_id,
+            token=(HOLD, row.id))
+    return Handled(Disposition.HELD, None, "unknown sender; asked to confirm by replying")
+
+
+def release_held(s: Session, rt: Runtime, msg: Inbound, held_id: int,
+                 row: InboundMessage) -> Handled:
+    """A stranger confirmed: the held message becomes a new case (once, within the window)."""
+    held = s.get(InboundMessage, held_id)
+    now = row.received_at
+    if held is None or held.disposition != Disposition.HELD.value:
+        return Handled(Disposition.IGNORED, None, "confirmation for no held message")
+    if held.case_id is not None:
+        return Handled(Disposition.DUPLICATE, held.case_id, "held message already released")
+    if now - held.received_at > timedelta(hours=HOLD_HOURS):
+        return Handled(Disposition.REJECTED, None, "confirmation came after the hold expired")
+    original = parse(held.raw)
+    customer = queries.customer_by_email(s, original.from_addr) or Customer(
+        email=original.from_addr, name=original.from_name or original.from_addr,
+        auto_created=True, created_at=now)
+    s.add(customer)
+    s.flush()
+    result = open_case(s, rt, original, customer, row)
+    held.case_id = result.case_id
+    held.reason = f"released as case #{result.case_id} by message #{row.id}"
+    return Handled(Disposition.NEW_CASE, result.case_id,
+                   f"released held message #{held_id}; {result.reason}")

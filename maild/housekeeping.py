@@ -1,0 +1,38 @@
+"""Time-driven case changes: resolved cases close by themselves after auto_close_days."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select
+
+from maild.core import cases
+from maild.db import queries
+from maild.db.models import Case
+from maild.db.session import transaction
+from maild.handlers import notify_events
+from maild.runtime import Runtime
+
+
+def auto_close(rt: Runtime, now: datetime) -> int:
+    """Close resolved cases older than ``auto_close_days``; each in its own transaction."""
+    cutoff = now - timedelta(days=rt.settings.helpdesk.auto_close_days)
+    with transaction(rt.engine) as s:
+        ids = list(s.exec(select(Case.id).where(Case.status == "resolved")
+                          .where(col(Case.resolved_at) <= cutoff)))
+    closed = 0
+    for case_id in ids:
+        with transaction(rt.engine) as s:
+            case = s.get(Case, case_id)
+            if case is None or case.status != "resolved":
+                continue
+            view = queries.view_of(case)
+            outcome = cases.customer_action(view, "confirm", None, now)
+            assert outcome is not None
+            queries.store_view(case, outcome.case, now)
+            queries.add_log(s, case_id or 0, now, "maild", "close",
+                            f"closed automatically after {rt.settings.helpdesk.auto_close_days}"
+                            " days without a reply")
+            notify_events(s, rt, case, outcome.events, rt.settings.helpdesk.name, None, None)
+            closed += 1
+    return closed

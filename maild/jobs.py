@@ -1,0 +1,27 @@
+"""Scheduled work: APScheduler jobs that call plain service functions in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from maild.housekeeping import auto_close
+from maild.runtime import Runtime
+
+log = logging.getLogger("maild.jobs")
+
+
+def schedule(scheduler: AsyncIOScheduler, rt: Runtime, clock: Callable[[], datetime]) -> None:
+    """Register the periodic jobs (auto-close hourly)."""
+
+    async def close_job() -> None:
+        closed = await asyncio.to_thread(auto_close, rt, clock())
+        if closed:
+            log.info("auto-closed %d case(s)", closed)
+
+    scheduler.add_job(close_job, "interval", minutes=60, id="auto_close",
+                      next_run_time=clock(), coalesce=True, max_instances=1)

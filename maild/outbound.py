@@ -1,0 +1,113 @@
+"""Notices → rendered Outbox rows, written in the caller's transaction.
+
+Rendering happens here, at enqueue time, so the stored bytes (with their
+Message-ID) are exactly what the sender will deliver, however often it
+retries.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from maild.core import mime
+from maild.core.notify import (CUSTOMER, ENGINEER, INCIDENT_MANAGER, OLD_ENGINEER, OPERATORS,
+                               Notice, Recipient, render)
+from maild.core.tokens import CASE, make_token, token_address
+from maild.core.values import Role
+from maild.db import queries
+from maild.db.models import Case, Customer, OutboxMail
+from maild.runtime import Runtime
+
+
+def new_message_id(domain: str) -> str:
+    return f"maild.{uuid.uuid4().hex}@{domain}"
+
+
+def staff_recipient(rt: Runtime, email: str) -> Recipient:
+    person = rt.rules.person(email)
+    name = person.name if person else email
+    lang = (person.language if person else None) or rt.settings.helpdesk.language
+    return Recipient(email, name, lang)
+
+
+def audiences(s: Session, rt: Runtime, case: Case,
+              old_engineer: str | None = None) -> dict[str, list[Recipient]]:
+    """Who plays which part for this case, with the language to write to them in."""
+    out: dict[str, list[Recipient]] = {}
+    customer = s.get(Customer, case.customer_id) if case.customer_id else None
+    if customer and customer.email:
+        out[CUSTOMER] = [Recipient(customer.email, customer.name, case.language)]
+    if case.engineer_email:
+        out[ENGINEER] = [staff_recipient(rt, case.engineer_email)]
+    if old_engineer and old_engineer != case.engineer_email:
+        out[OLD_ENGINEER] = [staff_recipient(rt, old_engineer)]
+    out[OPERATORS] = [staff_recipient(rt, p.email) for p in rt.rules.with_role(Role.OPERATOR)]
+    out[INCIDENT_MANAGER] = [staff_recipient(rt, rt.rules.incident_manager)]
+    return out
+
+
+def case_context(s: Session, rt: Runtime, case: Case) -> dict[str, Any]:
+    """The ``case`` variable of every template."""
+    tz = rt.settings.helpdesk.tz
+    customer = s.get(Customer, case.customer_id) if case.customer_id else None
+    engineer = rt.rules.person(case.engineer_email) if case.engineer_email else None
+    site = next((x for x in rt.rules.sites if x.code == case.site_code), None)
+    assert case.id is not None
+    return {
+        "id": case.id, "subject": case.subject, "status": case.status,
+        "priority": case.priority, "type": case.type, "description": case.description,
+        "resolution": case.resolution, "rating": case.rating, "channel": case.channel,
+        "customer_name": customer.name if customer else "",
+        "customer_email": customer.email if customer else None,
+        "customer_phone": customer.phone if customer else None,
+        "customer_company": customer.company if customer else None,
+        "customer_employee_id": customer.employee_id if customer else None,
+        "engineer_name": engineer.name if engineer else case.engineer_email,
+        "engineer_email": case.engineer_email,
+        "site_name": site.name if site else None,
+        "created_at": case.created_at.astimezone(tz),
+        "log": [{"at": e.at.astimezone(tz), "author": e.author, "kind": e.kind, "text": e.text}
+                for e in queries.case_log(s, case.id)],
+    }
+
+
+def base_context(rt: Runtime, case_ctx: Mapping[str, Any] | None) -> dict[str, Any]:
+    h = rt.settings.helpdesk
+    return {
+        "helpdesk": {"name": h.name, "address": h.address}, "tag": h.subject_tag,
+        "case": case_ctx, "auto_close_days": h.auto_close_days,
+        "error": None, "held": None, "failed": None,
+    }
+
+
+def enqueue(s: Session, rt: Runtime, notice: Notice, context: Mapping[str, Any], now: datetime,
+            *, case: Case | None = None, in_reply_to: str | None = None,
+            token: tuple[str, int] | None = None,
+            attachments: Sequence[tuple[str, str, bytes]] = ()) -> OutboxMail:
+    """Render one notice and add it to the outbox (and to the case's thread)."""
+    h = rt.settings.helpdesk
+    subject, text, html = render(rt.env, notice, context)
+    kind, ident = token if token else (CASE, case.id if case and case.id else 0)
+    reply_to = (token_address(h.address, make_token(h.secret, kind, ident, notice.to.email))
+                if ident else None)
+    message_id = new_message_id(h.domain)
+    refs = tuple(r for r in ((case.root_message_id if case else None), in_reply_to) if r)
+    raw = mime.build(mime.OutgoingMail(
+        from_name=h.name, from_addr=h.address, to=(notice.to.email,), subject=subject,
+        text=text, html=html, message_id=message_id, date=now, reply_to=reply_to,
+        in_reply_to=in_reply_to, references=refs, attachments=tuple(attachments),
+    ))
+    row = OutboxMail(
+        case_id=case.id if case else None, recipients=[notice.to.email],
+        subject=mime.one_line(subject, 998), template=notice.template, message_id=message_id,
+        raw=raw, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+    )
+    s.add(row)
+    if case and case.id:
+        queries.remember_ref(s, message_id, case.id)
+    return row

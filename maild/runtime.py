@@ -1,0 +1,41 @@
+"""Everything a use case needs, loaded once: settings, rules, templates, database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jinja2
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from maild.config import Settings
+from maild.db.models import Site, Staff
+from maild.db.session import make_engine
+from maild.rules import RuleSet, load_rules
+from maild.templating import make_env
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    rules: RuleSet
+    env: jinja2.Environment
+    engine: Engine
+
+    @classmethod
+    def load(cls, settings: Settings, engine: Engine | None = None) -> Runtime:
+        return cls(
+            settings=settings,
+            rules=load_rules(settings.paths.rules),
+            env=make_env(settings.paths.templates),
+            engine=engine or make_engine(settings.database.url),
+        )
+
+    def sync_directory(self) -> None:
+        """Mirror rules/ staff and sites into their tables (for joins and reports)."""
+        with Session(self.engine) as s:
+            for person in self.rules.people.values():
+                s.merge(Staff(email=person.email, name=person.name, role=person.role.value))
+            for site in self.rules.sites:
+                s.merge(Site(code=site.code, name=site.name))
+            s.commit()

@@ -1,0 +1,125 @@
+"""Use cases, one transaction each: ingest one raw message, and the read-side views.
+
+``ingest`` is the single entry point for every inbound message, from IMAP
+or from ``maild ingest``: the message row (raw bytes, disposition, reason),
+the case change and the notifications are committed together. Any
+exception while handling one message ends as a recorded ``failed``
+disposition; only an unavailable database escapes, as ``TransientError``,
+so that the caller retries later (IMAP leaves the mail; ``ingest`` exits 75).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy.exc as sa_exc
+from sqlmodel import Session
+
+from maild.core import notify
+from maild.core.parse import parse
+from maild.core.values import Disposition, Role
+from maild.db import queries
+from maild.db.models import InboundMessage
+from maild.db.session import transaction
+from maild.handlers import handle
+from maild.outbound import base_context, enqueue, staff_recipient
+from maild.runtime import Runtime
+
+log = logging.getLogger("maild.service")
+
+
+class TransientError(RuntimeError):
+    """The database (or another resource) is unavailable now; try the same message later."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    disposition: Disposition
+    message_row_id: int | None
+    case_id: int | None
+    reason: str | None
+    already_recorded: bool = False
+
+
+def _transient(exc: BaseException) -> bool:
+    """Database unreachable or locked: worth retrying, not a property of the message."""
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+
+
+def ingest(rt: Runtime, raw: bytes, now: datetime, source: str | None = None) -> IngestResult:
+    """Give one raw message its disposition; never raises except ``TransientError``."""
+    try:
+        return _ingest(rt, raw, now, source)
+    except Exception as exc:
+        if _transient(exc):
+            raise TransientError(str(exc).splitlines()[0]) from exc
+        log.exception("message failed: source=%s", source)
+        try:
+            return _record_failed(rt, raw, now, source, f"{type(exc).__name__}: {exc}")
+        except Exception as exc2:
+            raise TransientError(f"could not record a failed message: {exc2}") from exc2
+
+
+def _new_row(raw: bytes, now: datetime, source: str | None) -> InboundMessage:
+    digest = hashlib.sha256(raw).hexdigest()
+    return InboundMessage(dedup_key=f"sha256:{digest}", source=source, disposition="failed",
+                          received_at=now, size=len(raw), sha256=digest, raw=raw)
+
+
+def _ingest(rt: Runtime, raw: bytes, now: datetime, source: str | None) -> IngestResult:
+    with transaction(rt.engine) as s:
+        if source is not None:
+            done = queries.recorded_source(s, source)
+            if done is not None:
+                return IngestResult(Disposition(done.disposition), done.id, done.case_id,
+                                    done.reason, already_recorded=True)
+        msg = parse(raw)
+        row = _new_row(raw, now, source)
+        row.dedup_key = msg.dedup_key
+        row.message_id = msg.message_id
+        row.from_addr = msg.from_addr[:320]
+        row.subject = msg.subject[:998]
+        s.add(row)
+        s.flush()
+        handled = handle(s, rt, msg, row)
+        row.disposition = handled.disposition.value
+        row.case_id = handled.case_id
+        row.reason = handled.reason
+    log.info("message %s: %s case=%s (%s)", row.id, row.disposition, row.case_id, row.reason)
+    return IngestResult(handled.disposition, row.id, handled.case_id, handled.reason)
+
+
+def _record_failed(rt: Runtime, raw: bytes, now: datetime, source: str | None,
+                   reason: str) -> IngestResult:
+    """Keep the raw bytes with disposition ``failed``; alert operators at most once an hour."""
+    with transaction(rt.engine) as s:
+        if source is not None and (done := queries.recorded_source(s, source)) is not None:
+            return IngestResult(Disposition(done.disposition), done.id, done.case_id,
+                                done.reason, already_recorded=True)
+        row = _new_row(raw, now, source)
+        row.reason = reason[:2000]
+        try:  # best effort: who sent it helps the operators; a second failure is fine
+            msg = parse(raw)
+            row.from_addr, row.subject = msg.from_addr[:320], msg.subject[:998]
+            row.message_id, row.dedup_key = msg.message_id, msg.dedup_key
+        except Exception:  # noqa: S110 - the failure is already being recorded
+            pass
+        s.add(row)
+        s.flush()
+        _alert_operators(s, rt, row, now)
+    return IngestResult(Disposition.FAILED, row.id, None, row.reason)
+
+
+def _alert_operators(s: Session, rt: Runtime, row: InboundMessage, now: datetime) -> None:
+    if queries.failed_alert_since(s, now - timedelta(hours=1)):
+        return
+    ctx = base_context(rt, None)
+    ctx["failed"] = {"message_id": row.message_id, "from": row.from_addr or "(unknown)",
+                     "subject": row.subject or "(unknown)", "reason": row.reason or ""}
+    for person in rt.rules.with_role(Role.OPERATOR):
+        enqueue(s, rt, notify.Notice("failed_alert", staff_recipient(rt, person.email)), ctx, now)

@@ -1,0 +1,59 @@
+"""Rows → the JSON shapes of SPEC §7 (the scripting contract), and nothing else."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from maild.db import queries
+from maild.db.models import AttachmentFile, Case, Customer, InboundMessage, OutboxMail
+from maild.rules import RuleSet
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def case_json(s: Session, rules: RuleSet, case: Case, with_log: bool = True) -> dict[str, Any]:
+    """One case exactly as SPEC §7 shows it."""
+    assert case.id is not None
+    customer = s.get(Customer, case.customer_id) if case.customer_id else None
+    person = rules.person(case.engineer_email) if case.engineer_email else None
+    out: dict[str, Any] = {
+        "id": case.id, "subject": case.subject, "status": case.status,
+        "priority": case.priority, "type": case.type, "channel": case.channel,
+        "customer": {
+            "email": customer.email if customer else None,
+            "name": customer.name if customer else None,
+            "employee_id": customer.employee_id if customer else None,
+            "company": customer.company if customer else None,
+        },
+        "engineer": ({"email": case.engineer_email,
+                      "name": person.name if person else case.engineer_email}
+                     if case.engineer_email else None),
+        "description": case.description, "resolution": case.resolution, "rating": case.rating,
+        "created_at": iso(case.created_at), "dispatched_at": iso(case.dispatched_at),
+        "first_response_at": iso(case.first_response_at), "resolved_at": iso(case.resolved_at),
+        "closed_at": iso(case.closed_at), "handling_seconds": case.handling_seconds,
+    }
+    if with_log:
+        out["log"] = [{"at": iso(e.at), "author": e.author, "kind": e.kind, "text": e.text}
+                      for e in queries.case_log(s, case.id)]
+    atts = s.exec(select(AttachmentFile).where(AttachmentFile.case_id == case.id)
+                  .order_by(col(AttachmentFile.id)))
+    out["attachments"] = [{"filename": a.filename, "size": a.size, "sha256": a.sha256}
+                          for a in atts]
+    return out
+
+
+def message_json(m: InboundMessage) -> dict[str, Any]:
+    return {"id": m.id, "message_id": m.message_id, "from": m.from_addr, "subject": m.subject,
+            "disposition": m.disposition, "case_id": m.case_id, "reason": m.reason,
+            "received_at": iso(m.received_at)}
+
+
+def outbox_json(o: OutboxMail) -> dict[str, Any]:
+    return {"id": o.id, "to": list(o.recipients), "subject": o.subject, "template": o.template,
+            "case_id": o.case_id, "status": o.status, "attempts": o.attempts}

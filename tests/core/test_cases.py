@@ -1,0 +1,108 @@
+"""The case state machine: every (status, tag, role) cell ends in a move, a log or a refusal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from maild.core import cases
+from maild.core.values import Command, Role, Status
+
+NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+ENG = "li.lei@corp.example"
+ENGINEERS = {ENG: "Li Lei", "han@corp.example": "Han Meimei"}
+ARGS = {"priority": "P1", "assign": "Han Meimei", "type": "printer"}
+
+
+def view(status: Status, **kw: object) -> cases.CaseView:
+    base = dict(id=1, status=status, engineer=ENG if status != Status.NEW else None,
+                priority="P3", resolution="fixed" if status in cases.DONE else None,
+                dispatched_at=NOW - timedelta(hours=2), work_started_at=NOW - timedelta(hours=2))
+    base.update(kw)
+    return cases.CaseView(**base)  # type: ignore[arg-type]
+
+
+ACTORS = {
+    "assigned engineer": cases.Actor(ENG, Role.ENGINEER, ENGINEERS),
+    "other engineer": cases.Actor("han@corp.example", Role.ENGINEER, ENGINEERS),
+    "operator": cases.Actor("cc@corp.example", Role.OPERATOR, ENGINEERS),
+    "manager": cases.Actor("boss@corp.example", Role.MANAGER, ENGINEERS),
+    "customer": cases.Actor("user@corp.example", Role.CUSTOMER, ENGINEERS),
+}
+
+
+@pytest.mark.parametrize("status", list(Status))
+@pytest.mark.parametrize("tag", [*cases.TAGS, "search", "help", "bogus"])
+@pytest.mark.parametrize("who", list(ACTORS))
+def test_every_cell_is_defined(status: Status, tag: str, who: str) -> None:
+    """Each cell is either an allowed move/log as the TAGS table says, or a refusal with a reason."""
+    actor = ACTORS[who]
+    result = cases.apply(view(status), [Command(tag, ARGS.get(tag, "note"), 1)], actor, NOW)
+    rule = cases.TAGS.get(tag)
+    allowed = (
+        rule is not None
+        and actor.role != Role.CUSTOMER
+        and (rule.who == cases.STAFF or who == "assigned engineer")
+        and status in rule.from_statuses
+    )
+    if allowed:
+        assert isinstance(result, cases.Outcome), result
+        if rule is not None and rule.to_status is not None:
+            assert result.case.status == rule.to_status
+        assert result.log, "every applied command leaves a log line"
+    else:
+        assert isinstance(result, cases.Refusal)
+        assert result.reason and result.line == 1 and result.tag == tag
+
+
+def test_resolve_records_handling_time_and_reopen_resumes_it() -> None:
+    actor = ACTORS["assigned engineer"]
+    first = cases.apply(view(Status.IN_PROGRESS), [Command("resolve", "toner", 1)], actor, NOW)
+    assert isinstance(first, cases.Outcome)
+    assert first.case.handling_seconds == 7200 and first.case.resolved_at == NOW
+    reopened = cases.customer_action(first.case, "reopen", None, NOW + timedelta(days=1))
+    assert reopened is not None and reopened.case.status == Status.IN_PROGRESS
+    again = cases.apply(reopened.case, [Command("resolve", "drum", 1)], actor,
+                        NOW + timedelta(days=1, minutes=30))
+    assert isinstance(again, cases.Outcome)
+    assert again.case.handling_seconds == 7200 + 1800
+
+
+def test_all_or_nothing() -> None:
+    actor = ACTORS["assigned engineer"]
+    start = view(Status.DISPATCHED)
+    result = cases.apply(start, [Command("inprogress", "", 1), Command("priority", "P9", 2)],
+                         actor, NOW)
+    assert isinstance(result, cases.Refusal) and result.line == 2 and "P9" in result.reason
+
+
+def test_missing_argument_is_refused() -> None:
+    result = cases.apply(view(Status.DISPATCHED), [Command("resolve", "", 3)],
+                         ACTORS["assigned engineer"], NOW)
+    assert isinstance(result, cases.Refusal) and "#resolve <resolution>" in result.reason
+
+
+def test_second_rejection_escalates() -> None:
+    actor = ACTORS["assigned engineer"]
+    result = cases.apply(view(Status.DISPATCHED, rejections=1), [Command("reject", "not mine", 1)],
+                         actor, NOW)
+    assert isinstance(result, cases.Outcome)
+    assert result.case.status == Status.NEW and result.case.engineer is None
+    assert [e.kind for e in result.events] == ["rejected", "escalated"]
+
+
+@pytest.mark.parametrize(("action", "status"), [("confirm", Status.CLOSED),
+                                                ("reopen", Status.IN_PROGRESS)])
+def test_customer_actions_on_resolved(action: str, status: Status) -> None:
+    out = cases.customer_action(view(Status.RESOLVED), action, None, NOW)
+    assert out is not None and out.case.status == status
+
+
+def test_customer_confirm_on_open_case_changes_nothing() -> None:
+    assert cases.customer_action(view(Status.IN_PROGRESS), "confirm", None, NOW) is None
+
+
+def test_rating_on_closed_case() -> None:
+    out = cases.customer_action(view(Status.CLOSED), "rate", 4, NOW)
+    assert out is not None and out.case.rating == 4 and out.case.status == Status.CLOSED
