@@ -41,6 +41,8 @@ class Handled:
 def handle(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handled:
     """Decide what ``msg`` is and act on it, inside the caller's transaction."""
     h = rt.settings.helpdesk
+    if not _author(msg):
+        return Handled(Disposition.FAILED, None, "no From or Sender address: nobody to answer")
     earlier = queries.seen_before(s, msg.dedup_key)
     if earlier is not None:
         return Handled(Disposition.DUPLICATE, earlier.case_id,
@@ -60,6 +62,12 @@ def handle(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handle
     if held_id is not None:
         return release_held(s, rt, msg, held_id, row)
     return on_new(s, rt, msg, row)
+
+
+def _author(msg: Inbound) -> bool:
+    """A From (or Sender) header with an address: Return-Path alone names no author."""
+    return bool(msg.from_addr) and any(
+        "@" in msg.headers.get(name, "") for name in ("from", "sender"))
 
 
 def find_case(s: Session, rt: Runtime, msg: Inbound) -> CaseRef | None:

@@ -91,7 +91,7 @@ def enqueue(s: Session, rt: Runtime, notice: Notice, context: Mapping[str, Any],
             attachments: Sequence[tuple[str, str, bytes]] = ()) -> OutboxMail:
     """Render one notice and add it to the outbox (and to the case's thread)."""
     h = rt.settings.helpdesk
-    subject, text, html = render(rt.env, notice, context)
+    subject, text, html = render(rt.envs, notice, context)
     kind, ident = token if token else (CASE, case.id if case and case.id else 0)
     reply_to = (token_address(h.address, make_token(h.secret, kind, ident, notice.to.email))
                 if ident else None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import jinja2
@@ -12,14 +13,14 @@ from maild.config import Settings
 from maild.db.models import Site, Staff
 from maild.db.session import make_engine
 from maild.rules import RuleSet, load_rules
-from maild.templating import make_env
+from maild.templating import make_envs
 
 
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
     rules: RuleSet
-    env: jinja2.Environment
+    envs: Mapping[str, jinja2.Environment]
     engine: Engine
 
     @classmethod
@@ -27,7 +28,7 @@ class Runtime:
         return cls(
             settings=settings,
             rules=load_rules(settings.paths.rules),
-            env=make_env(settings.paths.templates),
+            envs=make_envs(settings.paths.templates),
             engine=engine or make_engine(settings.database.url),
         )
 

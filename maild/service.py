@@ -90,6 +90,8 @@ def _ingest(rt: Runtime, raw: bytes, now: datetime, source: str | None) -> Inges
         row.disposition = handled.disposition.value
         row.case_id = handled.case_id
         row.reason = handled.reason
+        if handled.disposition == Disposition.FAILED:
+            _alert_operators(s, rt, row, now)
     log.info("message %s: %s case=%s (%s)", row.id, row.disposition, row.case_id, row.reason)
     return IngestResult(handled.disposition, row.id, handled.case_id, handled.reason)
 

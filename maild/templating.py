@@ -23,6 +23,17 @@ def _when(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.strftime(fmt)
 
 
+LANGUAGES = ("en", "zh")
+
+
+def make_envs(directory: Path) -> dict[str, jinja2.Environment]:
+    """One environment per language directory (templates include each other by plain name)."""
+    missing = [lang for lang in LANGUAGES if not (directory / lang).is_dir()]
+    if missing:
+        raise FileNotFoundError(f"{directory}: template folder(s) missing: {', '.join(missing)}")
+    return {lang: make_env(directory / lang) for lang in LANGUAGES}
+
+
 def make_env(directory: Path) -> jinja2.Environment:
     """HTML templates autoescape; missing variables are errors, not blanks."""
     env = jinja2.Environment(

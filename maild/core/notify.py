@@ -73,15 +73,15 @@ def plan(events: Sequence[Event], audiences: Mapping[str, Sequence[Recipient]],
     return notices
 
 
-def render(env: jinja2.Environment, notice: Notice,
+def render(envs: Mapping[str, jinja2.Environment], notice: Notice,
            context: Mapping[str, Any]) -> tuple[str, str, str]:
     """(subject, text, html) for one notice in the recipient's language."""
-    lang = notice.to.language
+    env = envs.get(notice.to.language) or envs["en"]
     full = {**context, "recipient_name": notice.to.name, "actor": notice.actor,
             "note": notice.note, **notice.extra}
     parts = []
     for kind in ("subject", "txt", "html"):
-        tpl = env.get_template(f"{lang}/{notice.template}.{kind}.j2")
+        tpl = env.get_template(f"{notice.template}.{kind}.j2")
         parts.append(tpl.render(full))
     subject = " ".join(parts[0].split())
     return subject, parts[1], parts[2]

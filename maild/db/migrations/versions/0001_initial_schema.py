@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 22:22:44.831464
+Create Date: 2026-11-22
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ def upgrade() -> None:
     sa.Column('closed_at', maild.db.models.UTCDateTime(), nullable=True),
     sa.Column('work_started_at', maild.db.models.UTCDateTime(), nullable=True),
     sa.Column('handling_seconds', sa.Integer(), nullable=True),
+    sa.Column('root_message_id', sqlmodel.sql.sqltypes.AutoString(length=998), nullable=True),
     sa.Column('updated_at', maild.db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], ),
     sa.PrimaryKeyConstraint('id')

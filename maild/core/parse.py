@@ -1,0 +1,535 @@
+"""Raw bytes → `Inbound`: read any real-world mail without raising.
+
+Every inbound message must get a disposition (SPEC §3), so parsing never
+fails on a broken e-mail; it raises `UnparseableMessage` only when the input
+is not an e-mail at all (no header block and no sender address).
+
+Why the stdlib and not mail-parser: the tree is built by
+`email.message_from_bytes` with `policy.compat32`, which is exactly what
+mail-parser 4.8 does internally, minus its failure modes. Its
+`parse_from_bytes` raises on 5 corpus files (Received-header parsing), its
+header decoding drops undecodable bytes (`errors="ignore"`) with no GBK or
+GB18030 repair, and its address parser discards any mailbox whose header
+carries raw 8-bit bytes, which is common in Chinese mail. What maild needs on
+top of compat32 is charset repair, and that lives here: RFC 2047 words
+re-joined per charset before decoding (mis-split multibyte characters),
+GB2312/GBK labels read as GB18030, unlabelled 8-bit bytes tried as UTF-8,
+then GB18030, then Latin-1. No result of the stdlib is trusted to decode
+itself: every header is read raw and every payload as bytes.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from email import message_from_bytes, policy
+from email.message import Message
+from email.utils import collapse_rfc2231_value, parsedate_tz
+from html.parser import HTMLParser
+from typing import TypeVar
+
+from maild.core.values import Attachment, Inbound
+
+T = TypeVar("T")
+
+
+class UnparseableMessage(ValueError):
+    """The input is not an e-mail: no header block and no sender address."""
+
+
+# --- charsets ---------------------------------------------------------------
+
+# Labels mapped to the superset that real senders actually use.
+_ALIASES = dict.fromkeys(
+    ("gb2312", "gbk", "cp936", "x-gbk", "euc-cn", "x-euc-cn", "csgb2312", "gb_2312-80"), "gb18030"
+) | {
+    "big5": "big5hkscs", "x-big5": "big5hkscs", "euc_kr": "cp949", "ks_c_5601-1987": "cp949",
+    "shift_jis": "cp932", "x-sjis": "cp932", "iso2022_jp": "iso2022_jp_ext",
+    "iso8859-1": "cp1252", "iso-8859-8-i": "iso8859-8", "windows-874": "cp874",
+}  # fmt: skip
+# Tried when the declared codec fails: Japanese mail is often labelled with the wrong one.
+_SIBLINGS = {"iso2022_jp_ext": ("euc_jp", "cp932"), "euc_jp": ("cp932",), "cp932": ("euc_jp",)}
+# Codecs that are not charsets, or are slow on hostile input.
+_BLOCKED = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined"})
+_SINGLE_BYTE = ("iso8859", "cp12", "cp8", "cp4", "latin", "mac-", "koi8", "tis")
+_BAD_CHARS = re.compile("[\ud800-\udfff]")
+# A lone CJK character between Latin letters is Latin-1 read as GBK/Big5 ("Fr鰏che").
+_MOJIBAKE = re.compile("[A-Za-z][\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff][A-Za-z]")
+
+
+def _codec(label: str | None) -> str | None:
+    """The Python codec for a charset label, or None when unknown or unsafe."""
+    name = (label or "").strip().strip("\"'").lower()
+    if not name or name in ("us-ascii", "ascii", "unknown-8bit", "x-unknown"):
+        return None
+    try:
+        info = codecs.lookup(_ALIASES.get(name, name))
+    except (LookupError, ValueError):
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _BLOCKED:
+        return None
+    return _ALIASES.get(info.name, info.name)
+
+
+def _clean(text: str) -> str:
+    """Drop NULs and lone surrogates, which no database or encoder accepts."""
+    return _BAD_CHARS.sub("\ufffd", text.replace("\x00", ""))
+
+
+def _guess(data: bytes, hint: str | None = None) -> str:
+    """Decode unlabelled bytes: UTF-8, the message's charset, GB18030, Big5, then Latin-1."""
+    try:
+        return _clean(data.decode("iso2022_jp_ext" if b"\x1b$" in data else "utf-8"))
+    except UnicodeError:
+        pass
+    loose = data.decode("utf-8", "replace")
+    bad = loose.count("\ufffd")
+    if sum(ch > "\x7f" for ch in loose) >= 5 * bad:  # valid UTF-8 with a few broken bytes
+        return _clean(loose)
+    for codec in (_codec(hint), "gb18030", "big5hkscs", "cp1252"):
+        try:
+            text = data.decode(codec) if codec else ""
+        except UnicodeError:
+            continue
+        if text and not _MOJIBAKE.search(text):
+            return _clean(text)
+    return _clean(data.decode("latin-1"))
+
+
+def _decode(data: bytes, label: str | None, hint: str | None = None) -> str:
+    """Decode bytes with a declared charset, repairing wrong or unknown labels."""
+    codec = _codec(label)
+    if codec is None:
+        return _guess(data, hint)
+    tries = [codec, *_SIBLINGS.get(codec, ())]
+    if not data.isascii():  # valid non-ASCII UTF-8 is UTF-8, whatever the label says
+        tries.insert(0 if codec.startswith(_SINGLE_BYTE) else 1, "utf-8")
+    for name in tries:
+        try:
+            return _clean(data.decode(name))
+        except UnicodeError:
+            pass
+    if codec == "utf-8":  # broken UTF-8 is usually another charset, often GBK
+        return _guess(data, hint)
+    try:
+        return _clean(data.decode(codec, "replace"))
+    except UnicodeError:
+        return _guess(data, hint)
+
+
+# --- headers ----------------------------------------------------------------
+
+_EW = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?]*)(?:\?=|$)")
+_FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
+_WS = re.compile(r"[ \t\r\n\f\v]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def _raw_bytes(text: str) -> bytes:
+    """Header text as parsed by compat32 (8-bit bytes as surrogates) → bytes."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _b_decode(text: str) -> bytes:
+    clean = re.sub(r"[^A-Za-z0-9+/]", "", text)
+    clean = clean[: len(clean) - len(clean) % 4 if len(clean) % 4 == 1 else None]
+    try:
+        return binascii.a2b_base64(clean + "=" * (-len(clean) % 4))
+    except binascii.Error:
+        return b""
+
+
+def _q_decode(text: str) -> bytes:
+    data = _raw_bytes(text).replace(b"_", b" ")
+    return re.sub(rb"=([0-9A-Fa-f]{2})", lambda m: bytes([int(m[1], 16)]), data)
+
+
+def _decode_words(value: str, hint: str | None) -> str:
+    """Decode RFC 2047 words and raw 8-bit bytes in one header value.
+
+    Adjacent words in one charset are joined as bytes before decoding, so a
+    multibyte character split across two words survives.
+    """
+    text = _FOLD.sub("", value)
+    chunks: list[tuple[bytearray, str | None]] = []
+    pos = 0
+    for m in _EW.finditer(text):
+        gap = text[pos : m.start()]
+        if gap and not (gap.isspace() and chunks and chunks[-1][1] is not None):
+            chunks.append((bytearray(_raw_bytes(gap)), None))
+        data = _b_decode(m[3]) if m[2] in "bB" else _q_decode(m[3])
+        charset = m[1].lower()
+        if chunks and chunks[-1][1] == charset:
+            chunks[-1][0].extend(data)
+        else:
+            chunks.append((bytearray(data), charset))
+        pos = m.end()
+    if pos < len(text):
+        chunks.append((bytearray(_raw_bytes(text[pos:])), None))
+    return "".join(_decode(bytes(d), c, hint) if c else _guess(bytes(d), hint) for d, c in chunks)
+
+
+def _text(value: str, hint: str | None = None) -> str:
+    """A decoded header value on one line, without control characters."""
+    return _CONTROL.sub("", _WS.sub(" ", _decode_words(value, hint))).strip()
+
+
+# --- addresses --------------------------------------------------------------
+
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"?', re.S)
+_ANGLE = re.compile(r"<([^<>]*)>")
+_COMMENT = re.compile(r"\(([^()]*)\)")
+_LOCAL = re.compile(r"[A-Za-z0-9._+-]+")
+
+
+def _split_list(value: str) -> Iterator[str]:
+    """Split an address list at top-level commas; quotes, comments, <> and words are opaque."""
+    quote = angle = False
+    depth = start = i = 0
+    while i < len(value):
+        c = value[i]
+        if quote or depth:
+            if c == "\\":
+                i += 1
+            elif quote:
+                quote = c != '"'
+            else:
+                depth += (c == "(") - (c == ")")
+        elif c == "=" and (m := _EW.match(value, i)):
+            i = m.end()
+            continue
+        elif c in '"(':
+            quote, depth = c == '"', int(c == "(")
+        elif c in "<>":
+            angle = c == "<"
+        elif not angle and c in ",;:":
+            if c != ":":  # ":" only ends a group's display name
+                yield value[start:i]
+            start = i + 1
+        i += 1
+    yield value[start:]
+
+
+def _bare(addr: str) -> str:
+    addr = "".join(_COMMENT.sub("", addr).split()).rsplit(":", 1)[-1]  # "mailto:", routes
+    return _guess(_raw_bytes(addr)).lower() if addr else ""
+
+
+def _mailbox(item: str, hint: str | None) -> tuple[str, str]:
+    """One list item → (decoded display name, lower-cased bare address or "")."""
+    masked = _QUOTED.sub(lambda m: " " * len(m[0]), item)
+    angles = list(_ANGLE.finditer(masked))
+    if angles:
+        m = next((a for a in angles if "@" in a[1]), angles[0])
+        name, addr = item[: m.start()], _bare(item[m.start() + 1 : m.end() - 1])
+    else:
+        comment = _COMMENT.search(masked)
+        name = comment[1] if comment else ""
+        words = _COMMENT.sub(" ", masked).split()
+        addr = next((w for w in words if "@" in w), words[0] if len(words) == 1 else "")
+        addr = addr if "@" in addr or _LOCAL.fullmatch(addr) else ""
+        addr = _bare(addr)
+    name = _QUOTED.sub(lambda q: re.sub(r"\\(.)", r"\1", q[1]), name)
+    return _text(name, hint).strip("\"' "), addr
+
+
+def _mailboxes(values: list[str], hint: str | None = None) -> list[tuple[str, str]]:
+    found = [_mailbox(item, hint) for value in values for item in _split_list(value)]
+    return [(name, addr) for name, addr in found if addr]
+
+
+def _addrs(values: list[str], hint: str | None = None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(addr for _, addr in _mailboxes(values, hint)))
+
+
+# --- ids, dates, return path ------------------------------------------------
+
+
+def _ids(value: str | None) -> tuple[str, ...]:
+    """Message-ids in a header, without brackets; bare `x@y` tokens accepted."""
+    text = _guess(_raw_bytes(value or ""))
+    found = ["".join(m.split()) for m in _ANGLE.findall(text)]
+    if not any(found):
+        found = [w.strip("<>,;") for w in text.split() if "@" in w]
+    return tuple(dict.fromkeys(_CONTROL.sub("", f) for f in found if f))
+
+
+def _message_id(value: str | None) -> str | None:
+    ids = _ids(value)
+    words = _text(value or "").strip("<> ").split()
+    return ids[0] if ids else (words[0] if words else None)
+
+
+def _date(value: str | None) -> datetime | None:
+    """The Date header as a tz-aware datetime; a missing zone is read as UTC."""
+    try:
+        t = parsedate_tz(_text(value)) if value else None
+        if t is None:
+            return None
+        year = t[0] + 1900 if t[0] < 1000 else t[0]  # RFC 5322 obs-year "101"
+        try:
+            tz = timezone(timedelta(seconds=t[9] or 0))
+        except ValueError:
+            tz = UTC
+        return datetime(year, t[1], t[2], t[3], t[4], min(t[5], 59), tzinfo=tz)
+    except (ValueError, OverflowError, IndexError, TypeError):
+        return None
+
+
+def _return_path(values: list[str]) -> str | None:
+    if not values:
+        return None
+    if not _COMMENT.sub("", values[0]).strip(" \t\r\n<>"):
+        return ""  # "<>": the null sender of bounces and auto-replies
+    boxes = _mailboxes(values[:1])
+    return boxes[0][1] if boxes else None
+
+
+# --- bodies -----------------------------------------------------------------
+
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "li", "tr", "table", "ul", "ol", "dl", "dt", "dd", "pre", "hr", "h1", "h2",
+     "h3", "h4", "h5", "h6", "section", "article", "header", "footer", "address", "center"}
+)
+_SKIP_TAGS = frozenset({"style", "script", "head", "title", "template"})
+
+
+class _HTMLText(HTMLParser):
+    """Readable text from HTML: line breaks for blocks, `> ` for blockquotes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.skip = self.quote = self.pre = 0
+
+    def _newline(self) -> None:
+        self.out.append("\n" + "> " * self.quote)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            self.skip += 1
+        elif tag == "body":
+            self.skip = 0  # an unclosed <head> must not hide the body
+        elif tag == "blockquote":
+            self.quote += 1
+            self._newline()
+        elif tag == "br" or tag in _BLOCK_TAGS:
+            self.pre += tag == "pre"
+            self._newline()
+            self.out.append("- " if tag == "li" else "")
+        elif tag in ("td", "th"):
+            self.out.append(" ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _SKIP_TAGS:
+            self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self.skip = max(0, self.skip - 1)
+        elif tag == "blockquote" or tag in _BLOCK_TAGS:
+            self.quote = max(0, self.quote - (tag == "blockquote"))
+            self.pre = max(0, self.pre - (tag == "pre"))
+            self._newline()
+
+    def handle_data(self, data: str) -> None:
+        if self.skip:
+            return
+        data = data.replace("\n", "\n" + "> " * self.quote) if self.pre else _WS.sub(" ", data)
+        self.out.append(data.replace("\xa0", " "))
+
+
+def html_to_text(html: str) -> str:
+    """Convert an HTML body to plain text that the quote splitter can read."""
+    parser = _HTMLText()
+    try:
+        parser.feed(html)
+        parser.close()
+    except (AssertionError, ValueError):  # old html.parser raised on bad markup
+        pass
+    lines = [re.sub(r" {2,}", " ", line).rstrip() for line in "".join(parser.out).split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(line.lstrip(" ") for line in lines)).strip("\n")
+
+
+def _safe(get: Callable[[], T], default: T) -> T:
+    """Call a compat32 accessor that raises on some garbled headers; fall back to a default."""
+    try:
+        return get()
+    except Exception:  # broken parameters, RFC 2231 continuations, transfer encodings…
+        return default
+
+
+def _ctype(part: Message) -> str:
+    return _safe(lambda: str(part.get_content_type()).lower(), "text/plain")
+
+
+def _charset(part: Message) -> str | None:
+    label = _safe(lambda: collapse_rfc2231_value(part.get_param("charset") or ""), "")
+    return label if isinstance(label, str) and label else None
+
+
+def _filename(part: Message) -> str:
+    name = _safe(part.get_filename, None)
+    return _text(name, _charset(part)) if isinstance(name, str) else ""
+
+
+def _disposition(part: Message) -> str | None:
+    return _safe(part.get_content_disposition, None)
+
+
+def _payload(part: Message) -> bytes:
+    data = _safe(lambda: part.get_payload(decode=True), None)
+    return data if isinstance(data, bytes) else b""
+
+
+def _part_text(part: Message, hint: str | None) -> str:
+    text = _decode(_payload(part), _charset(part), hint)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _message_bytes(part: Message) -> bytes:
+    """An attached message/rfc822 as bytes, regenerated from compat32's tree."""
+    inner = part.get_payload()
+    if not isinstance(inner, list) or not inner or not isinstance(inner[0], Message):
+        return _payload(part)
+    attached: Message = inner[0]
+    return _safe(attached.as_bytes, b"")
+
+
+def _walk(msg: Message) -> Iterator[tuple[Message, bool]]:
+    """Leaves and message/* parts in order, with "inside an attachment"; iterative."""
+    stack = [(msg, False, 0)]
+    while stack:
+        part, attached, depth = stack.pop()
+        payload = part.get_payload()
+        if not isinstance(payload, list) or _ctype(part).startswith("message/"):
+            yield part, attached
+        elif depth < 64:
+            inside = attached or _disposition(part) == "attachment" or bool(_filename(part))
+            subparts = [p for p in payload if isinstance(p, Message)]
+            stack.extend((p, inside, depth + 1) for p in reversed(subparts))
+
+
+def _hint(msg: Message) -> str | None:
+    """The first declared charset: the best guess for unlabelled 8-bit headers."""
+    return next(filter(None, (_charset(part) for part, _ in _walk(msg))), None)
+
+
+def _bodies(msg: Message, hint: str | None) -> tuple[str, str, tuple[Attachment, ...]]:
+    """(text/plain body, HTML body, attachments) from the MIME tree."""
+    text: str | None = None
+    html = ""
+    attachments: list[Attachment] = []
+    for part, attached in _walk(msg):
+        ctype, name = _ctype(part), _filename(part)
+        if ctype in ("message/rfc822", "message/global"):
+            attachments.append(Attachment(name or "forwarded.eml", ctype, _message_bytes(part)))
+        elif ctype.startswith("message/"):
+            continue  # delivery-status and friends: neither body nor file
+        elif name or _disposition(part) == "attachment":
+            attachments.append(Attachment(name or "attachment", ctype, _payload(part)))
+        elif attached:
+            continue
+        elif text is None and (ctype == "text/plain" or ctype.startswith("multipart/")):
+            text = _part_text(part, hint)  # a multipart with no boundary is read as text
+        elif not html and ctype == "text/html":
+            html = _part_text(part, hint)
+    return text or "", html, tuple(attachments)
+
+
+# --- the message ------------------------------------------------------------
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_HEADER_LINE = re.compile(rb"[A-Za-z0-9][A-Za-z0-9_-]*[ \t]*:")
+_OBS_COLON = re.compile(rb"(?m)^([A-Za-z0-9][A-Za-z0-9_-]*)[ \t]+:")
+_KNOWN = frozenset(
+    {"from", "to", "cc", "subject", "date", "message-id", "received", "return-path", "sender",
+     "reply-to", "mime-version", "content-type", "delivered-to", "in-reply-to", "references"}
+)
+_DELIVERY = ("delivered-to", "x-original-to", "envelope-to")
+
+
+def _from_bytes(data: bytes) -> Message:
+    try:
+        return message_from_bytes(data, policy=policy.compat32)
+    except RecursionError:  # absurd nesting: keep the headers, drop the body
+        head = re.split(rb"\r?\n\r?\n", data, maxsplit=1)[0]
+        return message_from_bytes(head, policy=policy.compat32)
+
+
+def _header_count(msg: Message, names: frozenset[str] | None = None) -> int:
+    keys = [k.lower() for k in msg.keys() if _NAME.fullmatch(k)]  # noqa: SIM118
+    return len(keys) if names is None else len(names.intersection(keys))
+
+
+def _repairs(data: bytes) -> Iterator[bytes]:
+    """Candidate fixes for a header block the stdlib could not read."""
+    head, *rest = re.split(rb"(\r?\n\r?\n)", data, maxsplit=1)
+    yield _OBS_COLON.sub(rb"\1:", head) + b"".join(rest)  # RFC 5322 obsolete "Name  : value"
+    lines = data.split(b"\n", 3)
+    skip = next((i for i in range(1, len(lines)) if _HEADER_LINE.match(lines[i])), 0)
+    if skip:  # a few garbage lines before the real headers
+        yield b"\n".join(lines[skip:])
+
+
+def _load(raw: bytes) -> Message:
+    """Parse, after repairing a BOM, leading blank space or a broken first header."""
+    data = raw.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    msg = _from_bytes(data)
+    if _header_count(msg):
+        return msg
+    for candidate in _repairs(data):
+        retry = _from_bytes(candidate)
+        if _header_count(retry, _KNOWN) >= 2:
+            return retry
+    return msg
+
+
+def _sender(heads: dict[str, list[str]], msg: Message, hint: str | None) -> tuple[str, str]:
+    """(display name, address) from From, else Sender, else Return-Path, else mbox From_."""
+    for name in ("from", "sender", "return-path"):
+        boxes = _mailboxes(heads.get(name, []), hint)
+        if boxes:
+            return boxes[0]
+    envelope = (msg.get_unixfrom() or "").split()
+    return ("", _bare(envelope[1])) if len(envelope) > 1 and "@" in envelope[1] else ("", "")
+
+
+def parse(raw: bytes) -> Inbound:
+    """Parse one raw message; raise `UnparseableMessage` only for non-mail input."""
+    msg = _load(raw)
+    heads: dict[str, list[str]] = {}
+    for key, value in msg.raw_items():
+        heads.setdefault(key.lower(), []).append(str(value))
+    hint = _hint(msg)
+    from_name, from_addr = _sender(heads, msg, hint)
+    if not from_addr and not _header_count(msg):
+        raise UnparseableMessage(f"no header block and no sender address in {len(raw)} bytes")
+    first = {key: values[0] for key, values in heads.items()}
+    message_id = _message_id(first.get("message-id"))
+    text, html, attachments = _bodies(msg, hint)
+    delivered = [v for k, vs in heads.items() if k in _DELIVERY for v in vs]
+    digest = hashlib.sha256(raw).hexdigest()
+    return Inbound(
+        message_id=message_id,
+        dedup_key=f"mid:{message_id}" if message_id else f"sha256:{digest}",
+        from_addr=from_addr,
+        from_name=from_name,
+        subject=_text(first.get("subject", ""), hint),
+        to=_addrs(heads.get("to", []), hint),
+        cc=_addrs(heads.get("cc", []), hint),
+        delivered_to=_addrs(delivered),
+        date=_date(first.get("date")),
+        in_reply_to=_ids(first.get("in-reply-to")),
+        references=_ids(" ".join(heads.get("references", []))),
+        text=text or (html_to_text(html) if html else ""),  # an empty text part defers to HTML
+        html=html,
+        headers={key: _text(value, hint) for key, value in first.items()},
+        return_path=_return_path(heads.get("return-path", [])),
+        content_type=_ctype(msg),
+        attachments=attachments,
+    )

@@ -1,0 +1,394 @@
+"""The notification templates (templates/{en,zh}/) render safely and completely."""
+
+from __future__ import annotations
+
+import copy
+import unicodedata
+from datetime import datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+from markupsafe import escape
+
+from maild.templating import TEMPLATE_NAMES, make_env
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+LANGS = ("en", "zh")
+NO_CASE = ("hold", "rejected_sender", "failed_alert", "help")
+CASE_TEMPLATES = tuple(n for n in TEMPLATE_NAMES if n not in NO_CASE)
+STATUSES = ("new", "dispatched", "in_progress", "resolved", "closed", "invalid")
+LABELS = {
+    "en": ("New", "Dispatched", "In progress", "Resolved", "Closed", "Invalid"),
+    "zh": ("新建", "已派单", "处理中", "已解决", "已关闭", "无效"),
+}
+ALL_TAGS = ("#inprogress", "#resolve", "#log", "#reply", "#assign", "#priority", "#type",
+            "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb", "#search", "#help")
+
+SCRIPT = "<script>alert(1)</script>"
+DESCRIPTION = (
+    f"打印机卡纸，无法打印。\nThe printer jams on every page.\n{SCRIPT}\n\nTried & failed."
+)
+NOTE = f"等待备件 / waiting for parts\n{SCRIPT} second line"
+RESOLUTION = "更换了硒鼓。\nReplaced the toner."
+
+# What each template shows of the free text, so the test knows what to look for.
+SHOWS_DESCRIPTION = {"ack", "dispatch", "unassigned"}
+SHOWS_NOTE = {"dispatch", "status", "closed", "customer_reply", "staff_reply", "unassigned",
+              "reopened", "rejected_sender"}
+SHOWS_RESOLUTION = {"resolved", "closed", "reopened"}
+SHOWS_TAG_TABLE = {"dispatch", "command_error", "help"}
+
+
+def sample_context(name: str = "ack") -> dict[str, Any]:
+    """A full context as the renderer passes it (every key present)."""
+    case = {
+        "id": 7,
+        "subject": "Printer jams 打印机卡纸",
+        "status": "in_progress",
+        "priority": "P2",
+        "type": "printer",
+        "description": DESCRIPTION,
+        "resolution": RESOLUTION,
+        "rating": 4,
+        "channel": "email",
+        "customer_name": "张三",
+        "customer_email": "zhang.san@sh.corp.example",
+        "customer_phone": "+86 21 5555 0101",
+        "customer_company": "上海分公司",
+        "customer_employee_id": "E1234",
+        "engineer_name": "Li Lei",
+        "engineer_email": "li.lei@corp.example",
+        "site_name": "Shanghai Branch",
+        "created_at": datetime(2026, 11, 22, 8, 0),
+        "log": [
+            {"at": datetime(2026, 11, 22, 8, 5), "author": "Li Lei", "kind": "note",
+             "text": "called the user\n已电话联系用户"},
+        ],
+    }
+    return {
+        "helpdesk": {"name": "IT Helpdesk", "address": "helpdesk@corp.example"},
+        "tag": "Case",
+        "case": None if name in NO_CASE else case,
+        "recipient_name": "张三",
+        "actor": "Li Lei",
+        "note": NOTE,
+        "auto_close_days": 3,
+        "error": {"line": 2, "text": "#resolv fixed it", "reason": "unknown tag #resolv"}
+        if name == "command_error" else None,
+        "held": {"subject": "鼠标坏了 mouse broken", "expires_hours": 48}
+        if name == "hold" else None,
+        "failed": {"message_id": "<abc@mail.example>", "from": "someone@mail.example",
+                   "subject": "Help!", "reason": "UnicodeDecodeError\nbad charset"}
+        if name == "failed_alert" else None,
+    }
+
+
+def sparse_context(name: str) -> dict[str, Any]:
+    """Everything optional left empty: no engineer, no note, no log..."""
+    ctx = sample_context(name)
+    ctx["actor"] = None
+    ctx["note"] = None
+    if ctx["case"] is not None:
+        ctx["case"].update(type=None, resolution=None, rating=None, customer_email=None,
+                           customer_phone=None, customer_company=None,
+                           customer_employee_id=None, engineer_name=None, engineer_email=None,
+                           site_name=None, log=[], channel="phone")
+    if ctx["error"] is not None:
+        ctx["error"] = {"line": None, "text": None, "reason": "you are not the assigned engineer"}
+    if ctx["failed"] is not None:
+        ctx["failed"]["message_id"] = None
+    return ctx
+
+
+def render(lang: str, name: str, part: str, ctx: dict[str, Any]) -> str:
+    env = make_env(TEMPLATES / lang)
+    return env.get_template(f"{name}.{part}.j2").render(ctx)
+
+
+def html_escaped(text: str) -> str:
+    """How html_text shows free text: escaped, line breaks as <br>."""
+    return str(escape(text)).replace("\n", "<br>\n")
+
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr"}
+
+
+class _Checker(HTMLParser):
+    """Collects tags and checks that every non-void element is closed in order."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.tags: set[str] = set()
+        self.attrs: list[tuple[str, str | None]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.attrs.extend(attrs)
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"unexpected </{tag}>, open: {self.stack}")
+            return
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse_html(html: str) -> _Checker:
+    checker = _Checker()
+    checker.feed(html)
+    checker.close()
+    assert not checker.errors, checker.errors
+    assert not checker.stack, f"unclosed: {checker.stack}"
+    return checker
+
+
+def width(line: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+# --------------------------------------------------------------------------- files
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_template_exists(lang: str) -> None:
+    have = {p.name for p in (TEMPLATES / lang).iterdir()}
+    for name in TEMPLATE_NAMES:
+        for part in ("subject", "txt", "html"):
+            assert f"{name}.{part}.j2" in have
+    assert {"_base.html.j2", "_macros.j2"} <= have
+
+
+def test_languages_have_the_same_files() -> None:
+    en = sorted(p.name for p in (TEMPLATES / "en").iterdir())
+    zh = sorted(p.name for p in (TEMPLATES / "zh").iterdir())
+    assert en == zh
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_template_sources_are_tidy(lang: str) -> None:
+    for path in sorted((TEMPLATES / lang).glob("*.j2")):
+        source = path.read_text(encoding="utf-8")
+        for number, line in enumerate(source.splitlines(), 1):
+            assert line == line.rstrip(), f"trailing whitespace: {path.name}:{number}"
+        assert "\t" not in source, path.name
+        if path.name.endswith(".html.j2"):
+            lowered = source.lower()
+            for forbidden in ("<script", "<img", "<link", "<style", "http://", "https://"):
+                assert forbidden not in lowered, (path.name, forbidden)
+
+
+# --------------------------------------------------------------------------- subjects
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+@pytest.mark.parametrize("make", [sample_context, sparse_context])
+def test_subject(lang: str, name: str, make: Any) -> None:
+    ctx = make(name)
+    subject = render(lang, name, "subject", ctx)
+    assert subject.strip(), "empty subject"
+    assert "\n" not in subject and "\r" not in subject
+    assert subject == subject.strip()
+    if name in CASE_TEMPLATES:
+        assert "[Case #7]" in subject
+        assert ctx["case"]["subject"] in subject
+    assert "None" not in subject
+
+
+def test_subject_uses_the_configured_tag() -> None:
+    ctx = sample_context("resolved")
+    ctx["tag"] = "Ticket"
+    for lang in LANGS:
+        assert "[Ticket #7]" in render(lang, "resolved", "subject", ctx)
+
+
+# --------------------------------------------------------------------------- bodies
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_html_escapes_and_parses(lang: str, name: str) -> None:
+    ctx = sample_context(name)
+    html = render(lang, name, "html", ctx)
+    assert "<script" not in html.lower()
+    if name in SHOWS_DESCRIPTION or name in SHOWS_NOTE:
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    checker = parse_html(html)
+    assert {"html", "head", "body", "table"} <= checker.tags
+    assert not {"script", "img", "link", "style", "iframe", "form"} & checker.tags
+    assert "max-width:640px" in html
+    for attr, value in checker.attrs:
+        assert not attr.startswith("on"), attr
+        if attr in ("src", "href") and value:
+            assert value.startswith("mailto:"), value
+    assert "None" not in "".join(checker.text)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_text_shows_the_free_text(lang: str, name: str) -> None:
+    ctx = sample_context(name)
+    text = render(lang, name, "txt", ctx)
+    html = render(lang, name, "html", ctx)
+    if name in SHOWS_DESCRIPTION:
+        assert DESCRIPTION in text
+        assert html_escaped(DESCRIPTION) in html
+    if name in SHOWS_NOTE:
+        assert NOTE in text
+        assert html_escaped(NOTE) in html
+    if name in SHOWS_RESOLUTION:
+        assert RESOLUTION in text
+        assert html_escaped(RESOLUTION) in html
+    if name in CASE_TEMPLATES:
+        assert "#7" in text
+    if name == "command_error":
+        for part in ("#resolv fixed it", "unknown tag #resolv"):
+            assert part in text and part in html
+        assert "2" in text
+    if name == "hold":
+        assert "鼠标坏了 mouse broken" in text and "48" in text
+    if name == "failed_alert":
+        for part in ("someone@mail.example", "Help!", "<abc@mail.example>", "UnicodeDecodeError"):
+            assert part in text
+        assert "&lt;abc@mail.example&gt;" in html
+    if name == "resolved":
+        assert "3" in text and "5" in text
+    if name == "closed":
+        assert "4/5" in text and "4/5" in html
+    assert "None" not in text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+@pytest.mark.parametrize("make", [sample_context, sparse_context])
+def test_text_layout(lang: str, name: str, make: Any) -> None:
+    """No trailing spaces, no runs of blank lines, lines wrapped at ~76 columns."""
+    text = render(lang, name, "txt", make(name))
+    inserted = set()
+    for free in (DESCRIPTION, NOTE, RESOLUTION):
+        inserted.update(free.splitlines())
+    for line in text.splitlines():
+        assert line == line.rstrip(), repr(line)
+        if line.strip() not in inserted:
+            assert width(line) <= 78, repr(line)
+    assert "\n\n\n" not in text
+    assert text.endswith("\n") and not text.endswith("\n\n")
+    assert not text.startswith("\n")
+    assert "helpdesk@corp.example" in text
+    assert "None" not in text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("name", TEMPLATE_NAMES)
+def test_sparse_context_renders(lang: str, name: str) -> None:
+    """Optional values may be None or empty; nothing shows 'None'."""
+    ctx = sparse_context(name)
+    for part in ("subject", "txt", "html"):
+        out = render(lang, name, part, ctx)
+        assert "None" not in out
+    parse_html(render(lang, name, "html", ctx))
+
+
+def test_ack_without_engineer_mentions_operators() -> None:
+    ctx = sparse_context("ack")
+    assert "operators will assign" in render("en", "ack", "txt", ctx)
+    assert "服务台将尽快" in render("zh", "ack", "txt", ctx)
+    ctx = sample_context("ack")
+    assert "Li Lei" in render("en", "ack", "txt", ctx)
+    assert "Li Lei" in render("zh", "ack", "txt", ctx)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_hostile_values_are_escaped_everywhere(lang: str) -> None:
+    """Every string a sender can influence carries markup; none of it survives raw."""
+    evil = "<b onmouseover=x>"
+
+    def poison(value: Any) -> Any:
+        if isinstance(value, str):
+            return value + evil
+        if isinstance(value, dict):
+            return {k: poison(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [poison(v) for v in value]
+        return value
+
+    for name in TEMPLATE_NAMES:
+        ctx = sample_context(name)
+        ctx = {k: v if k == "tag" else poison(copy.deepcopy(v)) for k, v in ctx.items()}
+        if ctx["case"] is not None:
+            ctx["case"]["status"] = "in_progress"
+            ctx["case"]["priority"] = "P2"
+            ctx["case"]["channel"] = "email"
+        html = render(lang, name, "html", ctx)
+        assert "<b onmouseover" not in html, name
+        assert "&lt;b onmouseover=x&gt;" in html, name
+        parse_html(html)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("name", sorted(SHOWS_TAG_TABLE))
+def test_tag_table_lists_all_tags(lang: str, name: str) -> None:
+    ctx = sample_context(name)
+    text = render(lang, name, "txt", ctx)
+    html = render(lang, name, "html", ctx)
+    for tag in ALL_TAGS:
+        assert f"  {tag}" in text, tag
+        assert f">{tag}" in html, tag
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_dispatch_explains_how_to_reply(lang: str) -> None:
+    text = render(lang, "dispatch", "txt", sample_context("dispatch"))
+    for example in ("#inprogress", "#resolve", "#log"):
+        assert f"    {example} " in text
+    assert "Li Lei" in text and "E1234" in text and "上海分公司" in text
+    assert "called the user" in text  # the history
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_customer_words(lang: str) -> None:
+    for name in ("resolved", "help"):
+        text = render(lang, name, "txt", sample_context(name))
+        for word in ("confirm", "reopen", "确认", "重开", "1-5"):
+            assert word in text, (name, word)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_status_labels(lang: str) -> None:
+    for status, label in zip(STATUSES, LABELS[lang], strict=True):
+        ctx = sample_context("status")
+        ctx["case"]["status"] = status
+        assert label in render(lang, "status", "subject", ctx)
+        assert label in render(lang, "status", "txt", ctx)
+        assert label in render(lang, "status", "html", ctx)
+
+
+# --------------------------------------------------------------------------- strictness
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_missing_key_is_an_error(lang: str) -> None:
+    ctx = sample_context("resolved")
+    del ctx["case"]
+    for part in ("subject", "txt", "html"):
+        with pytest.raises(jinja2.UndefinedError):
+            render(lang, "resolved", part, ctx)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_missing_case_field_is_an_error(lang: str) -> None:
+    ctx = sample_context("dispatch")
+    del ctx["case"]["customer_employee_id"]
+    with pytest.raises(jinja2.UndefinedError):
+        render(lang, "dispatch", "txt", ctx)
