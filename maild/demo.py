@@ -164,8 +164,8 @@ async def _demo(serve: bool, host: str) -> int:
             rt.sync_directory()
             add_customers(rt)
             start = utcnow()
-            print("maild demo: embedded IMAP on {0}:{1}, SMTP on {0}:{2}, database {3}\n".format(
-                host, server.imap_port, server.smtp_port, settings.database.url))
+            print(f"maild demo: embedded IMAP on {host}:{server.imap_port}, "
+                  f"SMTP on {host}:{server.smtp_port}, database {settings.database.url}\n")
             steps: list[str] = []
             ok = await play(rt, server, steps)
             print("What people did:")

@@ -15,8 +15,16 @@ from typing import Any
 from sqlmodel import Session
 
 from maild.core import mime
-from maild.core.notify import (CUSTOMER, ENGINEER, INCIDENT_MANAGER, OLD_ENGINEER, OPERATORS,
-                               Notice, Recipient, render)
+from maild.core.notify import (
+    CUSTOMER,
+    ENGINEER,
+    INCIDENT_MANAGER,
+    OLD_ENGINEER,
+    OPERATORS,
+    Notice,
+    Recipient,
+    render,
+)
 from maild.core.tokens import CASE, make_token, token_address
 from maild.core.values import Role
 from maild.db import queries

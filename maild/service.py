@@ -109,7 +109,7 @@ def _record_failed(rt: Runtime, raw: bytes, now: datetime, source: str | None,
             msg = parse(raw)
             row.from_addr, row.subject = msg.from_addr[:320], msg.subject[:998]
             row.message_id, row.dedup_key = msg.message_id, msg.dedup_key
-        except Exception:  # noqa: S110 - the failure is already being recorded
+        except Exception:
             pass
         s.add(row)
         s.flush()

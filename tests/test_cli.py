@@ -18,7 +18,8 @@ MESSAGE_KEYS = {"id", "message_id", "from", "subject", "disposition", "case_id",
                 "received_at"}
 
 
-def maild_cli(*args: str, config: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def maild_cli(*args: str, config: Path,
+              stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "maild", *args, "--config", str(config)],
                           input=stdin, capture_output=True, timeout=60)
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from maildenv import HELPDESK, Maild, new_mail, parsed, reply_to, text_of
+from maildenv import Maild, new_mail, parsed, reply_to, text_of
 from servers import Dovecot, SmtpSink
 from sqlmodel import Session, select
 
@@ -45,8 +45,8 @@ def test_full_loop(maild: Maild, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
     status_mail = _mail_to(smtp_sink, CUSTOMER)[-1]
     assert "waiting for a pickup roller" in text_of(status_mail)
 
-    dovecot.deliver(reply_to(dispatch, ENGINEER, "#resolve replaced the roller\n#log spare from stock"),
-                    mail_from=ENGINEER)
+    fix = "#resolve replaced the roller\n#log spare from stock"
+    dovecot.deliver(reply_to(dispatch, ENGINEER, fix), mail_from=ENGINEER)
     maild.run_once()
     case = maild.case(1)
     assert case["status"] == "resolved" and case["resolution"] == "replaced the roller"
@@ -70,7 +70,8 @@ def test_full_loop(maild: Maild, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
 def test_chinese_gbk_mail(maild: Maild, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
     """A GBK-encoded mail opens a case with readable Chinese and a Chinese acknowledgement."""
     maild.add_customer(CUSTOMER, "王芳", company="上海分公司")
-    raw = new_mail(CUSTOMER, "打印机卡纸，急！", "三楼的打印机一直卡纸，硒鼓也快没了。", charset="gbk")
+    raw = new_mail(CUSTOMER, "打印机卡纸，急！", "三楼的打印机一直卡纸，硒鼓也快没了。",
+                   charset="gbk")
     assert b"charset=\"gbk\"" in raw or b"charset=gbk" in raw
     dovecot.deliver(raw, mail_from=CUSTOMER)
     maild.run_once()

@@ -55,7 +55,8 @@ def customer_by_email(s: Session, email: str) -> Customer | None:
     return s.exec(select(Customer).where(func.lower(Customer.email) == email.lower())).first()
 
 
-def engineer_loads(s: Session, engineers: Sequence[str]) -> tuple[dict[str, int], dict[str, datetime]]:
+def engineer_loads(s: Session,
+                   engineers: Sequence[str]) -> tuple[dict[str, int], dict[str, datetime]]:
     """Open cases per engineer, and when each was last given a case."""
     open_statuses = [st.value for st in OPEN_STATUSES]
     counts = dict(s.exec(

@@ -9,6 +9,7 @@ moves it. IDLE is used when the server offers it; otherwise we poll.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import ssl
@@ -137,10 +138,8 @@ class Mailbox:
     async def close(self) -> None:
         if self.client is None:
             return
-        try:
+        with contextlib.suppress(OSError, TimeoutError, aioimaplib.AioImapException):
             await asyncio.wait_for(self.client.logout(), 5)
-        except (OSError, TimeoutError, aioimaplib.AioImapException):
-            pass
         self.client = None
 
 

@@ -36,7 +36,7 @@ ACTORS = {
 @pytest.mark.parametrize("tag", [*cases.TAGS, "search", "help", "bogus"])
 @pytest.mark.parametrize("who", list(ACTORS))
 def test_every_cell_is_defined(status: Status, tag: str, who: str) -> None:
-    """Each cell is either an allowed move/log as the TAGS table says, or a refusal with a reason."""
+    """Each cell is an allowed move/log as the TAGS table says, or a refusal with a reason."""
     actor = ACTORS[who]
     result = cases.apply(view(status), [Command(tag, ARGS.get(tag, "note"), 1)], actor, NOW)
     rule = cases.TAGS.get(tag)

@@ -37,7 +37,7 @@ def test_customer_intent(text: str, action: str, rating: int | None) -> None:
     assert intent is not None and (intent.action, intent.rating) == (action, rating)
 
 
-@pytest.mark.parametrize("text", ["confirmation needed?", "6", "thanks", "the printer works 5 times",
-                                  ""])
+@pytest.mark.parametrize("text", ["confirmation needed?", "6", "thanks",
+                                  "the printer works 5 times", ""])
 def test_no_customer_intent(text: str) -> None:
     assert customer_intent(text) is None

@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22
 """
 
@@ -12,8 +12,6 @@ import sqlmodel
 from alembic import op
 
 import maild.db.models
-
-
 
 revision = '0001'
 down_revision = None

@@ -1,0 +1,72 @@
+"""config.toml and rules/ are checked at start-up, with errors naming file and key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from maildenv import REPO
+
+from maild.config import ConfigError, load_settings, read_config
+from maild.rules import RulesError, load_rules
+
+GOOD: dict[str, Any] = {"helpdesk": {"address": "helpdesk@corp.example",
+                                     "secret": "x" * 20, "timezone": "Asia/Shanghai"}}
+
+
+def test_example_config_loads_with_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILD_SECRET", "s" * 32)
+    monkeypatch.setenv("MAILD_IMAP_PASSWORD", "pw")
+    shutil.copy(REPO / "config.example.toml", tmp_path / "config.toml")
+    s = read_config(tmp_path / "config.toml")
+    assert s.helpdesk.secret == "s" * 32 and s.imap.password == "pw"
+    assert s.database.url == f"sqlite:///{tmp_path / 'store' / 'maild.db'}"
+    assert s.paths.rules == tmp_path / "rules"
+
+
+def test_missing_env_variable_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MAILD_SECRET", raising=False)
+    shutil.copy(REPO / "config.example.toml", tmp_path / "config.toml")
+    with pytest.raises(ConfigError, match=r"\[helpdesk\] secret: environment variable MAILD_SECRET"):
+        read_config(tmp_path / "config.toml")
+
+
+@pytest.mark.parametrize(("section", "key", "value", "message"), [
+    ("helpdesk", "language", "fr", "must be one of en, zh"),
+    ("helpdesk", "auto_close_days", "3", "must be a whole number"),
+    ("helpdesk", "timezone", "Mars/Olympus", "not a known time zone"),
+    ("helpdesk", "secret", "short", "at least 16 characters"),
+    ("helpdesk", "colour", "blue", "unknown key(s) in [helpdesk]: colour"),
+    ("imap", "idle", "yes", "must be true or false"),
+    ("smtp", "security", "tls", "must be one of ssl, starttls, none"),
+    ("reports", "daily_at", "8am", "daily_at must be HH:MM"),
+])
+def test_bad_values_are_explained(section: str, key: str, value: Any, message: str) -> None:
+    data = {k: dict(v) for k, v in GOOD.items()}
+    data.setdefault(section, {})[key] = value
+    with pytest.raises(ConfigError) as info:
+        load_settings(data, Path("/etc/maild/config.toml"))
+    assert "/etc/maild/config.toml" in str(info.value) and message in str(info.value)
+
+
+def test_missing_config_file_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="copy config.example.toml"):
+        read_config(tmp_path / "nope.toml")
+
+
+def test_shipped_rules_load() -> None:
+    rules = load_rules(REPO / "rules")
+    assert rules.incident_manager == "im@corp.example"
+    assert [s.code for s in rules.sites] == ["SH", "SZ", "LDN"]
+    assert rules.role_of("LI.LEI@corp.example") is not None
+
+
+def test_rules_refuse_unknown_engineer(tmp_path: Path) -> None:
+    for name in ("staff.toml", "sla.toml"):
+        shutil.copy(REPO / "rules" / name, tmp_path / name)
+    (tmp_path / "sites.toml").write_text(
+        '[[sites]]\ncode = "X"\nname = "X"\nengineers = ["ghost@corp.example"]\n')
+    with pytest.raises(RulesError, match=r"sites.toml: sites\[0\]: engineer ghost@corp.example"):
+        load_rules(tmp_path)

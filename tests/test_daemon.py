@@ -1,0 +1,81 @@
+"""The long-running daemon: IDLE wakes it, the outbox retries, SIGTERM stops it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from maildenv import Maild, new_mail
+from servers import Dovecot, SmtpSink
+from sqlmodel import Session, select
+
+from maild.daemon import Daemon
+from maild.db.models import OutboxMail
+from maild.edges import smtp
+
+CUSTOMER = "wang.fang@sh.corp.example"
+
+
+async def test_idle_picks_up_new_mail(maild: Maild, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    """With the daemon idling, a delivered mail is acknowledged without any polling delay."""
+    maild.add_customer(CUSTOMER, "王芳", company="上海分公司")
+    daemon = Daemon(maild.rt)
+    task = asyncio.create_task(daemon.run())
+    try:
+        await asyncio.sleep(0.5)  # connected and idling
+        started = time.monotonic()
+        await asyncio.to_thread(dovecot.deliver, new_mail(CUSTOMER, "WiFi down", "No WiFi."),
+                                mail_from=CUSTOMER)
+        await smtp_sink.wait_for_async(2, timeout=10)
+        assert time.monotonic() - started < 10
+        await asyncio.to_thread(dovecot.deliver, new_mail(CUSTOMER, "Mouse", "Broken."),
+                                mail_from=CUSTOMER)
+        await smtp_sink.wait_for_async(4, timeout=10)
+    finally:
+        daemon.stopping.set()
+        await asyncio.wait_for(task, 10)
+    assert await asyncio.to_thread(dovecot.count, "Processed") == 2
+
+
+async def test_temporary_smtp_failure_is_retried(maild: Maild, dovecot: Dovecot,
+                                                 smtp_sink: SmtpSink) -> None:
+    """A 451 defers the mail with back-off; the next attempt delivers it once."""
+    maild.add_customer(CUSTOMER, "王芳", company="上海分公司")
+    smtp_sink.fail_next(1)
+    await asyncio.to_thread(dovecot.deliver, new_mail(CUSTOMER, "Screen", "Flickers."),
+                            mail_from=CUSTOMER)
+    stats = await Daemon(maild.rt).run_once()
+    assert stats.outbox.sent == 1 and stats.outbox.deferred == 1
+    with Session(maild.rt.engine) as s:
+        pending = s.exec(select(OutboxMail).where(OutboxMail.status == "pending")).one()
+        assert pending.attempts == 1 and pending.last_error and "451" in pending.last_error
+    again = await smtp.flush(maild.rt, lambda: pending.next_attempt_at)
+    assert again.sent == 1
+    assert len(smtp_sink.messages) == 2
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    delays = [smtp.backoff(n).total_seconds() for n in range(1, 10)]
+    assert delays[:4] == [30, 60, 120, 240] and max(delays) == 3600
+
+
+def test_sigterm_stops_the_daemon(maild: Maild, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
+    """`maild run` exits 0 soon after SIGTERM."""
+    proc = subprocess.Popen([sys.executable, "-m", "maild", "run", "--config", str(maild.config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.5)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()

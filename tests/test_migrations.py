@@ -1,0 +1,24 @@
+"""Alembic migrations build exactly the schema the models describe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import SQLModel
+
+import maild.db.models  # noqa: F401
+from maild.db import migrate
+from maild.db.session import make_engine
+
+
+def test_upgrade_matches_models(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    before, after = migrate.upgrade(engine)
+    assert before is None and after == migrate.head()
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert diff == []
+    migrate.check(engine)  # does not raise
+    assert migrate.upgrade(engine) == (after, after)  # idempotent
