@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,7 @@ log = logging.getLogger("maild.daemon")
 class RunStats:
     drained: imap.DrainStats = field(default_factory=imap.DrainStats)
     outbox: smtp.FlushStats = field(default_factory=smtp.FlushStats)
+    outbox_seconds: float = 0.0
 
 
 class Daemon:
@@ -47,7 +49,9 @@ class Daemon:
             stats.drained = await imap.drain(self.rt, box, self.clock)
         finally:
             await box.close()
+        started = time.perf_counter()
         stats.outbox = await smtp.flush(self.rt, self.clock)
+        stats.outbox_seconds = time.perf_counter() - started
         return stats
 
     async def run(self) -> None:

@@ -29,7 +29,8 @@ def test_example_config_loads_with_env(tmp_path: Path, monkeypatch: pytest.Monke
 def test_missing_env_variable_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MAILD_SECRET", raising=False)
     shutil.copy(REPO / "config.example.toml", tmp_path / "config.toml")
-    with pytest.raises(ConfigError, match=r"\[helpdesk\] secret: environment variable MAILD_SECRET"):
+    with pytest.raises(ConfigError,
+                       match=r"\[helpdesk\] secret: environment variable MAILD_SECRET"):
         read_config(tmp_path / "config.toml")
 
 
@@ -52,7 +53,7 @@ def test_bad_values_are_explained(section: str, key: str, value: Any, message: s
 
 
 def test_missing_config_file_says_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="copy config.example.toml"):
+    with pytest.raises(ConfigError, match=r"copy config\.example\.toml"):
         read_config(tmp_path / "nope.toml")
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from base64 import encodebytes
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
+from email.header import Header
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import format_datetime, formataddr
 
 LOOP_HEADER = "X-Maild-Loop"
+SMTP_COMPAT = compat32.clone(linesep="\r\n")
 
 
 @dataclass(frozen=True)
@@ -35,14 +39,45 @@ def one_line(text: str, limit: int = 200) -> str:
     return " ".join(cleaned.split())[:limit]
 
 
+def _address(name: str, addr: str) -> str:
+    """``Name <addr>`` with the name RFC 2047-encoded when it is not ASCII."""
+    return formataddr((one_line(name), addr), charset="utf-8")
+
+
+def _text_part(text: str, subtype: str) -> MIMEText:
+    part = MIMEText("", subtype, "utf-8")
+    part.replace_header("Content-Transfer-Encoding", "base64")
+    part.set_payload(encodebytes(text.encode("utf-8")).decode("ascii"))
+    return part
+
+
 def build(mail: OutgoingMail) -> bytes:
-    """A multipart/alternative (text + HTML) message, UTF-8, SMTP line endings."""
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = Address(one_line(mail.from_name), addr_spec=mail.from_addr)
+    """A multipart/alternative (text + HTML) message, UTF-8, CRLF line endings.
+
+    Built with the compat32 ``email.mime`` classes: they produce the same
+    standard MIME as ``EmailMessage`` at a fraction of the cost, which
+    matters when a backlog of thousands of mails is answered."""
+    body = MIMEMultipart("alternative")
+    body.attach(_text_part(mail.text, "plain"))
+    body.attach(_text_part(mail.html, "html"))
+    msg: MIMEMultipart = body
+    if mail.attachments:
+        msg = MIMEMultipart("mixed")
+        msg.attach(body)
+        for filename, content_type, data in mail.attachments:
+            maintype, _, subtype = content_type.partition("/")
+            part = MIMEApplication(data, _subtype=subtype or "octet-stream")
+            if maintype and maintype != "application":
+                part.replace_header("Content-Type", f"{maintype}/{subtype or 'octet-stream'}")
+            part.add_header("Content-Disposition", "attachment",
+                            filename=("utf-8", "", one_line(filename, 120)))
+            msg.attach(part)
+    msg["From"] = _address(mail.from_name, mail.from_addr)
     msg["To"] = ", ".join(mail.to)
     if mail.reply_to:
-        msg["Reply-To"] = Address(one_line(mail.from_name), addr_spec=mail.reply_to)
-    msg["Subject"] = one_line(mail.subject, 400)
+        msg["Reply-To"] = _address(mail.from_name, mail.reply_to)
+    subject = one_line(mail.subject, 400)
+    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")  # type: ignore[assignment]
     msg["Date"] = format_datetime(mail.date)
     msg["Message-ID"] = f"<{mail.message_id}>"
     if mail.in_reply_to:
@@ -53,10 +88,4 @@ def build(mail: OutgoingMail) -> bytes:
     msg["Auto-Submitted"] = mail.auto_submitted
     msg["X-Auto-Response-Suppress"] = "All"
     msg[LOOP_HEADER] = mail.from_addr
-    msg.set_content(mail.text, subtype="plain", charset="utf-8")
-    msg.add_alternative(mail.html, subtype="html", charset="utf-8")
-    for filename, content_type, data in mail.attachments:
-        maintype, _, subtype = content_type.partition("/")
-        msg.add_attachment(data, maintype=maintype or "application",
-                           subtype=subtype or "octet-stream", filename=filename)
-    return msg.as_bytes()
+    return msg.as_bytes(policy=SMTP_COMPAT)

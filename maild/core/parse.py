@@ -393,7 +393,7 @@ def _part_text(part: Message, hint: str | None) -> str:
 
 def _message_bytes(part: Message) -> bytes:
     """An attached message/rfc822 as bytes, regenerated from compat32's tree."""
-    inner = part.get_payload()
+    inner = part.get_payload() if part.is_multipart() else None  # no decoding attempted
     if not isinstance(inner, list) or not inner or not isinstance(inner[0], Message):
         return _payload(part)
     attached: Message = inner[0]
@@ -405,7 +405,7 @@ def _walk(msg: Message) -> Iterator[tuple[Message, bool]]:
     stack = [(msg, False, 0)]
     while stack:
         part, attached, depth = stack.pop()
-        payload = part.get_payload()
+        payload = part.get_payload() if part.is_multipart() else None  # the list of parts
         if not isinstance(payload, list) or _ctype(part).startswith("message/"):
             yield part, attached
         elif depth < 64:

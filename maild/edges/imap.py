@@ -103,19 +103,22 @@ class Mailbox:
             raise ImapError(f"UID FETCH failed: {_text(res)}")
         return parse_fetch(res.lines)
 
-    async def move(self, uid: int, folder: str) -> None:
-        """MOVE, else COPY + \\Deleted + (UID) EXPUNGE."""
+    async def move(self, uids: list[int], folder: str) -> None:
+        """MOVE, else COPY + \\Deleted + (UID) EXPUNGE, for a set of UIDs at once."""
         assert self.client is not None
+        if not uids:
+            return
+        uid_set = ",".join(map(str, uids))
         if self.client.has_capability("MOVE"):
-            res = await self.client.uid("move", str(uid), folder)
+            res = await self.client.uid("move", uid_set, folder)
             if res.result == "OK":
                 return
-        res = await self.client.uid("copy", str(uid), folder)
+        res = await self.client.uid("copy", uid_set, folder)
         if res.result != "OK":
-            raise ImapError(f"cannot copy UID {uid} to {folder}: {_text(res)}")
-        await self.client.uid("store", str(uid), "+FLAGS.SILENT", r"(\Deleted)")
+            raise ImapError(f"cannot copy UIDs {uid_set} to {folder}: {_text(res)}")
+        await self.client.uid("store", uid_set, "+FLAGS.SILENT", r"(\Deleted)")
         if self.client.has_capability("UIDPLUS"):
-            await self.client.uid("expunge", str(uid))
+            await self.client.uid("expunge", uid_set)
         else:
             await self.client.expunge()
 
@@ -173,18 +176,24 @@ async def drain(rt: Runtime, box: Mailbox, clock: Callable[[], datetime],
                 on_ingested: Callable[[], None] | None = None) -> DrainStats:
     """Process every message in the folder once; raises TransientError to retry later."""
     stats = DrainStats(by_disposition={})
+    cfg = rt.settings.imap
     uids = await box.uids()
     for start in range(0, len(uids), FETCH_BATCH):
-        for uid, raw in await box.fetch(uids[start:start + FETCH_BATCH]):
-            result = await asyncio.to_thread(service.ingest, rt, raw, clock(), box.source(uid))
-            failed = result.disposition == Disposition.FAILED
-            await box.move(uid, rt.settings.imap.failed_folder if failed else
-                           rt.settings.imap.processed_folder)
-            stats.processed += 1
-            stats.failed += failed
-            assert stats.by_disposition is not None
-            key = result.disposition.value
-            stats.by_disposition[key] = stats.by_disposition.get(key, 0) + 1
-            if on_ingested:
-                on_ingested()
+        done: dict[str, list[int]] = {cfg.processed_folder: [], cfg.failed_folder: []}
+        try:
+            for uid, raw in await box.fetch(uids[start:start + FETCH_BATCH]):
+                result = await asyncio.to_thread(service.ingest, rt, raw, clock(),
+                                                 box.source(uid))
+                failed = result.disposition == Disposition.FAILED
+                done[cfg.failed_folder if failed else cfg.processed_folder].append(uid)
+                stats.processed += 1
+                stats.failed += failed
+                assert stats.by_disposition is not None
+                key = result.disposition.value
+                stats.by_disposition[key] = stats.by_disposition.get(key, 0) + 1
+                if on_ingested:
+                    on_ingested()
+        finally:  # committed messages leave the folder even when the next one stops us
+            for folder, moved in done.items():
+                await box.move(moved, folder)
     return stats
