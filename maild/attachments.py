@@ -11,7 +11,14 @@ import hashlib
 import os
 import re
 import unicodedata
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlmodel import Session
+
+from maild.config import LimitSettings
+from maild.core.values import Inbound
+from maild.db.models import AttachmentFile
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
 
@@ -40,3 +47,53 @@ def store_blob(store: Path, data: bytes) -> str:
 
 def blob_path(store: Path, digest: str) -> Path:
     return store / "attachments" / digest[:2] / digest
+
+
+@dataclass
+class Kept:
+    """What became of a message's attachments: stored files, and refused ones."""
+
+    files: list[tuple[str, str, bytes]] = field(default_factory=list)  # name, type, data
+    refused: list[tuple[str, int]] = field(default_factory=list)  # name, size
+
+    def forwardable(self, budget: int) -> list[tuple[str, str, bytes]]:
+        """The stored files that fit, in order, into one mail of ``budget`` bytes."""
+        out, used = [], 0
+        for item in self.files:
+            if used + len(item[2]) <= budget:
+                out.append(item)
+                used += len(item[2])
+        return out
+
+    def summary(self, budget: int) -> str | None:
+        """One line per file for the engineer: attached, kept only, or refused."""
+        sent = {id(item) for item in self.forwardable(budget)}
+        lines = [f"+ {name} ({_size(len(data))})" + ("" if id(item) in sent else "  [kept]")
+                 for item in self.files for name, _, data in [item]]
+        lines += [f"x {name} ({_size(size)})  [too large]" for name, size in self.refused]
+        return "\n".join(lines) or None
+
+    def refused_summary(self) -> str | None:
+        return "\n".join(f"{n} ({_size(size)})" for n, size in self.refused) or None
+
+
+def _size(n: int) -> str:
+    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{max(n // 1024, 1)} KB"
+
+
+def keep(s: Session, store: Path, limits: LimitSettings, msg: Inbound, raw_size: int,
+         case_id: int, inbound_id: int | None) -> Kept:
+    """Store a message's attachments for its case, within the configured size limits."""
+    kept = Kept()
+    whole_too_big = raw_size > limits.max_message_bytes
+    for att in msg.attachments:
+        name = sanitize_filename(att.filename)
+        if whole_too_big or len(att.data) > limits.max_attachment_bytes:
+            kept.refused.append((name, len(att.data)))
+            continue
+        digest = store_blob(store, att.data)
+        s.add(AttachmentFile(case_id=case_id, inbound_id=inbound_id, filename=name,
+                             content_type=att.content_type[:200], size=len(att.data),
+                             sha256=digest))
+        kept.files.append((name, att.content_type or "application/octet-stream", att.data))
+    return kept

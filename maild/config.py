@@ -32,6 +32,14 @@ class HelpdeskSettings:
     unknown_senders: str = "hold"
     auto_close_days: int = 3
     secret: str = field(default="", repr=False)
+    previous_secrets: tuple[str, ...] = field(default=(), repr=False)
+    hold_hours: int = 72
+    auto_replies_per_hour: int = 10
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The signing secret first, then retired ones still accepted."""
+        return (self.secret, *self.previous_secrets)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -84,6 +92,13 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class LimitSettings:
+    max_message_bytes: int = 50 * 1024 * 1024
+    max_attachment_bytes: int = 20 * 1024 * 1024
+    forward_attachments_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class PathSettings:
     rules: Path = Path("rules")
     templates: Path = Path("templates")
@@ -100,6 +115,7 @@ class Settings:
     smtp: SmtpSettings
     reports: ReportSettings
     paths: PathSettings
+    limits: LimitSettings = field(default_factory=LimitSettings)
     source: Path = Path("config.toml")
 
 
@@ -110,6 +126,7 @@ _SECTIONS: dict[str, type] = {
     "smtp": SmtpSettings,
     "reports": ReportSettings,
     "paths": PathSettings,
+    "limits": LimitSettings,
 }
 
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -148,7 +165,7 @@ def _convert(section: str, key: str, value: Any, default: Any, where: str) -> An
     if isinstance(default, tuple):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: [{section}] {key} must be a list of strings")
-        return tuple(value)
+        return tuple(resolve_env(v, f"{where}: [{section}] {key}") for v in value)
     if not isinstance(value, expected):
         raise ConfigError(f"{where}: [{section}] {key} must be a string, got {value!r}")
     return resolve_env(value, f"{where}: [{section}] {key}")
@@ -196,6 +213,9 @@ def _validate(s: Settings, where: str) -> None:
             f"{where}: [helpdesk] secret must be at least 16 characters "
             '(e.g. secret = "env:MAILD_SECRET" with a long random value)'
         )
+    if any(len(p) < 16 for p in s.helpdesk.previous_secrets):
+        raise ConfigError(
+            f"{where}: [helpdesk] previous_secrets must each be at least 16 characters")
     hh, _, mm = s.reports.daily_at.partition(":")
     if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
         raise ConfigError(f"{where}: [reports] daily_at must be HH:MM, got {s.reports.daily_at!r}")

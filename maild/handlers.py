@@ -8,12 +8,13 @@ the caller's session and returns a ``Handled``; the caller commits once.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from maild.attachments import sanitize_filename, store_blob
+from maild.attachments import Kept, keep
 from maild.core import cases, notify, routing, threads
 from maild.core.mime import LOOP_HEADER
 from maild.core.parse import parse
@@ -23,12 +24,11 @@ from maild.core.tags import customer_intent, parse_tags
 from maild.core.tokens import HOLD
 from maild.core.values import STAFF_ROLES, CaseRef, Channel, Command, Disposition, Inbound, Role
 from maild.db import queries
-from maild.db.models import AttachmentFile, Case, Customer, InboundMessage
+from maild.db.models import Case, Customer, InboundMessage
 from maild.outbound import audiences, base_context, case_context, enqueue, staff_recipient
 from maild.runtime import Runtime
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-HOLD_HOURS = 72
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def handle(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handle
         if role in STAFF_ROLES and ref.token_owner == msg.from_addr:
             return on_command(s, rt, msg, case, row, role)
         return on_reply(s, rt, msg, case, row)
-    held_id = threads.hold_token_id(msg, h.address, h.secret)
+    held_id = threads.hold_token_id(msg, h.address, h.secrets)
     if held_id is not None:
         return release_held(s, rt, msg, held_id, row)
     return on_new(s, rt, msg, row)
@@ -73,7 +73,7 @@ def _author(msg: Inbound) -> bool:
 def find_case(s: Session, rt: Runtime, msg: Inbound) -> CaseRef | None:
     """Token, then [Case #N] in the subject, then In-Reply-To/References (SPEC §3.3)."""
     h = rt.settings.helpdesk
-    ref = threads.token_ref(msg, h.address, h.secret)
+    ref = threads.token_ref(msg, h.address, h.secrets)
     if ref and queries.get_case(s, ref.case_id):
         return ref
     number = threads.subject_case_id(msg.subject, h.subject_tag)
@@ -110,16 +110,14 @@ def _language(rt: Runtime, text: str) -> str:
 
 
 def _keep_attachments(s: Session, rt: Runtime, msg: Inbound, case: Case,
-                      row: InboundMessage) -> list[str]:
-    names = []
-    for att in msg.attachments:
-        digest = store_blob(rt.settings.paths.store, att.data)
-        name = sanitize_filename(att.filename)
-        s.add(AttachmentFile(case_id=case.id, inbound_id=row.id, filename=name,
-                             content_type=att.content_type[:200], size=len(att.data),
-                             sha256=digest))
-        names.append(name)
-    return names
+                      row: InboundMessage) -> Kept:
+    """Store the attachments for the case; log the ones refused for their size."""
+    assert case.id is not None
+    kept = keep(s, rt.settings.paths.store, rt.settings.limits, msg, row.size, case.id, row.id)
+    for name, size in kept.refused:
+        queries.add_log(s, case.id, row.received_at, "maild", "attachment",
+                        f"refused {name} ({size} bytes): over the size limit")
+    return kept
 
 
 def open_case(s: Session, rt: Runtime, msg: Inbound, customer: Customer,
@@ -148,10 +146,13 @@ def open_case(s: Session, rt: Runtime, msg: Inbound, customer: Customer,
     queries.store_view(case, outcome.case, now)
     queries.add_log(s, case.id, now, msg.from_addr, "created", f"case opened by mail: {subject}")
     _write_log(s, case.id, now, "maild", outcome.log)
-    names = _keep_attachments(s, rt, msg, case, row)
+    kept = _keep_attachments(s, rt, msg, case, row)
     queries.remember_ref(s, msg.message_id, case.id)
+    budget = rt.settings.limits.forward_attachments_bytes
     notify_events(s, rt, case, outcome.events, customer.name, None, msg.message_id,
-            note="\n".join(names) or None)
+                  Extras(notes={"dispatch": kept.summary(budget),
+                                "ack": kept.refused_summary()},
+                         files={"dispatch": kept.forwardable(budget)}))
     reason = f"dispatched to {engineer}" if engineer else "no engineer found; operators told"
     return Handled(Disposition.NEW_CASE, case.id, reason)
 
@@ -162,19 +163,29 @@ def _write_log(s: Session, case_id: int, now: datetime, author: str,
         queries.add_log(s, case_id, now, author, kind, text)
 
 
+@dataclass(frozen=True)
+class Extras:
+    """Per-template additions to the planned notices: a note, attached files."""
+
+    notes: Mapping[str, str | None] = field(default_factory=dict)
+    files: Mapping[str, Sequence[tuple[str, str, bytes]]] = field(default_factory=dict)
+
+
 def notify_events(s: Session, rt: Runtime, case: Case, events: tuple[cases.Event, ...],
-            actor: str | None, skip: str | None, in_reply_to: str | None,
-            note: str | None = None) -> None:
+                  actor: str | None, skip: str | None, in_reply_to: str | None,
+                  extras: Extras | None = None) -> None:
     """Plan and enqueue the notices for ``events`` on ``case``."""
     if not events:
         return
+    extras = extras or Extras()
     old = next((e.old_engineer for e in events if e.old_engineer), None)
     who = audiences(s, rt, case, old)
     ctx = base_context(rt, case_context(s, rt, case))
     for notice in notify.plan(events, who, actor, skip):
-        if note and notice.template == "dispatch":
-            notice = notify.Notice(notice.template, notice.to, actor, note)
-        enqueue(s, rt, notice, ctx, case.updated_at, case=case, in_reply_to=in_reply_to)
+        if notice.template in extras.notes:
+            notice = replace(notice, note=extras.notes[notice.template])
+        enqueue(s, rt, notice, ctx, case.updated_at, case=case, in_reply_to=in_reply_to,
+                attachments=extras.files.get(notice.template, ()))
 
 
 def on_command(s: Session, rt: Runtime, msg: Inbound, case: Case, row: InboundMessage,
@@ -223,36 +234,38 @@ def on_reply(s: Session, rt: Runtime, msg: Inbound, case: Case, row: InboundMess
     view = queries.view_of(case)
     intent = customer_intent(new_text)
     outcome = cases.customer_action(view, intent.action, intent.rating, now) if intent else None
-    _keep_attachments(s, rt, msg, case, row)
+    kept = _keep_attachments(s, rt, msg, case, row)
     queries.remember_ref(s, msg.message_id, case.id)
     if outcome is not None:
         queries.store_view(case, outcome.case, now)
         _write_log(s, case.id, now, msg.from_addr, outcome.log)
         notify_events(s, rt, case, outcome.events, msg.from_name or msg.from_addr, None,
-                msg.message_id, note=new_text or None)
+                      msg.message_id)
         return Handled(Disposition.REPLY, case.id, f"customer {intent.action if intent else ''}")
     queries.add_log(s, case.id, now, msg.from_addr, "customer", new_text or "(no new text)")
     case.updated_at = now
     event = cases.Event("customer_reply", new_text or None)
-    _notify_reply(s, rt, case, event, msg)
+    _notify_reply(s, rt, case, event, msg, kept)
     return Handled(Disposition.REPLY, case.id, "logged and forwarded")
 
 
-def _notify_reply(s: Session, rt: Runtime, case: Case, event: cases.Event, msg: Inbound) -> None:
+def _notify_reply(s: Session, rt: Runtime, case: Case, event: cases.Event, msg: Inbound,
+                  kept: Kept) -> None:
     """Forward a customer's words to the engineer, or to the operators when there is none."""
     who = audiences(s, rt, case)
     if notify.ENGINEER not in who:
         who[notify.ENGINEER] = who.get(notify.OPERATORS, [])
     ctx = base_context(rt, case_context(s, rt, case))
     for notice in notify.plan((event,), who, msg.from_name or msg.from_addr, msg.from_addr):
-        enqueue(s, rt, notice, ctx, case.updated_at, case=case, in_reply_to=msg.message_id)
+        enqueue(s, rt, notice, ctx, case.updated_at, case=case, in_reply_to=msg.message_id,
+                attachments=kept.forwardable(rt.settings.limits.forward_attachments_bytes))
 
 
 def hold(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handled:
     """Unknown sender under ``hold``: keep the message, ask them to confirm by replying."""
     assert row.id is not None
     ctx = base_context(rt, None)
-    ctx["held"] = {"subject": msg.subject, "expires_hours": HOLD_HOURS}
+    ctx["held"] = {"subject": msg.subject, "expires_hours": rt.settings.helpdesk.hold_hours}
     to = notify.Recipient(msg.from_addr, msg.from_name or msg.from_addr,
                           _language(rt, msg.subject + msg.text))
     enqueue(s, rt, notify.Notice("hold", to), ctx, row.received_at, in_reply_to=msg.message_id,
@@ -269,7 +282,7 @@ def release_held(s: Session, rt: Runtime, msg: Inbound, held_id: int,
         return Handled(Disposition.IGNORED, None, "confirmation for no held message")
     if held.case_id is not None:
         return Handled(Disposition.DUPLICATE, held.case_id, "held message already released")
-    if now - held.received_at > timedelta(hours=HOLD_HOURS):
+    if now - held.received_at > timedelta(hours=rt.settings.helpdesk.hold_hours):
         return Handled(Disposition.REJECTED, None, "confirmation came after the hold expired")
     original = parse(held.raw)
     customer = queries.customer_by_email(s, original.from_addr) or Customer(

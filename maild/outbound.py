@@ -7,9 +7,10 @@ retries.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -30,6 +31,8 @@ from maild.core.values import Role
 from maild.db import queries
 from maild.db.models import Case, Customer, OutboxMail
 from maild.runtime import Runtime
+
+log = logging.getLogger("maild.outbound")
 
 
 def new_message_id(domain: str) -> str:
@@ -93,12 +96,37 @@ def base_context(rt: Runtime, case_ctx: Mapping[str, Any] | None) -> dict[str, A
     }
 
 
+# Mail that answers whoever wrote in: capped per address and hour, so that a robot
+# that slips past screening cannot make us write to it without end.
+RESPONSES = frozenset({"ack", "hold", "rejected_sender", "command_error", "help"})
+
+
+def over_limit(s: Session, rt: Runtime, template: str, address: str, now: datetime) -> bool:
+    """True when ``address`` already got its hourly share of automatic answers."""
+    if template not in RESPONSES:
+        return False
+    sent = queries.responses_since(s, address, RESPONSES, now - timedelta(hours=1))
+    return sent >= rt.settings.helpdesk.auto_replies_per_hour
+
+
 def enqueue(s: Session, rt: Runtime, notice: Notice, context: Mapping[str, Any], now: datetime,
             *, case: Case | None = None, in_reply_to: str | None = None,
             token: tuple[str, int] | None = None,
-            attachments: Sequence[tuple[str, str, bytes]] = ()) -> OutboxMail:
-    """Render one notice and add it to the outbox (and to the case's thread)."""
+            attachments: Sequence[tuple[str, str, bytes]] = ()) -> OutboxMail | None:
+    """Render one notice and add it to the outbox (and to the case's thread).
+
+    Returns None, sending nothing, when the recipient is over the hourly limit of
+    automatic answers; the suppression is logged (and noted on the case)."""
     h = rt.settings.helpdesk
+    if over_limit(s, rt, notice.template, notice.to.email, now):
+        log.warning("not sending %s to %s: over %d automatic answers an hour (case %s)",
+                    notice.template, notice.to.email, h.auto_replies_per_hour,
+                    case.id if case else None)
+        if case is not None and case.id is not None:
+            queries.add_log(s, case.id, now, "maild", "suppressed",
+                            f"{notice.template} to {notice.to.email} not sent: more than "
+                            f"{h.auto_replies_per_hour} automatic answers in an hour")
+        return None
     subject, text, html = render(rt.envs, notice, context)
     kind, ident = token if token else (CASE, case.id if case and case.id else 0)
     reply_to = (token_address(h.address, make_token(h.secret, kind, ident, notice.to.email))
@@ -112,6 +140,7 @@ def enqueue(s: Session, rt: Runtime, notice: Notice, context: Mapping[str, Any],
     ))
     row = OutboxMail(
         case_id=case.id if case else None, recipients=[notice.to.email],
+        to_addr=notice.to.email.lower(),
         subject=mime.one_line(subject, 998), template=notice.template, message_id=message_id,
         raw=raw, status="pending", attempts=0, next_attempt_at=now, created_at=now,
     )

@@ -44,11 +44,23 @@ class IngestResult:
     already_recorded: bool = False
 
 
+_SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o", "readonly")
+
+
 def _transient(exc: BaseException) -> bool:
-    """Database unreachable or locked: worth retrying, not a property of the message."""
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+    """Database unreachable or locked: worth retrying, not a property of the message.
+
+    SQLite reports locks and bad SQL alike as OperationalError, so its message
+    decides; for a server database every OperationalError is a connection matter."""
+    if isinstance(exc, sa_exc.InterfaceError):
         return True
-    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa_exc.OperationalError):
+        if "sqlite" in type(exc.orig).__module__:
+            return any(word in str(exc.orig).lower() for word in _SQLITE_TRANSIENT)
+        return True
+    return False
 
 
 def ingest(rt: Runtime, raw: bytes, now: datetime, source: str | None = None) -> IngestResult:

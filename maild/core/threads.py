@@ -7,6 +7,7 @@ database and is done by the service with ``reference_ids``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 from maild.core.tokens import CASE, tokens_in, verify_token
@@ -27,19 +28,19 @@ def subject_case_id(subject: str, tag: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def token_ref(msg: Inbound, helpdesk_address: str, secret: str) -> CaseRef | None:
+def token_ref(msg: Inbound, helpdesk_address: str, secrets: Sequence[str]) -> CaseRef | None:
     """A case reference from a reply token issued to this very sender."""
     for token in tokens_in(msg.recipients, helpdesk_address):
-        verified = verify_token(secret, token, msg.from_addr)
+        verified = verify_token(secrets, token, msg.from_addr)
         if verified and verified[0] == CASE:
             return CaseRef(verified[1], "token", token_owner=msg.from_addr)
     return None
 
 
-def hold_token_id(msg: Inbound, helpdesk_address: str, secret: str) -> int | None:
+def hold_token_id(msg: Inbound, helpdesk_address: str, secrets: Sequence[str]) -> int | None:
     """The held message a stranger's confirming reply releases, if the token verifies."""
     for token in tokens_in(msg.recipients, helpdesk_address):
-        verified = verify_token(secret, token, msg.from_addr)
+        verified = verify_token(secrets, token, msg.from_addr)
         if verified and verified[0] != CASE:
             return verified[1]
     return None

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 
 CASE = "c"  # a case notification
 HOLD = "h"  # a held message awaiting the sender's confirmation
@@ -38,15 +39,22 @@ def parse_token(token: str) -> tuple[str, int, str] | None:
     return (m.group(1), int(m.group(2)), m.group(3)) if m else None
 
 
-def verify_token(secret: str, token: str, sender: str) -> tuple[str, int] | None:
-    """(kind, id) when ``token`` was issued to ``sender``; constant-time compare."""
+def verify_token(secrets: Sequence[str], token: str, sender: str) -> tuple[str, int] | None:
+    """(kind, id) when ``token`` was issued to ``sender`` under one of ``secrets``.
+
+    ``secrets`` is the current secret followed by the retired ones still honoured
+    (``[helpdesk] previous_secrets``): after a rotation, replies to mail sent
+    before it keep working until the old secret is removed from the list, and a
+    token that verifies under none of them is refused, never guessed at.
+    Every comparison is constant-time."""
     parts = parse_token(token)
     if parts is None:
         return None
     kind, ident, sig = parts
-    if hmac.compare_digest(sig, _sig(secret, kind, ident, sender)):
-        return kind, ident
-    return None
+    ok = False
+    for secret in secrets:
+        ok |= hmac.compare_digest(sig, _sig(secret, kind, ident, sender))
+    return (kind, ident) if ok else None
 
 
 def token_address(helpdesk_address: str, token: str) -> str:

@@ -129,6 +129,7 @@ class OutboxMail(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
     recipients: list[str] = Field(sa_type=sa.JSON)
+    to_addr: str = Field(default="", max_length=320, index=True)  # first recipient, for limits
     subject: str = Field(max_length=998)
     template: str = Field(max_length=64)
     message_id: str = Field(max_length=998, unique=True)

@@ -122,6 +122,14 @@ def failed_alert_since(s: Session, since: datetime) -> bool:
     return row is not None
 
 
+def responses_since(s: Session, address: str, templates: frozenset[str],
+                    since: datetime) -> int:
+    """How many automatic answers went to ``address`` since ``since`` (loop protection)."""
+    return count_where(s, OutboxMail, col(OutboxMail.to_addr) == address.lower(),
+                       col(OutboxMail.template).in_(sorted(templates)),
+                       col(OutboxMail.created_at) >= since)
+
+
 def due_outbox(s: Session, now: datetime, limit: int = 50) -> list[OutboxMail]:
     """Pending mail whose next attempt is due, oldest first."""
     return list(s.exec(

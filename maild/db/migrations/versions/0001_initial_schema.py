@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises:
+Revises: 
 Create Date: 2026-11-22
 """
 
@@ -12,6 +12,8 @@ import sqlmodel
 from alembic import op
 
 import maild.db.models
+
+
 
 revision = '0001'
 down_revision = None
@@ -131,6 +133,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=True),
     sa.Column('recipients', sa.JSON(), nullable=False),
+    sa.Column('to_addr', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
     sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(length=998), nullable=False),
     sa.Column('template', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('message_id', sqlmodel.sql.sqltypes.AutoString(length=998), nullable=False),
@@ -148,6 +151,7 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_to_addr'), ['to_addr'], unique=False)
 
     op.create_table('attachments',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -174,6 +178,7 @@ def downgrade() -> None:
 
     op.drop_table('attachments')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_to_addr'))
         batch_op.drop_index(batch_op.f('ix_outbox_status'))
         batch_op.drop_index(batch_op.f('ix_outbox_case_id'))
 
