@@ -19,7 +19,7 @@ import sqlalchemy.exc as sa_exc
 from sqlmodel import Session
 
 from maild.core import notify
-from maild.core.parse import parse
+from maild.core.parse import UnparseableMessage, parse
 from maild.core.values import Disposition, Role
 from maild.db import queries
 from maild.db.models import InboundMessage
@@ -67,6 +67,9 @@ def ingest(rt: Runtime, raw: bytes, now: datetime, source: str | None = None) ->
     """Give one raw message its disposition; never raises except ``TransientError``."""
     try:
         return _ingest(rt, raw, now, source)
+    except UnparseableMessage as exc:  # expected: recorded, no traceback
+        log.warning("message is not an email: source=%s: %s", source, exc)
+        return _record_failed(rt, raw, now, source, f"not an email: {exc}")
     except Exception as exc:
         if _transient(exc):
             raise TransientError(str(exc).splitlines()[0]) from exc
