@@ -86,7 +86,8 @@ def _render(part: object, depth: int = 0) -> bytes:
     return head + b"\r\n" + body
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tree=MIME_PART,
        subject=st.binary(max_size=120),
        sender=st.sampled_from([b"wang.fang@sh.corp.example", b"=?utf-8?b?5p2O?= <x@y.example>",
