@@ -22,9 +22,8 @@ from maild import __version__
 from maild.config import ConfigError, Settings, default_config_path, read_config
 from maild.db import migrate
 from maild.db.models import Case, InboundMessage, OutboxMail, utcnow
-from maild.db.session import make_engine
 from maild.rules import RulesError
-from maild.runtime import Runtime
+from maild.runtime import Runtime, database
 
 EX_TEMPFAIL = 75
 log = logging.getLogger("maild")
@@ -103,7 +102,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _runtime(args: argparse.Namespace, check_schema: bool = True) -> Runtime:
     settings = _settings(args)
-    engine = make_engine(settings.database.url)
+    engine = database(settings)
     if check_schema:
         migrate.check(engine)
     return Runtime.load(settings, engine)
@@ -122,7 +121,7 @@ def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
 
 def cmd_db(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    before, after = migrate.upgrade(make_engine(settings.database.url))
+    before, after = migrate.upgrade(database(settings))
     print(f"database {settings.database.url}: {before or 'empty'} → {after}")
     return 0
 

@@ -12,7 +12,7 @@ import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -57,6 +57,7 @@ class HelpdeskSettings:
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: str = "sqlite:///store/maild.db"
+    busy_timeout_seconds: int = 30
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,7 @@ def load_settings(data: Mapping[str, Any], source: Path) -> Settings:
         rules=base / p.rules, templates=base / p.templates, store=base / p.store
     )
     db: DatabaseSettings = parts["database"]
-    parts["database"] = DatabaseSettings(url=absolute_sqlite_url(db.url, base))
+    parts["database"] = replace(db, url=absolute_sqlite_url(db.url, base))
     settings = Settings(source=source, **parts)
     _validate(settings, where)
     return settings

@@ -27,10 +27,9 @@ from maild.config import Settings, load_settings
 from maild.daemon import Daemon
 from maild.db import migrate
 from maild.db.models import Case, Customer, LogEntry, utcnow
-from maild.db.session import make_engine
 from maild.mailserver import Delivery, LocalMailServer
 from maild.resources import shipped_dir
-from maild.runtime import Runtime
+from maild.runtime import Runtime, database
 
 HELPDESK = "helpdesk@corp.example"
 HELPDESK_PASSWORD = "helpdesk"
@@ -158,7 +157,7 @@ async def _demo(serve: bool, host: str) -> int:
         workdir = Path(tmp)
         async with LocalMailServer({HELPDESK: HELPDESK_PASSWORD}, host=host) as server:
             settings = demo_settings(workdir, server.imap_port, server.smtp_port, host)
-            engine = make_engine(settings.database.url)
+            engine = database(settings)
             migrate.upgrade(engine)
             rt = Runtime.load(settings, engine)
             rt.sync_directory()

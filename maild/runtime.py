@@ -16,6 +16,11 @@ from maild.rules import RuleSet, load_rules
 from maild.templating import make_envs
 
 
+def database(settings: Settings) -> Engine:
+    """The engine for ``[database]``."""
+    return make_engine(settings.database.url, settings.database.busy_timeout_seconds)
+
+
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
@@ -29,7 +34,7 @@ class Runtime:
             settings=settings,
             rules=load_rules(settings.paths.rules),
             envs=make_envs(settings.paths.templates),
-            engine=engine or make_engine(settings.database.url),
+            engine=engine or database(settings),
         )
 
     def sync_directory(self) -> None:

@@ -16,8 +16,7 @@ from maild.config import Settings, read_config
 from maild.daemon import Daemon, RunStats
 from maild.db import migrate
 from maild.db.models import Case, Customer, utcnow
-from maild.db.session import make_engine
-from maild.runtime import Runtime
+from maild.runtime import Runtime, database
 from maild.views import case_json
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,7 +49,7 @@ class Maild:
     def __init__(self, config: Path) -> None:
         self.config = config
         self.settings: Settings = read_config(config)
-        engine = make_engine(self.settings.database.url)
+        engine = database(self.settings)
         migrate.upgrade(engine)
         self.rt = Runtime.load(self.settings, engine)
         self.rt.sync_directory()

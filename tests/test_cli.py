@@ -81,3 +81,27 @@ def test_missing_schema_is_explained(tmp_path: Path) -> None:
 def test_unknown_case_exits_1(installed: Maild) -> None:
     out = maild_cli("cases", "show", "99", config=installed.config)
     assert out.returncode == 1 and "no case #99" in out.stderr.decode()
+
+
+def test_ingest_exits_75_while_another_writer_holds_the_lock(tmp_path: Path) -> None:
+    """A locked SQLite file: exit 75 after the busy timeout, nothing written; then it works."""
+    import sqlite3
+
+    config = write_config(tmp_path, 1, 1)
+    config.write_text(config.read_text().replace(
+        "[database]\n", "[database]\nbusy_timeout_seconds = 1\n"))
+    m = Maild(config)
+    m.add_customer("wang.fang@sh.corp.example", "王芳", company="上海分公司")
+    mail = new_mail("wang.fang@sh.corp.example", "Printer", "Jams")
+    holder = sqlite3.connect(tmp_path / "maild.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        out = maild_cli("ingest", config=config, stdin=mail)
+        assert out.returncode == 75, out.stderr
+        assert b"try again" in out.stderr
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    msgs = json.loads(maild_cli("messages", "list", "--json", config=config).stdout)
+    assert msgs == []  # nothing half-written
+    assert maild_cli("ingest", config=config, stdin=mail).returncode == 0

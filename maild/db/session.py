@@ -12,13 +12,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 
-def make_engine(url: str) -> Engine:
-    """An engine; for SQLite: WAL, a busy timeout and foreign keys on."""
+def make_engine(url: str, busy_timeout: float = 30.0) -> Engine:
+    """An engine; for SQLite: WAL, a busy timeout and foreign keys on.
+
+    ``busy_timeout`` is how long a writer waits for a lock held by another
+    process before the operation fails as transient (``maild ingest`` → 75)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": busy_timeout})
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -26,7 +29,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             cur.close()
 
         return engine
