@@ -528,6 +528,7 @@ def parse(raw: bytes) -> Inbound:
         references=_ids(" ".join(heads.get("references", []))),
         text=text or (html_to_text(html) if html else ""),  # an empty text part defers to HTML
         html=html,
+        html_only=not text and bool(html),
         headers={key: _text(value, hint) for key, value in first.items()},
         return_path=_return_path(heads.get("return-path", [])),
         content_type=_ctype(msg),

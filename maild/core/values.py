@@ -80,6 +80,7 @@ class Inbound:
     references: tuple[str, ...] = ()
     text: str = ""
     html: str = ""
+    html_only: bool = False  # no text/plain part: ``text`` was made from ``html``
     headers: Mapping[str, str] = field(default_factory=dict)
     return_path: str | None = None
     content_type: str = "text/plain"
