@@ -23,6 +23,7 @@ from __future__ import annotations
 import binascii
 import codecs
 import hashlib
+import mimetypes
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -381,9 +382,27 @@ def _disposition(part: Message) -> str | None:
     return _safe(part.get_content_disposition, None)
 
 
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=\s]|\S[ \t]+\S")
+
+
 def _payload(part: Message) -> bytes:
+    """Decoded bytes; a part labelled base64 that is plainly not base64 is taken as sent."""
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if cte == "base64":
+        raw: object = _safe(lambda: part.get_payload(decode=False), None)
+        if isinstance(raw, str):  # judged by its first line: lists append plain footers
+            first = next((line for line in raw.splitlines()[:50] if line.strip()), "")
+            if _NOT_BASE64.search(first):
+                return raw.encode("utf-8", "surrogateescape")
     data = _safe(lambda: part.get_payload(decode=True), None)
     return data if isinstance(data, bytes) else b""
+
+
+def _inline_name(part: Message, ctype: str, index: int) -> str:
+    """A file name for an unnamed inline part (an HTML mail's cid: image)."""
+    cid = re.sub(r"[^A-Za-z0-9_.-]", "", str(part.get("content-id", "")).split("@")[0])[:40]
+    ext = mimetypes.guess_extension(ctype) or ".bin"
+    return f"{cid or f'inline-{index}'}{ext}"
 
 
 def _part_text(part: Message, hint: str | None) -> str:
@@ -432,6 +451,9 @@ def _bodies(msg: Message, hint: str | None) -> tuple[str, str, tuple[Attachment,
             continue  # delivery-status and friends: neither body nor file
         elif name or _disposition(part) == "attachment":
             attachments.append(Attachment(name or "attachment", ctype, _payload(part)))
+        elif not ctype.startswith(("text/", "multipart/")):  # unnamed inline image and kin
+            attachments.append(Attachment(_inline_name(part, ctype, len(attachments) + 1),
+                                          ctype, _payload(part)))
         elif attached:
             continue
         elif text is None and (ctype == "text/plain" or ctype.startswith("multipart/")):
