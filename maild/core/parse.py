@@ -521,6 +521,14 @@ def _sender(heads: dict[str, list[str]], msg: Message, hint: str | None) -> tupl
     return ("", _bare(envelope[1])) if len(envelope) > 1 and "@" in envelope[1] else ("", "")
 
 
+def _content_digest(raw: bytes, first: dict[str, str]) -> str:
+    """A hash that survives redelivery: the author's headers and the body, not the trace
+    headers (Received, Return-Path, Delivered-To) that every delivery adds anew."""
+    body = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[-1]
+    head = "\n".join(f"{k}:{first.get(k, '')}" for k in ("from", "to", "cc", "subject", "date"))
+    return hashlib.sha256(head.encode("utf-8", "surrogateescape") + b"\n\n" + body).hexdigest()
+
+
 def parse(raw: bytes) -> Inbound:
     """Parse one raw message; raise `UnparseableMessage` only for non-mail input."""
     msg = _load(raw)
@@ -535,7 +543,7 @@ def parse(raw: bytes) -> Inbound:
     message_id = _message_id(first.get("message-id"))
     text, html, attachments = _bodies(msg, hint)
     delivered = [v for k, vs in heads.items() if k in _DELIVERY for v in vs]
-    digest = hashlib.sha256(raw).hexdigest()
+    digest = _content_digest(raw, first)
     return Inbound(
         message_id=message_id,
         dedup_key=f"mid:{message_id}" if message_id else f"sha256:{digest}",

@@ -93,3 +93,14 @@ def test_inline_image_is_kept_as_an_attachment() -> None:
     msg = parse(raw)
     assert msg.html_only and "Error:" in msg.text
     assert [(a.content_type, a.data[:4]) for a in msg.attachments] == [("image/png", b"\x89PNG")]
+
+
+def test_content_key_ignores_trace_headers() -> None:
+    """Without a Message-ID, two deliveries of one mail (new Received lines) share a key."""
+    body = b"From: a@b.example\r\nSubject: x\r\nDate: Mon, 23 Nov 2026 10:00:00 +0800\r\n\r\nhi\r\n"
+    one = parse(b"Received: by mx1; Mon, 23 Nov 2026 10:00:01 +0800\r\n" + body)
+    two = parse(b"Return-Path: <a@b.example>\r\nDelivered-To: h@c\r\n"
+                b"Received: by mx2; Mon, 23 Nov 2026 10:05:00 +0800\r\n" + body)
+    other = parse(body.replace(b"hi", b"ho"))
+    assert one.dedup_key == two.dedup_key != other.dedup_key
+    assert one.dedup_key.startswith("sha256:")
