@@ -10,6 +10,7 @@ which case nothing changes (all or nothing).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -129,6 +130,15 @@ def find_engineer(arg: str, engineers: Mapping[str, str]) -> str | None:
     return None
 
 
+def close_engineers(arg: str, engineers: Mapping[str, str]) -> list[str]:
+    """Up to three engineers whose name or address resembles ``arg`` (for the error reply)."""
+    wanted = arg.strip().strip("<>").lower()
+    names = {name.lower(): f"{name} <{email}>" for email, name in engineers.items()}
+    names |= {email.lower(): f"{name} <{email}>" for email, name in engineers.items()}
+    found = difflib.get_close_matches(wanted, list(names), n=3, cutoff=0.6)
+    return list(dict.fromkeys(names[f] for f in found))
+
+
 def parse_priority(arg: str) -> str | None:
     word = arg.strip().split()[0] if arg.strip() else ""
     upper = word.upper()
@@ -196,7 +206,9 @@ def _reply(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome
 def _assign(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome | Refusal:
     email = find_engineer(cmd.arg, actor.engineers)
     if email is None:
-        return Refusal(f"#assign: no engineer called {cmd.arg!r}", cmd.line, cmd.tag)
+        hint = close_engineers(cmd.arg, actor.engineers)
+        also = f"; did you mean {' or '.join(hint)}?" if hint else ""
+        return Refusal(f"#assign: no engineer called {cmd.arg!r}{also}", cmd.line, cmd.tag)
     new = replace(case, status=Status.DISPATCHED, engineer=email, dispatched_at=now,
                   work_started_at=case.work_started_at or now)
     return Outcome(new, (("assign", f"assigned to {email}"),),

@@ -47,7 +47,15 @@ class CustomerIntent:
 
 _CONFIRM = ("#confirm", "confirm", "confirmed", "确认", "確認")
 _REOPEN = ("#reopen", "reopen", "重开", "重新打开", "重開")
-_RATING_RE = re.compile(r"^\s*([1-5])\s*(?:分|stars?|/\s*5)?\s*[.!。！]?\s*$", re.IGNORECASE)
+_RATING_RE = re.compile(r"^\s*([1-5])\s*(?:分|星|颗星|stars?|/\s*5)?\s*[.!。！]?\s*$",
+                        re.IGNORECASE)
+# Rating words (a reply that is only this word, maybe with punctuation): English and Chinese.
+RATING_WORDS = {
+    "excellent": 5, "perfect": 5, "great": 5, "五星": 5, "非常满意": 5, "很满意": 5,
+    "good": 4, "满意": 4, "四星": 4, "ok": 3, "okay": 3, "average": 3, "一般": 3, "三星": 3,
+    "poor": 2, "不满意": 2, "两星": 2, "二星": 2, "bad": 1, "terrible": 1, "非常不满意": 1,
+    "很不满意": 1, "一星": 1,
+}
 
 
 def customer_intent(new_text: str) -> CustomerIntent | None:
@@ -57,6 +65,9 @@ def customer_intent(new_text: str) -> CustomerIntent | None:
     m = _RATING_RE.match(text)
     if m:
         return CustomerIntent("rate", int(m.group(1)))
+    word = lowered.strip(" \t\n.!。！~～")
+    if word in RATING_WORDS:
+        return CustomerIntent("rate", RATING_WORDS[word])
     for words, action in ((_CONFIRM, "confirm"), (_REOPEN, "reopen")):
         for word in words:
             if lowered.startswith(word) and _word_ends(lowered, len(word)):

@@ -106,3 +106,10 @@ def test_customer_confirm_on_open_case_changes_nothing() -> None:
 def test_rating_on_closed_case() -> None:
     out = cases.customer_action(view(Status.CLOSED), "rate", 4, NOW)
     assert out is not None and out.case.rating == 4 and out.case.status == Status.CLOSED
+
+
+def test_assign_unknown_engineer_suggests_close_matches() -> None:
+    result = cases.apply(view(Status.NEW), [Command("assign", "Han Meimai", 2)],
+                         ACTORS["operator"], NOW)
+    assert isinstance(result, cases.Refusal)
+    assert "did you mean Han Meimei <han@corp.example>" in result.reason and result.line == 2

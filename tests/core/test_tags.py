@@ -30,7 +30,9 @@ def test_fullwidth_hash_and_colon() -> None:
     ("confirm", "confirm", None), ("Confirmed, thanks!", "confirm", None),
     ("确认，谢谢", "confirm", None), ("#confirm", "confirm", None),
     ("reopen please, still broken", "reopen", None), ("重开", "reopen", None),
-    ("5", "rate", 5), (" 4 ", "rate", 4), ("3分", "rate", 3),
+    ("5", "rate", 5), (" 4 ", "rate", 4), ("3分", "rate", 3), ("5星", "rate", 5),
+    ("Excellent!", "rate", 5), ("非常满意", "rate", 5), ("一般。", "rate", 3),
+    ("不满意", "rate", 2), ("bad", "rate", 1),
 ])
 def test_customer_intent(text: str, action: str, rating: int | None) -> None:
     intent = customer_intent(text)
