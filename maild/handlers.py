@@ -84,8 +84,13 @@ def find_case(s: Session, rt: Runtime, msg: Inbound) -> CaseRef | None:
 
 
 def on_new(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handled:
-    """A message about no case: a new case, or a stranger held or rejected."""
+    """A message about no case: a mailbox command, a new case, or a stranger held or rejected."""
     person = rt.rules.person(msg.from_addr)
+    first = next(iter(parse_tags(split_reply(msg.text)[0])), None)
+    if first is not None and first.tag == "help":
+        return answer_help(s, rt, msg, row)
+    if first is not None and first.tag == "search" and person is not None:
+        return answer_search(s, rt, msg, row, first.arg)
     customer = queries.customer_by_email(s, msg.from_addr)
     if customer is None and (person is not None or rt.settings.helpdesk.unknown_senders == "open"):
         customer = Customer(email=msg.from_addr, name=(person.name if person else
@@ -102,6 +107,41 @@ def on_new(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handle
         msg.from_addr, msg.from_name or msg.from_addr, _language(rt, msg.subject + msg.text)))
     enqueue(s, rt, notice, base_context(rt, None), row.received_at, in_reply_to=msg.message_id)
     return Handled(Disposition.REJECTED, None, "unknown sender (unknown_senders = reject)")
+
+
+def _asker(rt: Runtime, msg: Inbound) -> notify.Recipient:
+    """Whoever sent a mailbox command, in their language."""
+    person = rt.rules.person(msg.from_addr)
+    if person is not None:
+        return staff_recipient(rt, msg.from_addr)
+    return notify.Recipient(msg.from_addr, msg.from_name or msg.from_addr,
+                            _language(rt, msg.subject + msg.text))
+
+
+def answer_help(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handled:
+    """``#help`` to the helpdesk address: the tag table, to anyone (SPEC §4)."""
+    enqueue(s, rt, notify.Notice("help", _asker(rt, msg)), base_context(rt, None),
+            row.received_at, in_reply_to=msg.message_id)
+    return Handled(Disposition.COMMAND, None, "#help answered")
+
+
+def answer_search(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
+                  words: str) -> Handled:
+    """``#search <words>`` from staff: the best 10 resolved cases, knowledge base first."""
+    terms = words.split()[:8]
+    found = queries.search_resolved(s, terms) if terms else []
+    tz = rt.settings.helpdesk.tz
+    ctx = base_context(rt, None)
+    ctx["query"] = " ".join(terms)
+    ctx["results"] = [
+        {"id": c.id, "subject": c.subject, "resolution": c.resolution, "kb": c.kb,
+         "resolved_at": c.resolved_at.astimezone(tz) if c.resolved_at else None,
+         "engineer_name": (staff_recipient(rt, c.engineer_email).name
+                           if c.engineer_email else None)}
+        for c in found]
+    enqueue(s, rt, notify.Notice("search_results", _asker(rt, msg)), ctx, row.received_at,
+            in_reply_to=msg.message_id)
+    return Handled(Disposition.COMMAND, None, f"#search {' '.join(terms)}: {len(found)} found")
 
 
 def _language(rt: Runtime, text: str) -> str:

@@ -92,13 +92,15 @@ def base_context(rt: Runtime, case_ctx: Mapping[str, Any] | None) -> dict[str, A
     return {
         "helpdesk": {"name": h.name, "address": h.address}, "tag": h.subject_tag,
         "case": case_ctx, "auto_close_days": h.auto_close_days,
-        "error": None, "held": None, "failed": None,
+        "error": None, "held": None, "failed": None, "sla": None, "results": None,
+        "query": None, "missing": None,
     }
 
 
 # Mail that answers whoever wrote in: capped per address and hour, so that a robot
 # that slips past screening cannot make us write to it without end.
-RESPONSES = frozenset({"ack", "hold", "rejected_sender", "command_error", "help"})
+RESPONSES = frozenset({"ack", "hold", "rejected_sender", "command_error", "help",
+                       "search_results", "phone_missing"})
 
 
 def over_limit(s: Session, rt: Runtime, template: str, address: str, now: datetime) -> bool:

@@ -344,11 +344,30 @@ class _HTMLText(HTMLParser):
         self.out.append(data.replace("\xa0", " "))
 
 
+_UNCLOSED_TAG = re.compile(r"<(?![^<>]*>)")
+
+
+def _defuse(html: str) -> str:
+    """Drop `<!…>` constructs and escape unclosed `<`, in one forward pass.
+
+    Python 3.11's html.parser is quadratic on unclosed tags and comments
+    ("<a <a <a …", "<!--x>" repeated): 40 KB of them would stall the worker.
+    """
+    out, pos = [], 0
+    while (start := html.find("<!", pos)) != -1:
+        out.append(html[pos:start])
+        marker = "-->" if html.startswith("<!--", start) else ">"
+        end = html.find(marker, start + 2)
+        pos = len(html) if end == -1 else end + len(marker)
+    out.append(html[pos:])
+    return _UNCLOSED_TAG.sub("&lt;", "".join(out))
+
+
 def html_to_text(html: str) -> str:
     """Convert an HTML body to plain text that the quote splitter can read."""
     parser = _HTMLText()
     try:
-        parser.feed(html)
+        parser.feed(_defuse(html))
         parser.close()
     except (AssertionError, ValueError):  # old html.parser raised on bad markup
         pass
