@@ -23,7 +23,6 @@ from __future__ import annotations
 import binascii
 import codecs
 import hashlib
-import mimetypes
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -227,6 +226,8 @@ def _mailbox(item: str, hint: str | None) -> tuple[str, str]:
     if angles:
         m = next((a for a in angles if "@" in a[1]), angles[0])
         name, addr = item[: m.start()], _bare(item[m.start() + 1 : m.end() - 1])
+        if not addr and _LOCAL.fullmatch(name.strip()):  # "MAILER-DAEMON <>"
+            addr = name.strip().lower()
     else:
         comment = _COMMENT.search(masked)
         name = comment[1] if comment else ""
@@ -417,10 +418,18 @@ def _payload(part: Message) -> bytes:
     return data if isinstance(data, bytes) else b""
 
 
+# A literal table, not mimetypes: that reads the machine's MIME files (I/O, and names that
+# differ from one machine to the next).
+_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif",
+               "image/bmp": ".bmp", "image/webp": ".webp", "image/svg+xml": ".svg",
+               "image/tiff": ".tif", "application/pdf": ".pdf", "audio/mpeg": ".mp3",
+               "video/mp4": ".mp4", "application/zip": ".zip"}
+
+
 def _inline_name(part: Message, ctype: str, index: int) -> str:
     """A file name for an unnamed inline part (an HTML mail's cid: image)."""
     cid = re.sub(r"[^A-Za-z0-9_.-]", "", str(part.get("content-id", "")).split("@")[0])[:40]
-    ext = mimetypes.guess_extension(ctype) or ".bin"
+    ext = _EXTENSIONS.get(ctype, ".bin")
     return f"{cid or f'inline-{index}'}{ext}"
 
 

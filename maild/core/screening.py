@@ -70,6 +70,11 @@ def _null_sender(s: Seen) -> str | None:
     return "bounce or auto-reply: empty Return-Path <>" if s.msg.return_path == "" else None
 
 
+def _failed_recipients(s: Seen) -> str | None:
+    """Only MTAs write X-Failed-Recipients (Exim and others, on bounces)."""
+    return "bounce: X-Failed-Recipients" if s.headers.get("x-failed-recipients") else None
+
+
 def _auto_submitted(s: Seen) -> str | None:
     value = _token(s.headers.get("auto-submitted", ""))
     return f"Auto-Submitted: {value}" if value and value != "no" else None
@@ -99,6 +104,7 @@ RULES: tuple[tuple[str, Callable[[Seen], str | None]], ...] = (
     ("delivery report", _report),
     ("mailer daemon", _daemon),
     ("null sender", _null_sender),
+    ("failed recipients", _failed_recipients),
     ("auto-submitted", _auto_submitted),
     ("auto-reply header", _autoreply_header),
     ("bulk precedence", _precedence),

@@ -90,6 +90,8 @@ class Case(SQLModel, table=True):
     work_started_at: datetime | None = _when()
     handling_seconds: int | None = None
     root_message_id: str | None = Field(default=None, max_length=998)
+    response_due: datetime | None = _when()
+    resolution_due: datetime | None = _when(index=True)
     updated_at: datetime = _when(nullable=False)
 
 
@@ -153,6 +155,19 @@ class AttachmentFile(SQLModel, table=True):
     content_type: str = Field(max_length=200)
     size: int
     sha256: str = Field(max_length=64)
+
+
+class SlaEvent(SQLModel, table=True):
+    """An SLA warning or breach already announced: the unique key makes it exactly once,
+    across restarts and replicas (claimed by insert before the mail is queued)."""
+
+    __tablename__ = "sla_events"
+    __table_args__ = (sa.UniqueConstraint("case_id", "target", "kind"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    target: str = Field(max_length=16)  # response | resolution
+    kind: str = Field(max_length=8)  # warn | breach
+    at: datetime = _when(nullable=False)
 
 
 class MessageRef(SQLModel, table=True):

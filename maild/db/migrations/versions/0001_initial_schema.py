@@ -73,6 +73,8 @@ def upgrade() -> None:
     sa.Column('work_started_at', maild.db.models.UTCDateTime(), nullable=True),
     sa.Column('handling_seconds', sa.Integer(), nullable=True),
     sa.Column('root_message_id', sqlmodel.sql.sqltypes.AutoString(length=998), nullable=True),
+    sa.Column('response_due', maild.db.models.UTCDateTime(), nullable=True),
+    sa.Column('resolution_due', maild.db.models.UTCDateTime(), nullable=True),
     sa.Column('updated_at', maild.db.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -81,6 +83,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_cases_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_engineer_email'), ['engineer_email'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cases_resolution_due'), ['resolution_due'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_resolved_at'), ['resolved_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_status'), ['status'], unique=False)
 
@@ -153,6 +156,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_outbox_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_to_addr'), ['to_addr'], unique=False)
 
+    op.create_table('sla_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('target', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('at', maild.db.models.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('case_id', 'target', 'kind')
+    )
+    with op.batch_alter_table('sla_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sla_events_case_id'), ['case_id'], unique=False)
+
     op.create_table('attachments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=True),
@@ -177,6 +193,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_attachments_case_id'))
 
     op.drop_table('attachments')
+    with op.batch_alter_table('sla_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sla_events_case_id'))
+
+    op.drop_table('sla_events')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_to_addr'))
         batch_op.drop_index(batch_op.f('ix_outbox_status'))
@@ -200,6 +220,7 @@ def downgrade() -> None:
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cases_status'))
         batch_op.drop_index(batch_op.f('ix_cases_resolved_at'))
+        batch_op.drop_index(batch_op.f('ix_cases_resolution_due'))
         batch_op.drop_index(batch_op.f('ix_cases_engineer_email'))
         batch_op.drop_index(batch_op.f('ix_cases_customer_id'))
         batch_op.drop_index(batch_op.f('ix_cases_created_at'))

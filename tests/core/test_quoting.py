@@ -1,0 +1,162 @@
+"""split_reply(): new text vs. quoted history and signature; quoted tags never act."""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from maild.core.quoting import split_reply
+
+CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
+
+
+def corpus_dir() -> Path:
+    """The shared corpus; fail under CI=true when it is missing, else skip."""
+    if not (CORPUS / "INDEX.tsv").is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"corpus missing at {CORPUS}")
+        pytest.skip(f"corpus missing at {CORPUS}")
+    return CORPUS
+
+
+NEW = "#inprogress waiting for parts\nWill report tomorrow."
+
+# (style, quoted tail): each tail carries a #resolve that must not reach new_text.
+QUOTE_STYLES = [
+    ("gt-quote", "> #resolve replaced the toner\n> thanks"),
+    ("gt-quote-then-blank", "\n>#resolve done\n>\n\n"),
+    ("outlook-original", "-----Original Message-----\nFrom: Eng\n#resolve done"),
+    ("outlook-original-spaced", "----- original message -----\n#resolve done"),
+    ("outlook-header-block", "From: Help Desk <helpdesk@corp.example>\nSent: Monday\n"
+                             "To: me\nSubject: Re: [Case #12]\n\n#resolve done"),
+    ("outlook-underscore-block", "________________________________\nFrom: Eng <e@x>\n"
+                                 "Date: x\nSent: Tuesday\n#resolve done"),
+    ("outlook-bold-block", "*From:* Eng\n*Sent:* Tuesday\n#resolve done"),
+    ("gmail-wrote", "On Tue, Jan 2, 2024 at 10:00 AM Eng <e@corp.example> wrote:\n> #resolve"),
+    ("gmail-wrote-wrapped", "On Tue, Jan 2, 2024 at 10:00 AM Very Long Name <\n"
+                            "e@corp.example> wrote:\n\n> #resolve done"),
+    ("wrote-no-quote-marks", "On Tue, Jan 2, 2024, Eng wrote:\n#resolve done"),
+    ("bare-wrote-before-quote", "Eng <e@corp.example> wrote:\n> #resolve done"),
+    ("signature", "-- \nJohn Engineer\n#resolve in signature"),
+    ("signature-no-space", "--\nJohn\n#resolve"),
+    ("iphone", "Sent from my iPhone\n\n> #resolve done"),
+    ("outlook-mobile", "Get Outlook for iOS<https://aka.ms/o0ukef>\n#resolve"),
+    ("zh-original", "-----原始邮件-----\n发件人: 工程师\n#resolve 已修复"),
+    ("zh-qq-original", "------------------ 原始邮件 ------------------\n"
+                       "发件人: \"工程师\"<e@corp.example>;\n#resolve 已修复"),
+    ("zh-outlook-block", "发件人: 工程师 <e@corp.example>\n发送时间: 2024年1月2日 10:00\n"
+                         "收件人: 我\n主题: 回复: [Case #12]\n\n#resolve 已修复"),
+    ("zh-wrote", "在 2024年1月2日 10:00，工程师 <e@corp.example> 写道：\n> #resolve 已修复"),
+    ("zh-wrote-wrapped", "在 2024年1月2日 10:00，工程师 <e@corp.example>\n写道:\n> #resolve"),
+    ("zh-gmail-wrote", "工程师 <e@corp.example> 于2024年1月2日周二 10:00写道：\n\n> #resolve"),
+    ("zh-iphone", "发自我的iPhone\n\n#resolve 已修复"),
+    ("zh-huawei", "发自我的华为手机\n#resolve 已修复"),
+]
+
+
+@pytest.mark.parametrize(("style", "tail"), QUOTE_STYLES, ids=[s for s, _ in QUOTE_STYLES])
+def test_quoted_resolve_never_reaches_new_text(style: str, tail: str) -> None:
+    """Every reply-header, quote, signature and footer style ends the new text."""
+    new, rest = split_reply(f"{NEW}\n\n{tail}")
+    assert new == NEW
+    assert "#resolve" not in new
+    assert "#resolve" in rest
+
+
+def test_inline_reply_keeps_answers_and_drops_quotes() -> None:
+    """Bottom-posted / inline answers stay new text; the quoted lines between them leave it."""
+    text = ("On Mon, Jan 1, 2024, Customer <c@x.example> wrote:\n"
+            "> Is it fixed? #resolve please\n\n"
+            "#inprogress ordered a part\n\n"
+            "> When?\n\n"
+            "Friday.\n")
+    new, rest = split_reply(text)
+    assert new == "#inprogress ordered a part\n\n\nFriday."
+    assert "#resolve please" in rest and "wrote:" in rest
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "On the surface this looks like a header.\nOn average it is not.",
+        "The data comes From: our database\nSent: yesterday",
+        "This was sent from my iPhone app to all users.",
+        "Here is a list:\n----\n1. a\n----\n====",
+        "Quoting code: a > b and x -> y",
+        "I wrote: something, on a wall",
+        "来自我的同事的建议：重启一下",
+    ],
+)
+def test_lookalikes_are_not_cut(text: str) -> None:
+    """Prose that merely resembles a reply header is new text."""
+    assert split_reply(text) == (text, "")
+
+
+def test_trailing_whitespace_stripped_and_crlf_accepted() -> None:
+    """new_text loses trailing blanks; CRLF input splits like LF."""
+    assert split_reply("Done #resolve   \r\n\r\n-- \r\nsig\r\n") == ("Done #resolve", "-- \nsig\n")
+
+
+def test_no_new_text_at_all() -> None:
+    """A body that is all quote gives empty new text."""
+    assert split_reply("> only quoted\n> #resolve") == ("", "> only quoted\n> #resolve")
+
+
+def test_long_quote_is_fast() -> None:
+    """The 767 KB quote from github/email_reply_parser splits in well under a second."""
+    text = (corpus_dir() / "github-email_reply_parser" / "email_long_quote.txt").read_text(
+        encoding="utf-8", errors="replace")
+    started = time.perf_counter()
+    new, rest = split_reply(text)
+    assert time.perf_counter() - started < 1.0
+    assert new.startswith("Hi folks") and len(rest) > 50_000
+
+
+def test_pathological_bodies_are_linear() -> None:
+    """Alternating quotes and text, and stacked header look-alikes, stay fast."""
+    started = time.perf_counter()
+    split_reply("> q\ntext\n" * 50_000)
+    split_reply("From: x\n" * 100_000)
+    split_reply("On x\n\n" * 100_000)
+    split_reply("x" * 2_000_000)
+    assert time.perf_counter() - started < 5.0
+
+
+def test_corpus_chinese_reply() -> None:
+    """discourse's embedded Chinese reply: the "在 … 写道：" quote is cut."""
+    text = (corpus_dir() / "discourse-email_reply_trimmer" / "emails" /
+            "embedded_email_chinese.txt").read_text(encoding="utf-8")
+    new, rest = split_reply(text)
+    assert new == "Hi Erlend Sogge Heggen,\nThank you for your reply."
+    assert "写道" in rest
+
+
+def test_every_corpus_body_splits() -> None:
+    """Every body and html-body fixture splits without error into lines of the input."""
+    root = corpus_dir()
+    with (root / "INDEX.tsv").open(encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.DictReader(f, delimiter="\t") if r["kind"] in ("body", "html-body")]
+    for row in rows:
+        text = (root / row["path"]).read_bytes().decode("utf-8", "replace")
+        new, _ = split_reply(text)
+        normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+        assert all(line in normalised for line in new.split("\n")), row["path"]
+    assert len(rows) > 200
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("> -\n\r\t写道：在发件人:Sent:From:wrote:On x#")) |
+               st.characters(), max_size=400))
+def test_never_raises_and_new_text_comes_from_the_input(text: str) -> None:
+    """On any text: no exception, and every new-text line is a line of the input."""
+    new, rest = split_reply(text)
+    lines = set(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    assert all(line in lines or line.rstrip() in {x.rstrip() for x in lines}
+               for line in new.split("\n") if line)
+    assert isinstance(rest, str)
