@@ -20,18 +20,25 @@ itself: every header is read raw and every payload as bytes.
 
 from __future__ import annotations
 
-import binascii
-import codecs
 import hashlib
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import Message
-from email.utils import collapse_rfc2231_value, parsedate_tz
+from email.utils import collapse_rfc2231_value
 from html.parser import HTMLParser
 from typing import TypeVar
 
+from maild.core.charsets import WHITESPACE, decode, header_text
+from maild.core.headers import (
+    addresses,
+    bare_address,
+    mailboxes,
+    message_id_of,
+    message_ids,
+    parse_date,
+    return_path_of,
+)
 from maild.core.values import Attachment, Inbound
 
 T = TypeVar("T")
@@ -39,257 +46,6 @@ T = TypeVar("T")
 
 class UnparseableMessage(ValueError):
     """The input is not an e-mail: no header block and no sender address."""
-
-
-# --- charsets ---------------------------------------------------------------
-
-# Labels mapped to the superset that real senders actually use.
-_ALIASES = dict.fromkeys(
-    ("gb2312", "gbk", "cp936", "x-gbk", "euc-cn", "x-euc-cn", "csgb2312", "gb_2312-80"), "gb18030"
-) | {
-    "big5": "big5hkscs", "x-big5": "big5hkscs", "euc_kr": "cp949", "ks_c_5601-1987": "cp949",
-    "shift_jis": "cp932", "x-sjis": "cp932", "iso2022_jp": "iso2022_jp_ext",
-    "iso8859-1": "cp1252", "iso-8859-8-i": "iso8859-8", "windows-874": "cp874",
-}  # fmt: skip
-# Tried when the declared codec fails: Japanese mail is often labelled with the wrong one.
-_SIBLINGS = {"iso2022_jp_ext": ("euc_jp", "cp932"), "euc_jp": ("cp932",), "cp932": ("euc_jp",)}
-# Codecs that are not charsets, or are slow on hostile input.
-_BLOCKED = frozenset({"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined"})
-_SINGLE_BYTE = ("iso8859", "cp12", "cp8", "cp4", "latin", "mac-", "koi8", "tis")
-_BAD_CHARS = re.compile("[\ud800-\udfff]")
-# A lone CJK character between Latin letters is Latin-1 read as GBK/Big5 ("Fr鰏che").
-_MOJIBAKE = re.compile("[A-Za-z][\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff][A-Za-z]")
-
-
-def _codec(label: str | None) -> str | None:
-    """The Python codec for a charset label, or None when unknown or unsafe."""
-    name = (label or "").strip().strip("\"'").lower()
-    if not name or name in ("us-ascii", "ascii", "unknown-8bit", "x-unknown"):
-        return None
-    try:
-        info = codecs.lookup(_ALIASES.get(name, name))
-    except (LookupError, ValueError):
-        return None
-    if not getattr(info, "_is_text_encoding", True) or info.name in _BLOCKED:
-        return None
-    return _ALIASES.get(info.name, info.name)
-
-
-def _clean(text: str) -> str:
-    """Drop NULs and lone surrogates, which no database or encoder accepts."""
-    return _BAD_CHARS.sub("\ufffd", text.replace("\x00", ""))
-
-
-def _guess(data: bytes, hint: str | None = None) -> str:
-    """Decode unlabelled bytes: UTF-8, the message's charset, GB18030, Big5, then Latin-1."""
-    try:
-        return _clean(data.decode("iso2022_jp_ext" if b"\x1b$" in data else "utf-8"))
-    except UnicodeError:
-        pass
-    loose = data.decode("utf-8", "replace")
-    bad = loose.count("\ufffd")
-    if sum(ch > "\x7f" for ch in loose) >= 5 * bad:  # valid UTF-8 with a few broken bytes
-        return _clean(loose)
-    for codec in (_codec(hint), "gb18030", "big5hkscs", "cp1252"):
-        try:
-            text = data.decode(codec) if codec else ""
-        except UnicodeError:
-            continue
-        if text and not _MOJIBAKE.search(text):
-            return _clean(text)
-    return _clean(data.decode("latin-1"))
-
-
-def _decode(data: bytes, label: str | None, hint: str | None = None) -> str:
-    """Decode bytes with a declared charset, repairing wrong or unknown labels."""
-    codec = _codec(label)
-    if codec is None:
-        return _guess(data, hint)
-    tries = [codec, *_SIBLINGS.get(codec, ())]
-    if not data.isascii():  # valid non-ASCII UTF-8 is UTF-8, whatever the label says
-        tries.insert(0 if codec.startswith(_SINGLE_BYTE) else 1, "utf-8")
-    for name in tries:
-        try:
-            return _clean(data.decode(name))
-        except UnicodeError:
-            pass
-    if codec == "utf-8":  # broken UTF-8 is usually another charset, often GBK
-        return _guess(data, hint)
-    try:
-        return _clean(data.decode(codec, "replace"))
-    except UnicodeError:
-        return _guess(data, hint)
-
-
-# --- headers ----------------------------------------------------------------
-
-_EW = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?]*)(?:\?=|$)")
-_FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
-_WS = re.compile(r"[ \t\r\n\f\v]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
-
-
-def _raw_bytes(text: str) -> bytes:
-    """Header text as parsed by compat32 (8-bit bytes as surrogates) → bytes."""
-    return text.encode("utf-8", "surrogateescape")
-
-
-def _b_decode(text: str) -> bytes:
-    clean = re.sub(r"[^A-Za-z0-9+/]", "", text)
-    clean = clean[: len(clean) - len(clean) % 4 if len(clean) % 4 == 1 else None]
-    try:
-        return binascii.a2b_base64(clean + "=" * (-len(clean) % 4))
-    except binascii.Error:
-        return b""
-
-
-def _q_decode(text: str) -> bytes:
-    data = _raw_bytes(text).replace(b"_", b" ")
-    return re.sub(rb"=([0-9A-Fa-f]{2})", lambda m: bytes([int(m[1], 16)]), data)
-
-
-def _decode_words(value: str, hint: str | None) -> str:
-    """Decode RFC 2047 words and raw 8-bit bytes in one header value.
-
-    Adjacent words in one charset are joined as bytes before decoding, so a
-    multibyte character split across two words survives.
-    """
-    text = _FOLD.sub("", value)
-    chunks: list[tuple[bytearray, str | None]] = []
-    pos = 0
-    for m in _EW.finditer(text):
-        gap = text[pos : m.start()]
-        if gap and not (gap.isspace() and chunks and chunks[-1][1] is not None):
-            chunks.append((bytearray(_raw_bytes(gap)), None))
-        data = _b_decode(m[3]) if m[2] in "bB" else _q_decode(m[3])
-        charset = m[1].lower()
-        if chunks and chunks[-1][1] == charset:
-            chunks[-1][0].extend(data)
-        else:
-            chunks.append((bytearray(data), charset))
-        pos = m.end()
-    if pos < len(text):
-        chunks.append((bytearray(_raw_bytes(text[pos:])), None))
-    return "".join(_decode(bytes(d), c, hint) if c else _guess(bytes(d), hint) for d, c in chunks)
-
-
-def _text(value: str, hint: str | None = None) -> str:
-    """A decoded header value on one line, without control characters."""
-    return _CONTROL.sub("", _WS.sub(" ", _decode_words(value, hint))).strip()
-
-
-# --- addresses --------------------------------------------------------------
-
-_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"?', re.S)
-_ANGLE = re.compile(r"<([^<>]*)>")
-_COMMENT = re.compile(r"\(([^()]*)\)")
-_LOCAL = re.compile(r"[A-Za-z0-9._+-]+")
-
-
-def _split_list(value: str) -> Iterator[str]:
-    """Split an address list at top-level commas; quotes, comments, <> and words are opaque."""
-    quote = angle = False
-    depth = start = i = 0
-    while i < len(value):
-        c = value[i]
-        if quote or depth:
-            if c == "\\":
-                i += 1
-            elif quote:
-                quote = c != '"'
-            else:
-                depth += (c == "(") - (c == ")")
-        elif c == "=" and (m := _EW.match(value, i)):
-            i = m.end()
-            continue
-        elif c in '"(':
-            quote, depth = c == '"', int(c == "(")
-        elif c in "<>":
-            angle = c == "<"
-        elif not angle and c in ",;:":
-            if c != ":":  # ":" only ends a group's display name
-                yield value[start:i]
-            start = i + 1
-        i += 1
-    yield value[start:]
-
-
-def _bare(addr: str) -> str:
-    addr = "".join(_COMMENT.sub("", addr).split()).rsplit(":", 1)[-1]  # "mailto:", routes
-    return _guess(_raw_bytes(addr)).lower() if addr else ""
-
-
-def _mailbox(item: str, hint: str | None) -> tuple[str, str]:
-    """One list item → (decoded display name, lower-cased bare address or "")."""
-    masked = _QUOTED.sub(lambda m: " " * len(m[0]), item)
-    angles = list(_ANGLE.finditer(masked))
-    if angles:
-        m = next((a for a in angles if "@" in a[1]), angles[0])
-        name, addr = item[: m.start()], _bare(item[m.start() + 1 : m.end() - 1])
-        if not addr and _LOCAL.fullmatch(name.strip()):  # "MAILER-DAEMON <>"
-            addr = name.strip().lower()
-    else:
-        comment = _COMMENT.search(masked)
-        name = comment[1] if comment else ""
-        words = _COMMENT.sub(" ", masked).split()
-        addr = next((w for w in words if "@" in w), words[0] if len(words) == 1 else "")
-        addr = addr if "@" in addr or _LOCAL.fullmatch(addr) else ""
-        addr = _bare(addr)
-    name = _QUOTED.sub(lambda q: re.sub(r"\\(.)", r"\1", q[1]), name)
-    return _text(name, hint).strip("\"' "), addr
-
-
-def _mailboxes(values: list[str], hint: str | None = None) -> list[tuple[str, str]]:
-    found = [_mailbox(item, hint) for value in values for item in _split_list(value)]
-    return [(name, addr) for name, addr in found if addr]
-
-
-def _addrs(values: list[str], hint: str | None = None) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(addr for _, addr in _mailboxes(values, hint)))
-
-
-# --- ids, dates, return path ------------------------------------------------
-
-
-def _ids(value: str | None) -> tuple[str, ...]:
-    """Message-ids in a header, without brackets; bare `x@y` tokens accepted."""
-    text = _guess(_raw_bytes(value or ""))
-    found = ["".join(m.split()) for m in _ANGLE.findall(text)]
-    if not any(found):
-        found = [w.strip("<>,;") for w in text.split() if "@" in w]
-    return tuple(dict.fromkeys(_CONTROL.sub("", f) for f in found if f))
-
-
-def _message_id(value: str | None) -> str | None:
-    ids = _ids(value)
-    words = _text(value or "").strip("<> ").split()
-    return ids[0] if ids else (words[0] if words else None)
-
-
-def _date(value: str | None) -> datetime | None:
-    """The Date header as a tz-aware datetime; a missing zone is read as UTC."""
-    try:
-        t = parsedate_tz(_text(value)) if value else None
-        if t is None:
-            return None
-        year = t[0] + 1900 if t[0] < 1000 else t[0]  # RFC 5322 obs-year "101"
-        try:
-            tz = timezone(timedelta(seconds=t[9] or 0))
-        except ValueError:
-            tz = UTC
-        return datetime(year, t[1], t[2], t[3], t[4], min(t[5], 59), tzinfo=tz)
-    except (ValueError, OverflowError, IndexError, TypeError):
-        return None
-
-
-def _return_path(values: list[str]) -> str | None:
-    if not values:
-        return None
-    if not _COMMENT.sub("", values[0]).strip(" \t\r\n<>"):
-        return ""  # "<>": the null sender of bounces and auto-replies
-    boxes = _mailboxes(values[:1])
-    return boxes[0][1] if boxes else None
-
 
 # --- bodies -----------------------------------------------------------------
 
@@ -341,7 +97,10 @@ class _HTMLText(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.skip:
             return
-        data = data.replace("\n", "\n" + "> " * self.quote) if self.pre else _WS.sub(" ", data)
+        if self.pre:
+            data = data.replace("\n", "\n" + "> " * self.quote)
+        else:
+            data = WHITESPACE.sub(" ", data)
         self.out.append(data.replace("\xa0", " "))
 
 
@@ -395,7 +154,7 @@ def _charset(part: Message) -> str | None:
 
 def _filename(part: Message) -> str:
     name = _safe(part.get_filename, None)
-    return _text(name, _charset(part)) if isinstance(name, str) else ""
+    return header_text(name, _charset(part)) if isinstance(name, str) else ""
 
 
 def _disposition(part: Message) -> str | None:
@@ -434,7 +193,7 @@ def _inline_name(part: Message, ctype: str, index: int) -> str:
 
 
 def _part_text(part: Message, hint: str | None) -> str:
-    text = _decode(_payload(part), _charset(part), hint)
+    text = decode(_payload(part), _charset(part), hint)
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -542,11 +301,11 @@ def _load(raw: bytes) -> Message:
 def _sender(heads: dict[str, list[str]], msg: Message, hint: str | None) -> tuple[str, str]:
     """(display name, address) from From, else Sender, else Return-Path, else mbox From_."""
     for name in ("from", "sender", "return-path"):
-        boxes = _mailboxes(heads.get(name, []), hint)
+        boxes = mailboxes(heads.get(name, []), hint)
         if boxes:
             return boxes[0]
     envelope = (msg.get_unixfrom() or "").split()
-    return ("", _bare(envelope[1])) if len(envelope) > 1 and "@" in envelope[1] else ("", "")
+    return ("", bare_address(envelope[1])) if len(envelope) > 1 and "@" in envelope[1] else ("", "")
 
 
 def _content_digest(raw: bytes, first: dict[str, str]) -> str:
@@ -568,7 +327,7 @@ def parse(raw: bytes) -> Inbound:
     if not from_addr and not _header_count(msg):
         raise UnparseableMessage(f"no header block and no sender address in {len(raw)} bytes")
     first = {key: values[0] for key, values in heads.items()}
-    message_id = _message_id(first.get("message-id"))
+    message_id = message_id_of(first.get("message-id"))
     text, html, attachments = _bodies(msg, hint)
     delivered = [v for k, vs in heads.items() if k in _DELIVERY for v in vs]
     digest = _content_digest(raw, first)
@@ -577,18 +336,18 @@ def parse(raw: bytes) -> Inbound:
         dedup_key=f"mid:{message_id}" if message_id else f"sha256:{digest}",
         from_addr=from_addr,
         from_name=from_name,
-        subject=_text(first.get("subject", ""), hint),
-        to=_addrs(heads.get("to", []), hint),
-        cc=_addrs(heads.get("cc", []), hint),
-        delivered_to=_addrs(delivered),
-        date=_date(first.get("date")),
-        in_reply_to=_ids(first.get("in-reply-to")),
-        references=_ids(" ".join(heads.get("references", []))),
+        subject=header_text(first.get("subject", ""), hint),
+        to=addresses(heads.get("to", []), hint),
+        cc=addresses(heads.get("cc", []), hint),
+        delivered_to=addresses(delivered),
+        date=parse_date(first.get("date")),
+        in_reply_to=message_ids(first.get("in-reply-to")),
+        references=message_ids(" ".join(heads.get("references", []))),
         text=text or (html_to_text(html) if html else ""),  # an empty text part defers to HTML
         html=html,
         html_only=not text and bool(html),
-        headers={key: _text(value, hint) for key, value in first.items()},
-        return_path=_return_path(heads.get("return-path", [])),
+        headers={key: header_text(value, hint) for key, value in first.items()},
+        return_path=return_path_of(heads.get("return-path", [])),
         content_type=_ctype(msg),
         attachments=attachments,
     )
