@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import signal
 import sys
@@ -19,31 +18,27 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from maild import __version__
-from maild.config import ConfigError, Settings, default_config_path, read_config
+from maild.cli import customers
+from maild.cli.common import (
+    EX_TEMPFAIL,
+    common_options,
+    json_flag,
+    print_json,
+    runtime,
+    settings,
+    table,
+)
+from maild.config import ConfigError
 from maild.db import migrate
 from maild.db.models import Case, InboundMessage, OutboxMail, utcnow
 from maild.rules import RulesError
-from maild.runtime import Runtime, database
+from maild.runtime import database
 
-EX_TEMPFAIL = 75
 log = logging.getLogger("maild")
 
 
-def _common() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="PATH",
-                   help="config file (default: $MAILD_CONFIG, else ./config.toml)")
-    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                   help="log progress to stderr")
-    return p
-
-
-def _json_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print JSON only, on stdout")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    common = _common()
+    common = common_options()
     parser = argparse.ArgumentParser(
         prog="maild", parents=[common],
         description="maild: an email-driven IT helpdesk daemon. Customers mail the helpdesk, "
@@ -63,30 +58,32 @@ def build_parser() -> argparse.ArgumentParser:
     ing = sub.add_parser("ingest", parents=[common],
                          help="process one message from FILE or stdin (MTA pipe)")
     ing.add_argument("file", nargs="?", type=Path, help="message file (default: stdin)")
-    _json_flag(ing)
+    json_flag(ing)
 
     cases = sub.add_parser("cases", parents=[common], help="list or show cases")
     csub = cases.add_subparsers(dest="cases_command", required=True, metavar="ACTION")
     cl = csub.add_parser("list", parents=[common], help="list cases, newest first")
     cl.add_argument("--status", help="only cases with this status")
     cl.add_argument("--engineer", help="only cases of this engineer (email)")
-    _json_flag(cl)
+    json_flag(cl)
     cs = csub.add_parser("show", parents=[common], help="one case with its log")
     cs.add_argument("id", type=int)
-    _json_flag(cs)
+    json_flag(cs)
 
     msgs = sub.add_parser("messages", parents=[common], help="inbound messages")
     msub = msgs.add_subparsers(dest="messages_command", required=True, metavar="ACTION")
     ml = msub.add_parser("list", parents=[common], help="messages with their dispositions")
     ml.add_argument("--disposition", help="only messages with this disposition")
-    _json_flag(ml)
+    json_flag(ml)
 
     out = sub.add_parser("outbox", parents=[common], help="queued notifications")
     osub = out.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
     ol = osub.add_parser("list", parents=[common], help="queued and sent mail")
     ol.add_argument("--status", choices=["pending", "sent", "failed"])
-    _json_flag(ol)
+    json_flag(ol)
     osub.add_parser("flush", parents=[common], help="send all pending mail now")
+
+    customers.add_parser(sub, common)
 
     demo = sub.add_parser("demo", parents=[common],
                           help="the whole loop on an embedded mail server, with a timeline")
@@ -96,40 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return read_config(getattr(args, "config", None) or default_config_path())
-
-
-def _runtime(args: argparse.Namespace, check_schema: bool = True) -> Runtime:
-    settings = _settings(args)
-    engine = database(settings)
-    if check_schema:
-        migrate.check(engine)
-    return Runtime.load(settings, engine)
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, ensure_ascii=False, indent=2))
-
-
-def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
-    widths = [min(max(len(r[i]) for r in cells), 50) for i in range(len(headers))]
-    for r in cells:
-        print("  ".join(c[:50].ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-
-
 def cmd_db(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    before, after = migrate.upgrade(database(settings))
-    print(f"database {settings.database.url}: {before or 'empty'} → {after}")
+    loaded = settings(args)
+    before, after = migrate.upgrade(database(loaded))
+    print(f"database {loaded.database.url}: {before or 'empty'} → {after}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from maild.daemon import Daemon
 
-    rt = _runtime(args)
+    rt = runtime(args)
     rt.sync_directory()
     daemon = Daemon(rt)
     if args.once:
@@ -154,7 +128,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from maild.service import TransientError, ingest
 
     try:
-        rt = _runtime(args)
+        rt = runtime(args)
     except Exception as exc:  # the database is down or locked: let the MTA retry
         if isinstance(exc, ConfigError | RulesError):
             raise
@@ -167,7 +141,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"maild ingest: temporary failure, try again later: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
     if args.json:
-        _print_json({"id": result.message_row_id, "disposition": result.disposition.value,
+        print_json({"id": result.message_row_id, "disposition": result.disposition.value,
                      "case_id": result.case_id, "reason": result.reason})
     else:
         case = f" case #{result.case_id}" if result.case_id else ""
@@ -178,7 +152,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_cases(args: argparse.Namespace) -> int:
     from maild.views import case_json
 
-    rt = _runtime(args)
+    rt = runtime(args)
     with Session(rt.engine) as s:
         if args.cases_command == "show":
             case = s.get(Case, args.id)
@@ -187,7 +161,7 @@ def cmd_cases(args: argparse.Namespace) -> int:
                 return 1
             data = case_json(s, rt.rules, case)
             if args.json:
-                _print_json(data)
+                print_json(data)
             else:
                 _print_case(data)
             return 0
@@ -198,9 +172,9 @@ def cmd_cases(args: argparse.Namespace) -> int:
             q = q.where(Case.engineer_email == args.engineer.lower())
         rows = [case_json(s, rt.rules, c, with_log=False) for c in s.exec(q)]
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     else:
-        _table([(f"#{r['id']}", r["status"], r["priority"], r["type"],
+        table([(f"#{r['id']}", r["status"], r["priority"], r["type"],
                  (r["engineer"] or {}).get("email"), r["subject"]) for r in rows],
                ("case", "status", "prio", "type", "engineer", "subject"))
     return 0
@@ -231,16 +205,16 @@ def _print_case(d: dict[str, Any]) -> None:
 def cmd_messages(args: argparse.Namespace) -> int:
     from maild.views import message_json
 
-    rt = _runtime(args)
+    rt = runtime(args)
     with Session(rt.engine) as s:
         q = select(InboundMessage).order_by(col(InboundMessage.id))
         if args.disposition:
             q = q.where(InboundMessage.disposition == args.disposition)
         rows = [message_json(m) for m in s.exec(q)]
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     else:
-        _table([(r["id"], r["received_at"][:19], r["disposition"], r["case_id"], r["from"],
+        table([(r["id"], r["received_at"][:19], r["disposition"], r["case_id"], r["from"],
                  r["subject"]) for r in rows],
                ("id", "received", "disposition", "case", "from", "subject"))
     return 0
@@ -249,7 +223,7 @@ def cmd_messages(args: argparse.Namespace) -> int:
 def cmd_outbox(args: argparse.Namespace) -> int:
     from maild.views import outbox_json
 
-    rt = _runtime(args)
+    rt = runtime(args)
     if args.outbox_command == "flush":
         from maild.edges import smtp
 
@@ -263,9 +237,9 @@ def cmd_outbox(args: argparse.Namespace) -> int:
             q = q.where(OutboxMail.status == args.status)
         rows = [outbox_json(o) for o in s.exec(q)]
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     else:
-        _table([(r["id"], r["status"], r["attempts"], r["template"], ",".join(r["to"]),
+        table([(r["id"], r["status"], r["attempts"], r["template"], ",".join(r["to"]),
                  r["subject"]) for r in rows],
                ("id", "status", "tries", "template", "to", "subject"))
     return 0
@@ -279,7 +253,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "db": cmd_db, "run": cmd_run, "ingest": cmd_ingest, "cases": cmd_cases,
-    "messages": cmd_messages, "outbox": cmd_outbox, "demo": cmd_demo,
+    "messages": cmd_messages, "outbox": cmd_outbox, "customers": customers.run,
+    "demo": cmd_demo,
 }
 
 

@@ -1,0 +1,55 @@
+"""What every subcommand shares: options, loading the runtime, printing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from maild.config import Settings, default_config_path, read_config
+from maild.db import migrate
+from maild.runtime import Runtime, database
+
+EX_TEMPFAIL = 75
+
+
+def common_options() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="PATH",
+                   help="config file (default: $MAILD_CONFIG, else ./config.toml)")
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="log progress to stderr")
+    return p
+
+
+def json_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON only, on stdout")
+
+
+def settings(args: argparse.Namespace) -> Settings:
+    """The config named by --config, $MAILD_CONFIG or ./config.toml."""
+    return read_config(getattr(args, "config", None) or default_config_path())
+
+
+def runtime(args: argparse.Namespace, check_schema: bool = True) -> Runtime:
+    """Settings, rules, templates and a database at the expected schema."""
+    loaded = settings(args)
+    engine = database(loaded)
+    if check_schema:
+        migrate.check(engine)
+    return Runtime.load(loaded, engine)
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [min(max(len(r[i]) for r in cells), 50) for i in range(len(headers))]
+    for r in cells:
+        print("  ".join(c[:50].ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
