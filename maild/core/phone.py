@@ -1,0 +1,81 @@
+"""An operator's phone summary: ``Key: value`` lines at the top of the new text (SPEC §6).
+
+Keys are English or Chinese, any case, with ASCII or full-width colons;
+``Description``/``描述`` may run over several lines (until the next key).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, fields
+
+KEYS: dict[str, tuple[str, ...]] = {
+    "employee": ("employee", "employee id", "employee no", "工号", "员工号", "员工编号"),
+    "name": ("name", "caller", "姓名", "名字", "来电人"),
+    "company": ("company", "公司", "单位"),
+    "phone": ("phone", "tel", "telephone", "mobile", "电话", "手机", "联系电话"),
+    "email": ("email", "e-mail", "mail", "邮箱", "电子邮件", "邮件地址"),
+    "type": ("type", "类型", "问题类型"),
+    "priority": ("priority", "优先级"),
+    "engineer": ("engineer", "工程师", "指派工程师"),
+    "description": ("description", "problem", "issue", "描述", "问题描述", "问题"),
+}
+_LOOKUP = {alias: field for field, aliases in KEYS.items() for alias in aliases}
+_LINE = re.compile(r"^\s*([^:：\n]{1,24}?)\s*[:：]\s*(.*)$")
+
+
+@dataclass(frozen=True)
+class PhoneFields:
+    employee: str | None = None
+    name: str | None = None
+    company: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    type: str | None = None
+    priority: str | None = None
+    engineer: str | None = None
+    description: str | None = None
+
+
+def _key(line: str) -> tuple[str, str] | None:
+    """(field, value) when the line is ``Key: value`` with a known key."""
+    m = _LINE.match(line)
+    if not m:
+        return None
+    field = _LOOKUP.get(unicodedata.normalize("NFKC", m.group(1)).strip().lower())
+    return (field, m.group(2).strip()) if field else None
+
+
+def parse_summary(new_text: str) -> PhoneFields | None:
+    """The summary at the top of ``new_text``; None when it does not start with known keys."""
+    found: dict[str, str] = {}
+    current: str | None = None
+    for line in new_text.strip().splitlines():
+        hit = _key(line)
+        if hit:
+            current, value = hit
+            found.setdefault(current, value)
+        elif current == "description":
+            found["description"] = (found["description"] + "\n" + line).strip("\n")
+        elif line.strip() and not found:
+            return None  # prose before any key: not a summary
+        elif line.strip():
+            break  # the summary is over; what follows is not ours
+    if not found:
+        return None
+    clean = {k: v.strip() or None for k, v in found.items()}
+    return PhoneFields(**clean)
+
+
+def missing(f: PhoneFields) -> list[str]:
+    """What the summary still needs to open a case, in words an operator recognises."""
+    out = []
+    if not f.description:
+        out.append("Description / 描述")
+    if not (f.employee or f.name):
+        out.append("Employee / 工号 or Name / 姓名")
+    return out
+
+
+FIELD_NAMES = tuple(f.name for f in fields(PhoneFields))
