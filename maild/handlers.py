@@ -8,34 +8,34 @@ the caller's session and returns a ``Handled``; the caller commits once.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from maild.attachments import Kept, keep
-from maild.core import cases, notify, routing, threads
+from maild.attachments import Kept
+from maild.core import cases, notify, threads
 from maild.core.mime import LOOP_HEADER
 from maild.core.parse import parse
 from maild.core.quoting import split_reply
 from maild.core.screening import screen
 from maild.core.tags import customer_intent, parse_tags
 from maild.core.tokens import HOLD
-from maild.core.values import STAFF_ROLES, CaseRef, Channel, Command, Disposition, Inbound, Role
+from maild.core.values import STAFF_ROLES, CaseRef, Command, Disposition, Inbound, Role
 from maild.db import queries
 from maild.db.models import Case, Customer, InboundMessage
+from maild.opening import (
+    Handled,
+    Opening,
+    keep_attachments,
+    language_of,
+    notify_events,
+    open_case,
+    write_log,
+)
 from maild.outbound import audiences, base_context, case_context, enqueue, staff_recipient
 from maild.runtime import Runtime
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-
-
-@dataclass(frozen=True)
-class Handled:
-    disposition: Disposition
-    case_id: int | None = None
-    reason: str | None = None
 
 
 def handle(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handled:
@@ -70,6 +70,17 @@ def _author(msg: Inbound) -> bool:
         "@" in msg.headers.get(name, "") for name in ("from", "sender"))
 
 
+def mail_opening(msg: Inbound) -> Opening:
+    """A case from a mail: its subject, and its new text as the description."""
+    text = new_text(msg).strip() or msg.text.strip()
+    return Opening(subject=msg.subject, description=text, source=msg, reporter=msg.from_addr)
+
+
+def new_text(msg: Inbound) -> str:
+    """The author's new words: quoted history and signature cut away."""
+    return split_reply(msg.text)[0]
+
+
 def find_case(s: Session, rt: Runtime, msg: Inbound) -> CaseRef | None:
     """Token, then [Case #N] in the subject, then In-Reply-To/References (SPEC §3.3)."""
     h = rt.settings.helpdesk
@@ -99,12 +110,12 @@ def on_new(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handle
         s.add(customer)
         s.flush()
     if customer is not None:
-        return open_case(s, rt, msg, customer, row)
+        return open_case(s, rt, mail_opening(msg), customer, row)
     policy = rt.settings.helpdesk.unknown_senders
     if policy == "hold":
         return hold(s, rt, msg, row)
     notice = notify.Notice("rejected_sender", notify.Recipient(
-        msg.from_addr, msg.from_name or msg.from_addr, _language(rt, msg.subject + msg.text)))
+        msg.from_addr, msg.from_name or msg.from_addr, language_of(rt, msg.subject + msg.text)))
     enqueue(s, rt, notice, base_context(rt, None), row.received_at, in_reply_to=msg.message_id)
     return Handled(Disposition.REJECTED, None, "unknown sender (unknown_senders = reject)")
 
@@ -115,7 +126,7 @@ def _asker(rt: Runtime, msg: Inbound) -> notify.Recipient:
     if person is not None:
         return staff_recipient(rt, msg.from_addr)
     return notify.Recipient(msg.from_addr, msg.from_name or msg.from_addr,
-                            _language(rt, msg.subject + msg.text))
+                            language_of(rt, msg.subject + msg.text))
 
 
 def answer_help(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handled:
@@ -144,90 +155,6 @@ def answer_search(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     return Handled(Disposition.COMMAND, None, f"#search {' '.join(terms)}: {len(found)} found")
 
 
-def _language(rt: Runtime, text: str) -> str:
-    """Answer in Chinese whoever writes in Chinese; else the configured language."""
-    return "zh" if _CJK.search(text) else rt.settings.helpdesk.language
-
-
-def _keep_attachments(s: Session, rt: Runtime, msg: Inbound, case: Case,
-                      row: InboundMessage) -> Kept:
-    """Store the attachments for the case; log the ones refused for their size."""
-    assert case.id is not None
-    kept = keep(s, rt.settings.paths.store, rt.settings.limits, msg, row.size, case.id, row.id)
-    for name, size in kept.refused:
-        queries.add_log(s, case.id, row.received_at, "maild", "attachment",
-                        f"refused {name} ({size} bytes): over the size limit")
-    return kept
-
-
-def open_case(s: Session, rt: Runtime, msg: Inbound, customer: Customer,
-              row: InboundMessage, channel: Channel = Channel.EMAIL) -> Handled:
-    """Create, route and dispatch a case; acknowledge and notify (SPEC §2)."""
-    now = row.received_at
-    subject = msg.subject or "(no subject)"
-    description = split_reply(msg.text)[0].strip() or msg.text.strip() or "(no text)"
-    type_rule = routing.classify_type(f"{subject}\n{description}", rt.rules.types)
-    site = routing.pick_site(customer.company, customer.email, rt.rules.sites)
-    loads, last = queries.engineer_loads(s, site.engineers) if site else ({}, {})
-    engineer = routing.pick_engineer(site, loads, last)
-    case = Case(
-        subject=subject[:998], description=description,
-        type=type_rule.name if type_rule else None,
-        priority=routing.initial_priority(customer.vip, type_rule, rt.rules.default_priority,
-                                          rt.rules.vip_priority),
-        status="new", channel=channel.value, language=_language(rt, subject + description),
-        customer_id=customer.id, site_code=site.code if site else None,
-        root_message_id=msg.message_id, created_at=now, updated_at=now,
-    )
-    s.add(case)
-    s.flush()
-    assert case.id is not None
-    outcome = cases.dispatch(queries.view_of(case), engineer, now)
-    queries.store_view(case, outcome.case, now)
-    queries.add_log(s, case.id, now, msg.from_addr, "created", f"case opened by mail: {subject}")
-    _write_log(s, case.id, now, "maild", outcome.log)
-    kept = _keep_attachments(s, rt, msg, case, row)
-    queries.remember_ref(s, msg.message_id, case.id)
-    budget = rt.settings.limits.forward_attachments_bytes
-    notify_events(s, rt, case, outcome.events, customer.name, None, msg.message_id,
-                  Extras(notes={"dispatch": kept.summary(budget),
-                                "ack": kept.refused_summary()},
-                         files={"dispatch": kept.forwardable(budget)}))
-    reason = f"dispatched to {engineer}" if engineer else "no engineer found; operators told"
-    return Handled(Disposition.NEW_CASE, case.id, reason)
-
-
-def _write_log(s: Session, case_id: int, now: datetime, author: str,
-               lines: tuple[tuple[str, str], ...]) -> None:
-    for kind, text in lines:
-        queries.add_log(s, case_id, now, author, kind, text)
-
-
-@dataclass(frozen=True)
-class Extras:
-    """Per-template additions to the planned notices: a note, attached files."""
-
-    notes: Mapping[str, str | None] = field(default_factory=dict)
-    files: Mapping[str, Sequence[tuple[str, str, bytes]]] = field(default_factory=dict)
-
-
-def notify_events(s: Session, rt: Runtime, case: Case, events: tuple[cases.Event, ...],
-                  actor: str | None, skip: str | None, in_reply_to: str | None,
-                  extras: Extras | None = None) -> None:
-    """Plan and enqueue the notices for ``events`` on ``case``."""
-    if not events:
-        return
-    extras = extras or Extras()
-    old = next((e.old_engineer for e in events if e.old_engineer), None)
-    who = audiences(s, rt, case, old)
-    ctx = base_context(rt, case_context(s, rt, case))
-    for notice in notify.plan(events, who, actor, skip):
-        if notice.template in extras.notes:
-            notice = replace(notice, note=extras.notes[notice.template])
-        enqueue(s, rt, notice, ctx, case.updated_at, case=case, in_reply_to=in_reply_to,
-                attachments=extras.files.get(notice.template, ()))
-
-
 def on_command(s: Session, rt: Runtime, msg: Inbound, case: Case, row: InboundMessage,
                role: Role | None) -> Handled:
     """Staff reply through their own token: apply the tags, all or nothing (SPEC §4)."""
@@ -245,8 +172,8 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, case: Case, row: InboundMe
     if isinstance(result, cases.Refusal):
         return _refuse(s, rt, msg, case, result, new_text, now)
     queries.store_view(case, result.case, now)
-    _write_log(s, case.id, now, msg.from_addr, result.log)
-    _keep_attachments(s, rt, msg, case, row)
+    write_log(s, case.id, now, msg.from_addr, result.log)
+    keep_attachments(s, rt, msg, case, row)
     queries.remember_ref(s, msg.message_id, case.id)
     name = staff_recipient(rt, msg.from_addr).name
     notify_events(s, rt, case, result.events, name, msg.from_addr, msg.message_id)
@@ -274,11 +201,11 @@ def on_reply(s: Session, rt: Runtime, msg: Inbound, case: Case, row: InboundMess
     view = queries.view_of(case)
     intent = customer_intent(new_text)
     outcome = cases.customer_action(view, intent.action, intent.rating, now) if intent else None
-    kept = _keep_attachments(s, rt, msg, case, row)
+    kept = keep_attachments(s, rt, msg, case, row)
     queries.remember_ref(s, msg.message_id, case.id)
     if outcome is not None:
         queries.store_view(case, outcome.case, now)
-        _write_log(s, case.id, now, msg.from_addr, outcome.log)
+        write_log(s, case.id, now, msg.from_addr, outcome.log)
         notify_events(s, rt, case, outcome.events, msg.from_name or msg.from_addr, None,
                       msg.message_id)
         return Handled(Disposition.REPLY, case.id, f"customer {intent.action if intent else ''}")
@@ -307,7 +234,7 @@ def hold(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handled:
     ctx = base_context(rt, None)
     ctx["held"] = {"subject": msg.subject, "expires_hours": rt.settings.helpdesk.hold_hours}
     to = notify.Recipient(msg.from_addr, msg.from_name or msg.from_addr,
-                          _language(rt, msg.subject + msg.text))
+                          language_of(rt, msg.subject + msg.text))
     enqueue(s, rt, notify.Notice("hold", to), ctx, row.received_at, in_reply_to=msg.message_id,
             token=(HOLD, row.id))
     return Handled(Disposition.HELD, None, "unknown sender; asked to confirm by replying")
@@ -330,7 +257,7 @@ def release_held(s: Session, rt: Runtime, msg: Inbound, held_id: int,
         auto_created=True, created_at=now)
     s.add(customer)
     s.flush()
-    result = open_case(s, rt, original, customer, row)
+    result = open_case(s, rt, mail_opening(original), customer, row)
     held.case_id = result.case_id
     held.reason = f"released as case #{result.case_id} by message #{row.id}"
     return Handled(Disposition.NEW_CASE, result.case_id,

@@ -10,7 +10,7 @@ from maild.core import cases
 from maild.db import queries
 from maild.db.models import Case
 from maild.db.session import transaction
-from maild.handlers import notify_events
+from maild.opening import notify_events
 from maild.runtime import Runtime
 
 

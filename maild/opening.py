@@ -1,0 +1,136 @@
+"""Opening a case: route it, dispatch it, keep its files, tell everyone (SPEC §2).
+
+Every way a case starts — a customer's mail, a released held mail, an
+operator's phone summary, a forwarded mail — ends in ``open_case`` with an
+``Opening`` that says what is known.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sqlmodel import Session
+
+from maild.attachments import Kept, keep
+from maild.core import cases, notify, routing
+from maild.core.values import Channel, Disposition, Inbound
+from maild.db import queries
+from maild.db.models import Case, Customer, InboundMessage
+from maild.outbound import audiences, base_context, case_context, enqueue
+from maild.runtime import Runtime
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+@dataclass(frozen=True)
+class Handled:
+    disposition: Disposition
+    case_id: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What a new case starts from; ``source`` is the message whose files it keeps."""
+
+    subject: str
+    description: str
+    source: Inbound
+    reporter: str
+    how: str = "by mail"
+    channel: Channel = Channel.EMAIL
+    engineer: str | None = None  # manual dispatch (an operator's Engineer: field)
+    priority: str | None = None
+    type: str | None = None
+
+
+def language_of(rt: Runtime, text: str) -> str:
+    """Answer in Chinese whoever writes in Chinese; else the configured language."""
+    return "zh" if _CJK.search(text) else rt.settings.helpdesk.language
+
+
+def keep_attachments(s: Session, rt: Runtime, msg: Inbound, case: Case,
+                      row: InboundMessage) -> Kept:
+    """Store the attachments for the case; log the ones refused for their size."""
+    assert case.id is not None
+    kept = keep(s, rt.settings.paths.store, rt.settings.limits, msg, row.size, case.id, row.id)
+    for name, size in kept.refused:
+        queries.add_log(s, case.id, row.received_at, "maild", "attachment",
+                        f"refused {name} ({size} bytes): over the size limit")
+    return kept
+
+
+def write_log(s: Session, case_id: int, now: datetime, author: str,
+               lines: tuple[tuple[str, str], ...]) -> None:
+    for kind, text in lines:
+        queries.add_log(s, case_id, now, author, kind, text)
+
+
+@dataclass(frozen=True)
+class Extras:
+    """Per-template additions to the planned notices: a note, attached files."""
+
+    notes: Mapping[str, str | None] = field(default_factory=dict)
+    files: Mapping[str, Sequence[tuple[str, str, bytes]]] = field(default_factory=dict)
+
+
+def notify_events(s: Session, rt: Runtime, case: Case, events: tuple[cases.Event, ...],
+                  actor: str | None, skip: str | None, in_reply_to: str | None,
+                  extras: Extras | None = None) -> None:
+    """Plan and enqueue the notices for ``events`` on ``case``."""
+    if not events:
+        return
+    extras = extras or Extras()
+    old = next((e.old_engineer for e in events if e.old_engineer), None)
+    who = audiences(s, rt, case, old)
+    ctx = base_context(rt, case_context(s, rt, case))
+    for notice in notify.plan(events, who, actor, skip):
+        if notice.template in extras.notes:
+            notice = replace(notice, note=extras.notes[notice.template])
+        enqueue(s, rt, notice, ctx, case.updated_at, case=case, in_reply_to=in_reply_to,
+                attachments=extras.files.get(notice.template, ()))
+
+
+def open_case(s: Session, rt: Runtime, opening: Opening, customer: Customer,
+              row: InboundMessage) -> Handled:
+    """Create, route and dispatch a case; acknowledge and notify (SPEC §2)."""
+    now = row.received_at
+    subject = opening.subject.strip() or "(no subject)"
+    description = opening.description.strip() or "(no text)"
+    type_rule = routing.classify_type(f"{subject}\n{description}", rt.rules.types)
+    site = routing.pick_site(customer.company, customer.email, rt.rules.sites)
+    engineer = opening.engineer
+    if engineer is None:
+        loads, last = queries.engineer_loads(s, site.engineers) if site else ({}, {})
+        engineer = routing.pick_engineer(site, loads, last)
+    priority = opening.priority or routing.initial_priority(
+        customer.vip, type_rule, rt.rules.default_priority, rt.rules.vip_priority)
+    case = Case(
+        subject=subject[:998], description=description,
+        type=opening.type or (type_rule.name if type_rule else None), priority=priority,
+        status="new", channel=opening.channel.value,
+        language=language_of(rt, subject + description), customer_id=customer.id,
+        site_code=site.code if site else None, root_message_id=opening.source.message_id,
+        created_at=now, updated_at=now,
+    )
+    s.add(case)
+    s.flush()
+    assert case.id is not None
+    outcome = cases.dispatch(queries.view_of(case), engineer, now)
+    queries.store_view(case, outcome.case, now)
+    queries.add_log(s, case.id, now, opening.reporter, "created",
+                    f"case opened {opening.how}: {subject}")
+    write_log(s, case.id, now, "maild", outcome.log)
+    kept = keep_attachments(s, rt, opening.source, case, row)
+    queries.remember_ref(s, opening.source.message_id, case.id)
+    budget = rt.settings.limits.forward_attachments_bytes
+    notify_events(s, rt, case, outcome.events, customer.name, None, opening.source.message_id,
+                  Extras(notes={"dispatch": kept.summary(budget),
+                                "ack": kept.refused_summary()},
+                         files={"dispatch": kept.forwardable(budget)}))
+    reason = f"dispatched to {engineer}" if engineer else "no engineer found; operators told"
+    kind = Disposition.PHONE_CASE if opening.channel == Channel.PHONE else Disposition.NEW_CASE
+    return Handled(kind, case.id, reason)
