@@ -32,6 +32,7 @@ from maild.opening import (
     open_case,
     write_log,
 )
+from maild.operators import on_staff_mail
 from maild.outbound import audiences, base_context, case_context, enqueue, staff_recipient
 from maild.runtime import Runtime
 
@@ -102,6 +103,8 @@ def on_new(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handle
         return answer_help(s, rt, msg, row)
     if first is not None and first.tag == "search" and person is not None:
         return answer_search(s, rt, msg, row, first.arg)
+    if person is not None and (staff := on_staff_mail(s, rt, msg, row, person)) is not None:
+        return staff
     customer = queries.customer_by_email(s, msg.from_addr)
     if customer is None and (person is not None or rt.settings.helpdesk.unknown_senders == "open"):
         customer = Customer(email=msg.from_addr, name=(person.name if person else

@@ -1,0 +1,133 @@
+"""Staff mail that opens a case for someone else: phone summaries and forwarded mail.
+
+An operator's mail to the helpdesk address (not a reply) is a phone summary
+(SPEC §6): the caller is found by employee id, else by name (+ company), else
+created; details that changed are updated and logged; ``Engineer:`` dispatches
+by hand. A summary that lacks what a case needs is answered with the missing
+fields and opens nothing. Staff forwarding a customer's mail open the case for
+the original sender, with the original text and files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from sqlmodel import Session, func, select
+
+from maild.core import cases, notify
+from maild.core.forwarding import Forwarded, find_forwarded, looks_forwarded
+from maild.core.phone import PhoneFields, missing, parse_summary
+from maild.core.quoting import split_reply
+from maild.core.values import Channel, Disposition, Inbound, Role
+from maild.db import queries
+from maild.db.models import Customer, InboundMessage
+from maild.opening import Handled, Opening, open_case
+from maild.outbound import base_context, enqueue, staff_recipient
+from maild.rules import Person
+from maild.runtime import Runtime
+
+
+def on_staff_mail(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
+                  person: Person) -> Handled | None:
+    """A phone summary or a forward; None when the mail is neither (the caller goes on)."""
+    if looks_forwarded(msg) and (fwd := find_forwarded(msg)) is not None \
+            and fwd.from_addr != msg.from_addr:
+        return forwarded_case(s, rt, msg, row, fwd)
+    if person.role == Role.OPERATOR:
+        fields = parse_summary(split_reply(msg.text)[0]) or PhoneFields()
+        return phone_case(s, rt, msg, row, fields)
+    return None
+
+
+def forwarded_case(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
+                   fwd: Forwarded) -> Handled:
+    """The forwarded customer becomes the case's customer; the forwarder is the reporter."""
+    customer = queries.customer_by_email(s, fwd.from_addr) or _new_customer(
+        s, row.received_at, email=fwd.from_addr, name=fwd.from_name or fwd.from_addr)
+    source = replace(msg, attachments=fwd.attachments)
+    opening = Opening(subject=fwd.subject or msg.subject, description=fwd.text, source=source,
+                      reporter=msg.from_addr, how=f"from mail forwarded by {msg.from_addr}")
+    return open_case(s, rt, opening, customer, row)
+
+
+def phone_case(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
+               f: PhoneFields) -> Handled:
+    """Open a phone case from an operator's summary, or say exactly what is missing."""
+    lacking = missing(f)
+    engineers = {p.email: p.name for p in rt.rules.with_role(Role.ENGINEER)}
+    engineer = cases.find_engineer(f.engineer, engineers) if f.engineer else None
+    if f.engineer and engineer is None:
+        lacking.append(f"Engineer / 工程师 (no engineer called {f.engineer!r})")
+    priority = cases.parse_priority(f.priority) if f.priority else None
+    if f.priority and priority is None:
+        lacking.append(f"Priority / 优先级 ({f.priority!r} is not P1..P5, high, medium or low)")
+    if f.email and "@" not in f.email:
+        lacking.append(f"Email / 邮箱 ({f.email!r} is not an email address)")
+    if lacking:
+        return _refuse(s, rt, msg, row, lacking)
+    customer, changes = _caller(s, f, row.received_at)
+    assert f.description is not None
+    first_line = f.description.strip().splitlines()[0][:80]
+    opening = Opening(subject=f"{first_line}", description=f.description, source=msg,
+                      reporter=msg.from_addr, how=f"by phone, taken by {msg.from_addr}",
+                      channel=Channel.PHONE, engineer=engineer, priority=priority,
+                      type=f.type.lower() if f.type else None)
+    result = open_case(s, rt, opening, customer, row)
+    if changes and result.case_id is not None:
+        queries.add_log(s, result.case_id, row.received_at, msg.from_addr, "customer",
+                        "customer details updated from the phone summary: " + "; ".join(changes))
+    return result
+
+
+def _refuse(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
+            lacking: list[str]) -> Handled:
+    ctx = base_context(rt, None)
+    ctx["missing"] = lacking
+    notice = notify.Notice("phone_missing", staff_recipient(rt, msg.from_addr),
+                           note=split_reply(msg.text)[0].strip() or None)
+    enqueue(s, rt, notice, ctx, row.received_at, in_reply_to=msg.message_id)
+    return Handled(Disposition.REJECTED, None,
+                   "phone summary not accepted: missing " + ", ".join(lacking))
+
+
+def _caller(s: Session, f: PhoneFields, now: datetime) -> tuple[Customer, list[str]]:
+    """Find the caller (employee id, else name + company), update what changed, or create."""
+    found = None
+    if f.employee:
+        found = s.exec(select(Customer).where(Customer.employee_id == f.employee)).first()
+    if found is None and f.name:
+        q = select(Customer).where(func.lower(Customer.name) == f.name.lower())
+        if f.company:
+            q = q.where(Customer.company == f.company)
+        found = s.exec(q).first()
+    if found is None:
+        return _new_customer(s, now, email=f.email, name=f.name or f.employee or "?",
+                             employee_id=f.employee, company=f.company, phone=f.phone), []
+    changes = []
+    for field in ("phone", "email", "company"):
+        new, old = getattr(f, field), getattr(found, field)
+        if new and new != old and not _taken(s, field, new, found.id):
+            changes.append(f"{field} {old or '-'} → {new}")
+            setattr(found, field, new.lower() if field == "email" else new)
+    return found, changes
+
+
+def _taken(s: Session, field: str, value: str, own_id: int | None) -> bool:
+    """An email that already belongs to another customer is not moved over."""
+    if field != "email":
+        return False
+    other = queries.customer_by_email(s, value)
+    return other is not None and other.id != own_id
+
+
+def _new_customer(s: Session, now: datetime, *, name: str, email: str | None = None,
+                  employee_id: str | None = None, company: str | None = None,
+                  phone: str | None = None) -> Customer:
+    """A customer created from mail or a call, marked for the operators to complete."""
+    customer = Customer(name=name, email=email.lower() if email else None,
+                        employee_id=employee_id, company=company, phone=phone,
+                        auto_created=True, created_at=now)
+    s.add(customer)
+    s.flush()
+    return customer
