@@ -17,7 +17,7 @@ from maild.templating import TEMPLATE_NAMES, make_env
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 LANGS = ("en", "zh")
-NO_CASE = ("hold", "rejected_sender", "failed_alert", "help")
+NO_CASE = ("hold", "rejected_sender", "failed_alert", "help", "phone_missing", "search_results")
 CASE_TEMPLATES = tuple(n for n in TEMPLATE_NAMES if n not in NO_CASE)
 STATUSES = ("new", "dispatched", "in_progress", "resolved", "closed", "invalid")
 LABELS = {
@@ -35,9 +35,9 @@ NOTE = f"等待备件 / waiting for parts\n{SCRIPT} second line"
 RESOLUTION = "更换了硒鼓。\nReplaced the toner."
 
 # What each template shows of the free text, so the test knows what to look for.
-SHOWS_DESCRIPTION = {"ack", "dispatch", "unassigned"}
+SHOWS_DESCRIPTION = {"ack", "dispatch", "unassigned", "escalation", "sla_breach"}
 SHOWS_NOTE = {"dispatch", "status", "closed", "customer_reply", "staff_reply", "unassigned",
-              "reopened", "rejected_sender"}
+              "reopened", "rejected_sender", "reassigned", "escalation", "phone_missing"}
 SHOWS_RESOLUTION = {"resolved", "closed", "reopened"}
 SHOWS_TAG_TABLE = {"dispatch", "command_error", "help"}
 
@@ -83,6 +83,16 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         "failed": {"message_id": "<abc@mail.example>", "from": "someone@mail.example",
                    "subject": "Help!", "reason": "UnicodeDecodeError\nbad charset"}
         if name == "failed_alert" else None,
+        "sla": {"target": "resolution", "due": datetime(2026, 11, 23, 17, 30), "kind": "warn"}
+        if name.startswith("sla_") else None,
+        "query": "打印机 toner" if name == "search_results" else None,
+        "results": [
+            {"id": 3, "subject": "Toner empty 硒鼓没粉", "resolution": RESOLUTION, "kb": True,
+             "resolved_at": datetime(2026, 10, 9, 15, 0), "engineer_name": "Li Lei"},
+            {"id": 12, "subject": "打印机卡纸", "resolution": None, "kb": False,
+             "resolved_at": None, "engineer_name": None},
+        ] if name == "search_results" else None,
+        "missing": ["Description", "Employee or Name"] if name == "phone_missing" else None,
     }
 
 

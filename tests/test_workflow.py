@@ -36,8 +36,19 @@ def test_reject_twice_reaches_the_incident_manager(maild: Maild, dovecot: Doveco
     maild.run_once()
     escalation = last_to(smtp_sink, IM)
     assert "[Case #1]" in str(parsed(escalation)["Subject"])
+    subject = str(parsed(escalation)["Subject"])
+    assert "Escalated" in subject or "已升级" in subject
     body = text_of(escalation)
     assert "on leave this week" in body and "not my site" in body  # the history goes along
+    # the incident manager takes over by replying: dispatch to Li, then move it on to Han
+    dovecot.deliver(reply_to(escalation, IM, "#assign Li Lei"), mail_from=IM)
+    maild.run_once()
+    assert maild.case(1)["engineer"]["email"] == LI
+    dovecot.deliver(reply_to(escalation, IM, "#assign Han Meimei"), mail_from=IM)
+    maild.run_once()
+    assert maild.case(1)["engineer"]["email"] == HAN
+    told_li = parsed(last_to(smtp_sink, LI))
+    assert "Reassigned" in str(told_li["Subject"]) or "已改派" in str(told_li["Subject"])
 
 
 def test_assign_tells_old_and_new_engineer(maild: Maild, dovecot: Dovecot,

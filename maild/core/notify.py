@@ -30,9 +30,9 @@ PLAN: Mapping[str, tuple[tuple[str, str], ...]] = {
     "closed": (("closed", CUSTOMER), ("closed", ENGINEER)),
     "invalid": (("status", CUSTOMER),),
     "staff_reply": (("staff_reply", CUSTOMER),),
-    "assigned": (("dispatch", ENGINEER), ("status", OLD_ENGINEER)),
+    "assigned": (("dispatch", ENGINEER), ("reassigned", OLD_ENGINEER)),
     "rejected": (("unassigned", OPERATORS),),
-    "escalated": (("unassigned", INCIDENT_MANAGER),),
+    "escalated": (("escalation", INCIDENT_MANAGER),),
     "reopened": (("reopened", ENGINEER),),
     "customer_reply": (("customer_reply", ENGINEER),),
 }
