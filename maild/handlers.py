@@ -21,7 +21,7 @@ from maild.core.screening import screen
 from maild.core.tags import customer_intent, parse_tags
 from maild.core.tokens import HOLD
 from maild.core.values import STAFF_ROLES, CaseRef, Command, Disposition, Inbound, Role
-from maild.db import queries
+from maild.db import queries, search
 from maild.db.models import Case, Customer, InboundMessage
 from maild.opening import (
     Handled,
@@ -143,7 +143,7 @@ def answer_search(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
                   words: str) -> Handled:
     """``#search <words>`` from staff: the best 10 resolved cases, knowledge base first."""
     terms = words.split()[:8]
-    found = queries.search_resolved(s, terms) if terms else []
+    found = search.search_resolved(s, terms)
     tz = rt.settings.helpdesk.tz
     ctx = base_context(rt, None)
     ctx["query"] = " ".join(terms)

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from maild.config import Settings
+from maild.db import search as _search_index  # noqa: F401  (registers the index hook)
 from maild.db.models import Site, Staff
 from maild.db.session import make_engine
 from maild.rules import RuleSet, load_rules

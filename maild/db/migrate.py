@@ -13,6 +13,18 @@ from sqlalchemy.engine import Engine
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+# Tables that are not SQLModel models (the FTS5 search index is a virtual
+# table with shadow tables): autogenerate must neither drop nor compare them.
+UNMODELLED = "case_fts"
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool,
+                   compare_to: object) -> bool:
+    """Alembic's filter: leave the search index (and FTS5's shadow tables) alone."""
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
+    return not str(table or "").startswith(UNMODELLED)
+
+
 class SchemaError(RuntimeError):
     """The database is not at the schema this maild expects."""
 

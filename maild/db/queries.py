@@ -130,19 +130,6 @@ def responses_since(s: Session, address: str, templates: frozenset[str],
                        col(OutboxMail.created_at) >= since)
 
 
-def search_resolved(s: Session, words: Sequence[str], limit: int = 10) -> list[Case]:
-    """Resolved or closed cases containing every word (subject, description, resolution),
-    knowledge-base entries first, newest first. Substring matching works for Chinese."""
-    q = select(Case).where(col(Case.status).in_(["resolved", "closed"]))
-    for word in words:
-        pattern = f"%{word.lower()}%"
-        q = q.where(sa.or_(func.lower(Case.subject).like(pattern),
-                           func.lower(Case.description).like(pattern),
-                           func.lower(func.coalesce(Case.resolution, "")).like(pattern)))
-    q = q.order_by(col(Case.kb).desc(), col(Case.resolved_at).desc(), col(Case.id).desc())
-    return list(s.exec(q.limit(limit)))
-
-
 def due_outbox(s: Session, now: datetime, limit: int = 50) -> list[OutboxMail]:
     """Pending mail whose next attempt is due, oldest first."""
     return list(s.exec(

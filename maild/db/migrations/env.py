@@ -7,6 +7,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import maild.db.models  # noqa: F401  (registers the tables)
+from maild.db.migrate import include_object
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -16,6 +17,7 @@ def _run(connection: sa.engine.Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=include_object,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

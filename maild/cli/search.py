@@ -1,0 +1,64 @@
+"""``maild search``: full-text search over cases with filters (SPEC §7)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from maild.cli.common import json_flag, print_json, runtime, table
+from maild.core.values import Status
+from maild.db.search import Filters, search
+from maild.views import case_json
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "search", parents=[common], help="search cases by words and filters",
+        description="Find cases whose subject, description, log or resolution contain every "
+                    "word (Chinese too: 打印机 finds 三楼打印机卡纸; English words match as "
+                    "prefixes: print finds printer). Newest first.")
+    p.add_argument("words", nargs="*", help="words to find (none: filters only)")
+    p.add_argument("--customer", help="customer name, email or employee id")
+    p.add_argument("--engineer", help="engineer email")
+    p.add_argument("--status", action="append", choices=[s.value for s in Status],
+                   help="only this status (repeat for several)")
+    p.add_argument("--type", help="only this case type")
+    p.add_argument("--since", type=_day, help="opened on or after this day (YYYY-MM-DD)")
+    p.add_argument("--until", type=_day, help="opened on or before this day (YYYY-MM-DD)")
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    json_flag(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    rt = runtime(args)
+    tz = rt.settings.helpdesk.tz
+    since = datetime.combine(args.since, time(), tz) if args.since else None
+    until = datetime.combine(args.until + timedelta(days=1), time(), tz) if args.until else None
+    if since and until and until <= since:
+        print("maild: --until is before --since", file=sys.stderr)
+        return 2
+    filters = Filters(customer=args.customer, engineer=args.engineer,
+                      status=tuple(args.status or ()), type=args.type, since=since, until=until)
+    with Session(rt.engine) as s:
+        found = search(s, args.words, filters, limit=max(1, args.limit))
+        rows = [case_json(s, rt.rules, c, with_log=False) for c in found]
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print("no case found", file=sys.stderr)
+        return 1
+    table([(f"#{r['id']}", r["created_at"][:10], r["status"], (r["engineer"] or {}).get("email"),
+            r["subject"]) for r in rows], ("case", "opened", "status", "engineer", "subject"))
+    return 0

@@ -1,0 +1,141 @@
+"""The case search index and the queries over it (SQLite FTS5; PostgreSQL tsvector + GIN).
+
+The index holds one row per case: ``core.fts.index_text`` of its subject,
+description, resolution and log. It is rewritten by a session hook after
+every flush that touches a case or adds a log entry, so it changes in the
+same transaction as the case and can never drift (a rollback rolls it back).
+
+The table is not a SQLModel model (FTS5 tables are virtual); migration 0002
+creates it for each dialect and ``env.py`` keeps autogenerate away from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlmodel import Session, col, or_, select
+
+from maild.core.fts import Query, fts5_match, index_text, parse_query, tsquery
+from maild.db.models import Case, Customer, LogEntry
+
+TABLE = "case_fts"
+_meta = sa.MetaData()
+# SQLite: the FTS5 table's implicit rowid is the case id.
+_sqlite_fts = sa.Table(TABLE, _meta, sa.Column("rowid", sa.Integer, primary_key=True),
+                       sa.Column("body", sa.Text))
+# PostgreSQL: a plain table with a GIN index on to_tsvector('simple', body).
+_pg_fts = sa.Table(TABLE + "_pg", sa.MetaData(), sa.Column("case_id", sa.Integer, primary_key=True),
+                   sa.Column("body", sa.Text))
+_pg_fts.name = TABLE
+
+
+_CASE_TEXT = sa.text("SELECT subject, description, resolution FROM cases WHERE id = :id")
+_LOG_TEXT = sa.text("SELECT text FROM case_log WHERE case_id = :id ORDER BY id")
+
+
+def reindex(conn: sa.Connection, case_ids: Sequence[int]) -> None:
+    """Rewrite the index rows of ``case_ids`` from the cases and their log."""
+    for case_id in case_ids:
+        row = conn.execute(_CASE_TEXT, {"id": case_id}).first()
+        if row is None:
+            continue
+        notes = conn.execute(_LOG_TEXT, {"id": case_id}).scalars().all()
+        body = index_text(row.subject, row.description, row.resolution, *notes)
+        if conn.dialect.name == "postgresql":
+            conn.execute(_pg_fts.delete().where(_pg_fts.c.case_id == case_id))
+            conn.execute(_pg_fts.insert().values(case_id=case_id, body=body))
+        else:
+            conn.execute(_sqlite_fts.delete().where(_sqlite_fts.c.rowid == case_id))
+            conn.execute(_sqlite_fts.insert().values(rowid=case_id, body=body))
+
+
+def _touched(session: Session) -> list[int]:
+    ids: set[int] = set()
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, Case) and obj.id is not None:
+            ids.add(obj.id)
+        elif isinstance(obj, LogEntry):
+            ids.add(obj.case_id)
+    return sorted(ids)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context: Any) -> None:
+    ids = _touched(session)
+    if ids:
+        reindex(session.connection(), ids)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What ``maild search`` narrows by, besides the words."""
+
+    customer: str | None = None  # name, email or employee id (substring, case-insensitive)
+    engineer: str | None = None  # engineer email
+    status: Sequence[str] = ()
+    type: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None  # exclusive
+
+
+def _text_condition(dialect: str, query: Query) -> tuple[Any, list[Any]]:
+    """(FROM clause join target, WHERE conditions) for the words of ``query``."""
+    if dialect == "postgresql":
+        table, key = _pg_fts, _pg_fts.c.case_id
+        conds: list[Any] = []
+        ts = tsquery(query)
+        if ts is not None:
+            conds.append(sa.func.to_tsvector(sa.literal_column("'simple'"), table.c.body)
+                         .op("@@")(sa.func.to_tsquery(sa.literal_column("'simple'"), ts)))
+    else:
+        table, key = _sqlite_fts, _sqlite_fts.c.rowid
+        conds = []
+        match = fts5_match(query)
+        if match is not None:
+            conds.append(sa.literal_column(TABLE).op("MATCH")(match))
+    for char in query.like_terms:
+        conds.append(table.c.body.contains(char, autoescape=True))
+    return (table, key), conds
+
+
+def search(s: Session, words: Sequence[str], filters: Filters = Filters(),
+           limit: int = 50, kb_first: bool = False) -> list[Case]:
+    """Cases matching every word and filter, newest first (knowledge base first if asked)."""
+    query = parse_query(words)
+    q = select(Case)
+    if not query.empty:
+        (table, key), conds = _text_condition(s.get_bind().dialect.name, query)
+        q = q.join(table, key == Case.id).where(*conds)
+    if filters.customer:
+        pattern = f"%{filters.customer.lower()}%"
+        q = q.join(Customer, Customer.id == Case.customer_id).where(or_(  # type: ignore[arg-type]
+            sa.func.lower(Customer.name).like(pattern),
+            sa.func.lower(sa.func.coalesce(Customer.email, "")).like(pattern),
+            sa.func.lower(sa.func.coalesce(Customer.employee_id, "")) == filters.customer.lower(),
+        ))
+    if filters.engineer:
+        q = q.where(sa.func.lower(sa.func.coalesce(Case.engineer_email, ""))
+                    == filters.engineer.lower())
+    if filters.status:
+        q = q.where(col(Case.status).in_(list(filters.status)))
+    if filters.type:
+        q = q.where(Case.type == filters.type)
+    if filters.since:
+        q = q.where(col(Case.created_at) >= filters.since)
+    if filters.until:
+        q = q.where(col(Case.created_at) < filters.until)
+    order = [col(Case.kb).desc()] if kb_first else []
+    q = q.order_by(*order, col(Case.id).desc()).limit(limit)
+    return list(s.exec(q))
+
+
+def search_resolved(s: Session, words: Sequence[str], limit: int = 10) -> list[Case]:
+    """``#search`` by mail: resolved or closed cases, knowledge-base entries first."""
+    if parse_query(words).empty:
+        return []
+    return search(s, words, Filters(status=("resolved", "closed")), limit, kb_first=True)
