@@ -108,7 +108,7 @@ def test_search_by_mail_prefers_knowledge_base(m: Maild) -> None:
     msg = email.message_from_bytes(out.raw, policy=email.policy.default)
     body = msg.get_body(preferencelist=("plain",))
     assert body is not None
-    text = body.get_content()  # type: ignore[attr-defined]
+    text = body.get_content()
     assert text.index("#2 [KB]") < text.index("#1 ")  # knowledge base first
     assert "打印机修好了 #2" in text and "VPN" not in text
 
