@@ -107,7 +107,7 @@ class _HTMLText(HTMLParser):
 _UNCLOSED_TAG = re.compile(r"<(?![^<>]*>)")
 
 
-def _defuse(html: str) -> str:
+def defuse_html(html: str) -> str:
     """Drop `<!…>` constructs and escape unclosed `<`, in one forward pass.
 
     Python 3.11's html.parser is quadratic on unclosed tags and comments
@@ -127,7 +127,7 @@ def html_to_text(html: str) -> str:
     """Convert an HTML body to plain text that the quote splitter can read."""
     parser = _HTMLText()
     try:
-        parser.feed(_defuse(html))
+        parser.feed(defuse_html(html))
         parser.close()
     except (AssertionError, ValueError):  # old html.parser raised on bad markup
         pass

@@ -160,3 +160,122 @@ def test_never_raises_and_new_text_comes_from_the_input(text: str) -> None:
     assert all(line in lines or line.rstrip() in {x.rstrip() for x in lines}
                for line in new.split("\n") if line)
     assert isinstance(rest, str)
+
+
+# (client format, whole body, exact new text): each body quotes a #resolve that must not act.
+CLIENT_FORMATS = [
+    ("gmail-en", "Printer fixed, please confirm.\n\nOn Fri, Jan 2, 2026 at 10:00 AM Help Desk "
+                 "<helpdesk@corp.example> wrote:\n\n> #resolve done\n> Thanks\n",
+     "Printer fixed, please confirm."),
+    ("gmail-zh", "打印机已修好，请确认。\n\n"
+                 "工程师 <e@corp.example> 于2026年1月2日周五 10:00写道：\n\n"
+                 "> #resolve 已修复\n", "打印机已修好，请确认。"),
+    ("gmail-iso-date", "Still broken.\n\n2026-01-02 10:00 GMT+08:00 Help Desk <\n"
+                       "helpdesk@corp.example>:\n\n> #resolve done\n", "Still broken."),
+    ("outlook-original-en", "Still broken.\n\n-----Original Message-----\nFrom: Help Desk\n"
+                            "Sent: Friday, January 2, 2026 10:00 AM\n#resolve done\n",
+     "Still broken."),
+    ("outlook-original-zh", "还是坏的。\n\n-----原始邮件-----\n发件人: 工程师\n#resolve 已修复\n",
+     "还是坏的。"),
+    ("outlook-block-en", "Still broken.\n\n________________________________\n"
+                         "From: Help Desk <helpdesk@corp.example>\nSent: Friday, January 2, 2026 "
+                         "10:00 AM\nTo: Me <me@corp.example>\nSubject: RE: [Case #12] Printer\n\n"
+                         "#resolve done\n", "Still broken."),
+    ("outlook-block-zh", "还是坏的。\n\n________________________________\n"
+                         "发件人: 工程师 <e@corp.example>\n发送时间: 2026年1月2日 10:00\n"
+                         "收件人: 我 <me@corp.example>\n主题: 回复: [Case #12] 打印机\n\n"
+                         "#resolve 已修复\n", "还是坏的。"),
+    ("outlook-block-de", "Geht noch nicht.\n\nVon: Help Desk <helpdesk@corp.example>\n"
+                         "Gesendet: Freitag, 2. Januar 2026 10:00\nAn: Ich\n"
+                         "Betreff: AW: Drucker\n\n"
+                         "#resolve erledigt\n", "Geht noch nicht."),
+    ("outlook-block-fr", "Toujours en panne.\n\nDe : Help Desk <helpdesk@corp.example>\n"
+                         "Envoyé : vendredi 2 janvier 2026 10:00\nÀ : Moi\n"
+                         "Objet : RE: Imprimante\n\n"
+                         "#resolve fait\n", "Toujours en panne."),
+    ("foxmail-qq-zh", "收到，谢谢。\n\n\n------------------ 原始邮件 ------------------\n"
+                      "发件人: \"工程师\"<e@corp.example>;\n"
+                      "发送时间: 2026年1月2日(星期五) 上午10:00\n"
+                      "收件人: \"我\"<me@corp.example>;\n主题: [Case #12]\n\n#resolve 已修复\n",
+     "收到，谢谢。"),
+    ("netease-163-reply-zh", "好的。\n\n\n\n\n---- 回复的原邮件 ----\n"
+                             "| 发件人 | 工程师<e@corp.example> |\n"
+                             "| 日期 | 2026年01月02日 10:00 |\n#resolve 已修复\n", "好的。"),
+    ("netease-163-wrote-zh", "好的。\n\n在 2026-01-02 10:00:00，\"张三\" <a@corp.example> 写道：\n"
+                             "#resolve 已修复\n", "好的。"),
+    ("apple-mail-en", "Works now.\n\n> On 2 Jan 2026, at 10:00, Help Desk <helpdesk@corp.example> "
+                      "wrote:\n>\n> #resolve done\n", "Works now."),
+    ("apple-mail-zh", "好了。\n\n> 2026年1月2日 10:00，工程师 <e@corp.example> 写道：\n>\n"
+                      "> #resolve 已修复\n", "好了。"),
+    ("thunderbird-en", "Works now.\n\nOn 02/01/2026 10:00, Help Desk wrote:\n> #resolve done\n",
+     "Works now."),
+    ("thunderbird-zh", "好了。\n\n在 2026/1/2 10:00, 工程师 写道:\n> #resolve 已修复\n", "好了。"),
+    ("iphone-en", "Works now.\n\nSent from my iPhone\n\n> On Jan 2, 2026, at 10:00, Help Desk "
+                  "<helpdesk@corp.example> wrote:\n> #resolve done\n", "Works now."),
+    ("iphone-zh", "好了。\n\n发自我的iPhone\n\n------------------ 原始邮件 ------------------\n"
+                  "#resolve 已修复\n", "好了。"),
+    ("inline-bottom-en", "On Fri, Jan 2, 2026, Help Desk <helpdesk@corp.example> wrote:\n"
+                         "> Did the reset work? #resolve if so\n\nNo, still broken.\n\n"
+                         "> Error code?\n\nE-17.\n", "No, still broken.\n\n\nE-17."),
+    ("inline-bottom-zh", "在 2026年1月2日 10:00，工程师 <e@corp.example> 写道：\n"
+                         "> 重启有用吗？#resolve\n\n没有用。\n", "没有用。"),
+    ("forward-en", "FYI.\n\n---------- Forwarded message ---------\nFrom: Help Desk "
+                   "<helpdesk@corp.example>\nDate: Fri, Jan 2, 2026\n\n#resolve done\n", "FYI."),
+    ("forward-apple-en", "FYI.\n\nBegin forwarded message:\n\n#resolve done\n", "FYI."),
+    ("french-wrapped", "C'est réparé.\nLe 2 janv. 2026 10:00, \"Help Desk\"\n"
+                       "<helpdesk@corp.example>"
+                       "\na écrit :\n\n> #resolve fait\n", "C'est réparé."),
+    ("german-am-schrieb", "Geht.\n\nAm 02.01.2026 um 10:00 schrieb Help Desk "
+                          "<helpdesk@corp.example>:\n#resolve erledigt\n", "Geht."),
+    ("spanish-el-escribio", "Listo.\n\nEl vie, 2 ene 2026 a las 10:00, Help Desk "
+                            "(<helpdesk@corp.example>) escribió:\n#resolve hecho\n", "Listo."),
+    ("russian-napisal", "Готово.\n\n2 янв. 2026 г. 10:00 пользователь \"Help Desk\" <\n"
+                        "helpdesk@corp.example> написал:\n#resolve\n", "Готово."),
+    ("traditional-chinese", "好了。\n\n"
+                            "工程師 <e@corp.example> 於 2026年1月2日 週五 上午10:00 寫道：\n"
+                            "#resolve 已修復\n", "好了。"),
+    ("japanese-no-message", "直りました。\n\n2026/01/02 10:00、ヘルプデスク <helpdesk@corp.example>"
+                            "のメッセージ:\n#resolve\n", "直りました。"),
+    ("signature-decoration", "Done.\nᐧ\n--\nJohn\n#resolve\n", "Done."),
+    ("outlook-mobile-footer", "Thanks.\n\nSent from Outlook Mobile<https://aka.ms/x>\n\n#resolve\n",
+     "Thanks."),
+]
+
+
+@pytest.mark.parametrize(("client", "body", "expected"), CLIENT_FORMATS,
+                         ids=[c for c, _, _ in CLIENT_FORMATS])
+def test_client_quote_formats(client: str, body: str, expected: str) -> None:
+    """Each client's quote format: the new text exactly, and the quoted #resolve left out."""
+    new, rest = split_reply(body)
+    assert new == expected
+    assert "#resolve" not in new
+    assert "#resolve" in rest
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Meeting at 10:00 tomorrow.\nBring the laptop.",
+        "From: the 3rd floor\nTo be honest it is fine.",
+        "On 2 printers the toner is low.\nPlease order more.",
+        "Sent the logs yesterday.\nSee you.",
+        "Please reply to bob@corp.example:\nhe knows the password.",
+    ],
+)
+def test_more_lookalikes_are_not_cut(text: str) -> None:
+    """Dates, addresses and header words in prose do not end the new text."""
+    assert split_reply(text) == (text, "")
+
+
+def test_corpus_discourse_accuracy_floor() -> None:
+    """The benchmark's fixtures with expected outputs: at least 55 of 66 right."""
+    root = corpus_dir() / "discourse-email_reply_trimmer"
+
+    def norm(text: str) -> str:
+        return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+    pairs = [(src, root / "trimmed" / src.name) for src in sorted((root / "emails").glob("*.txt"))]
+    ok = sum(norm(split_reply(src.read_text(encoding="utf-8", errors="replace"))[0])
+             == norm(want.read_text(encoding="utf-8", errors="replace"))
+             for src, want in pairs if want.exists())
+    assert ok >= 55
