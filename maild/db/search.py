@@ -81,6 +81,7 @@ class Filters:
     type: str | None = None
     since: datetime | None = None
     until: datetime | None = None  # exclusive
+    kb: bool | None = None  # only knowledge-base entries (True) or only others (False)
 
 
 def _text_condition(dialect: str, query: Query) -> tuple[Any, list[Any]]:
@@ -104,13 +105,19 @@ def _text_condition(dialect: str, query: Query) -> tuple[Any, list[Any]]:
 
 
 def search(s: Session, words: Sequence[str], filters: Filters = Filters(),
-           limit: int = 50, kb_first: bool = False) -> list[Case]:
-    """Cases matching every word and filter, newest first (knowledge base first if asked)."""
+           limit: int = 50) -> list[Case]:
+    """Cases matching every word and filter, newest (highest case number) first.
+
+    With words, the order is the index's own row order (its rowid is the case
+    id), so SQLite walks the matches newest first and stops at ``limit``
+    instead of sorting every match: that is what keeps common words fast."""
     query = parse_query(words)
     q = select(Case)
+    order: Any = col(Case.id).desc()
     if not query.empty:
         (table, key), conds = _text_condition(s.get_bind().dialect.name, query)
         q = q.join(table, key == Case.id).where(*conds)
+        order = key.desc()
     if filters.customer:
         pattern = f"%{filters.customer.lower()}%"
         q = q.join(Customer, Customer.id == Case.customer_id).where(or_(  # type: ignore[arg-type]
@@ -129,13 +136,15 @@ def search(s: Session, words: Sequence[str], filters: Filters = Filters(),
         q = q.where(col(Case.created_at) >= filters.since)
     if filters.until:
         q = q.where(col(Case.created_at) < filters.until)
-    order = [col(Case.kb).desc()] if kb_first else []
-    q = q.order_by(*order, col(Case.id).desc()).limit(limit)
-    return list(s.exec(q))
+    if filters.kb is not None:
+        q = q.where(Case.kb == filters.kb)
+    return list(s.exec(q.order_by(order).limit(limit)))
 
 
 def search_resolved(s: Session, words: Sequence[str], limit: int = 10) -> list[Case]:
     """``#search`` by mail: resolved or closed cases, knowledge-base entries first."""
     if parse_query(words).empty:
         return []
-    return search(s, words, Filters(status=("resolved", "closed")), limit, kb_first=True)
+    done = ("resolved", "closed")
+    found = search(s, words, Filters(status=done, kb=True), limit)  # two walks, no sort
+    return found + search(s, words, Filters(status=done, kb=False), limit - len(found))
