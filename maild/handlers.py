@@ -14,9 +14,9 @@ from sqlmodel import Session
 
 from maild.attachments import Kept
 from maild.core import cases, notify, threads
+from maild.core.html_quote import reply_text
 from maild.core.mime import LOOP_HEADER
 from maild.core.parse import parse
-from maild.core.quoting import split_reply
 from maild.core.screening import screen
 from maild.core.tags import customer_intent, parse_tags
 from maild.core.tokens import HOLD
@@ -35,6 +35,7 @@ from maild.opening import (
 from maild.operators import on_staff_mail
 from maild.outbound import audiences, base_context, case_context, enqueue, staff_recipient
 from maild.runtime import Runtime
+from maild.sla_watch import set_deadlines
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -79,7 +80,7 @@ def mail_opening(msg: Inbound) -> Opening:
 
 def new_text(msg: Inbound) -> str:
     """The author's new words: quoted history and signature cut away."""
-    return split_reply(msg.text)[0]
+    return reply_text(msg)
 
 
 def find_case(s: Session, rt: Runtime, msg: Inbound) -> CaseRef | None:
@@ -98,7 +99,7 @@ def find_case(s: Session, rt: Runtime, msg: Inbound) -> CaseRef | None:
 def on_new(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handled:
     """A message about no case: a mailbox command, a new case, or a stranger held or rejected."""
     person = rt.rules.person(msg.from_addr)
-    first = next(iter(parse_tags(split_reply(msg.text)[0])), None)
+    first = next(iter(parse_tags(new_text(msg))), None)
     if first is not None and first.tag == "help":
         return answer_help(s, rt, msg, row)
     if first is not None and first.tag == "search" and person is not None:
@@ -163,7 +164,7 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, case: Case, row: InboundMe
     """Staff reply through their own token: apply the tags, all or nothing (SPEC §4)."""
     assert case.id is not None and role is not None
     now = row.received_at
-    new_text = split_reply(msg.text)[0].strip()
+    new_text = reply_text(msg).strip()
     commands = parse_tags(new_text)
     if not commands:
         if not new_text:
@@ -174,7 +175,10 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, case: Case, row: InboundMe
     result = cases.apply(queries.view_of(case), commands, actor, now)
     if isinstance(result, cases.Refusal):
         return _refuse(s, rt, msg, case, result, new_text, now)
+    old_priority = case.priority
     queries.store_view(case, result.case, now)
+    if case.priority != old_priority:
+        set_deadlines(rt, case)  # the targets of the new priority, from the case's opening
     write_log(s, case.id, now, msg.from_addr, result.log)
     keep_attachments(s, rt, msg, case, row)
     queries.remember_ref(s, msg.message_id, case.id)
@@ -200,7 +204,7 @@ def on_reply(s: Session, rt: Runtime, msg: Inbound, case: Case, row: InboundMess
     """A customer (or anyone without a staff token) wrote on a case (SPEC §5)."""
     assert case.id is not None
     now = row.received_at
-    new_text = split_reply(msg.text)[0].strip()
+    new_text = reply_text(msg).strip()
     view = queries.view_of(case)
     intent = customer_intent(new_text)
     outcome = cases.customer_action(view, intent.action, intent.rating, now) if intent else None

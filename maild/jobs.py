@@ -11,12 +11,17 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from maild.housekeeping import auto_close
 from maild.runtime import Runtime
+from maild.sla_watch import sweep
 
 log = logging.getLogger("maild.jobs")
 
 
 def schedule(scheduler: AsyncIOScheduler, rt: Runtime, clock: Callable[[], datetime]) -> None:
-    """Register the periodic jobs (auto-close hourly)."""
+    """Register the periodic jobs: auto-close hourly, the SLA sweep every minute.
+
+    Both are idempotent (auto-close moves only cases that are due; each SLA
+    alert is claimed by a unique row), so a missed or doubled run does no harm.
+    """
 
     async def close_job() -> None:
         closed = await asyncio.to_thread(auto_close, rt, clock())
@@ -24,4 +29,12 @@ def schedule(scheduler: AsyncIOScheduler, rt: Runtime, clock: Callable[[], datet
             log.info("auto-closed %d case(s)", closed)
 
     scheduler.add_job(close_job, "interval", minutes=60, id="auto_close",
+                      next_run_time=clock(), coalesce=True, max_instances=1)
+
+    async def sla_job() -> None:
+        sent = await asyncio.to_thread(sweep, rt, clock())
+        if sent:
+            log.info("sent %d SLA alert(s)", sent)
+
+    scheduler.add_job(sla_job, "interval", minutes=1, id="sla",
                       next_run_time=clock(), coalesce=True, max_instances=1)

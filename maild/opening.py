@@ -21,6 +21,7 @@ from maild.db import queries
 from maild.db.models import Case, Customer, InboundMessage
 from maild.outbound import audiences, base_context, case_context, enqueue
 from maild.runtime import Runtime
+from maild.sla_watch import set_deadlines
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -116,6 +117,7 @@ def open_case(s: Session, rt: Runtime, opening: Opening, customer: Customer,
         site_code=site.code if site else None, root_message_id=opening.source.message_id,
         created_at=now, updated_at=now,
     )
+    set_deadlines(rt, case)
     s.add(case)
     s.flush()
     assert case.id is not None

@@ -15,10 +15,10 @@ from datetime import datetime
 
 from sqlmodel import Session, func, select
 
-from maild.core import cases, notify
+from maild.core import cases, notify, sla
 from maild.core.forwarding import Forwarded, find_forwarded, looks_forwarded
+from maild.core.html_quote import reply_text
 from maild.core.phone import PhoneFields, missing, parse_summary
-from maild.core.quoting import split_reply
 from maild.core.values import Channel, Disposition, Inbound, Role
 from maild.db import queries
 from maild.db.models import Customer, InboundMessage
@@ -35,7 +35,7 @@ def on_staff_mail(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
             and fwd.from_addr != msg.from_addr:
         return forwarded_case(s, rt, msg, row, fwd)
     if person.role == Role.OPERATOR:
-        fields = parse_summary(split_reply(msg.text)[0]) or PhoneFields()
+        fields = parse_summary(reply_text(msg)) or PhoneFields()
         return phone_case(s, rt, msg, row, fields)
     return None
 
@@ -62,6 +62,13 @@ def phone_case(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     priority = cases.parse_priority(f.priority) if f.priority else None
     if f.priority and priority is None:
         lacking.append(f"Priority / 优先级 ({f.priority!r} is not P1..P5, high, medium or low)")
+    for label, value in (("Urgency / 紧急程度", f.urgency), ("Impact / 影响范围", f.impact)):
+        if value and sla.detect_level(value) is None:
+            lacking.append(f"{label} ({value!r} is not high, medium or low / 高, 中, 低)")
+    if priority is None and not lacking:  # the SLA matrix, when the operator rated the call
+        priority = rt.rules.matrix_priority(
+            sla.detect_level(f.urgency) if f.urgency else None,
+            sla.detect_level(f.impact) if f.impact else None)
     if f.email and "@" not in f.email:
         lacking.append(f"Email / 邮箱 ({f.email!r} is not an email address)")
     if lacking:
@@ -85,7 +92,7 @@ def _refuse(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     ctx = base_context(rt, None)
     ctx["missing"] = lacking
     notice = notify.Notice("phone_missing", staff_recipient(rt, msg.from_addr),
-                           note=split_reply(msg.text)[0].strip() or None)
+                           note=reply_text(msg).strip() or None)
     enqueue(s, rt, notice, ctx, row.received_at, in_reply_to=msg.message_id)
     return Handled(Disposition.REJECTED, None,
                    "phone summary not accepted: missing " + ", ".join(lacking))

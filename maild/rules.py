@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from maild.core import sla
 from maild.core.values import Role
 
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
@@ -43,6 +45,7 @@ class Site:
 class Target:
     response_minutes: int
     resolution_minutes: int
+    round_the_clock: bool = False  # counted 24x7 instead of in business hours
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,21 @@ class RuleSet:
     vip_priority: str
     priorities: Mapping[str, Target]
     types: tuple[TypeRule, ...]
+    calendar: sla.Calendar = field(default_factory=lambda: sla.Calendar(ZoneInfo("UTC")))
+    matrix: Mapping[tuple[str, str], str] = field(default_factory=lambda: dict(sla.DEFAULT_MATRIX))
+
+    def calendar_for(self, priority: str) -> sla.Calendar:
+        """The clock a priority's targets run on: business hours, or 24x7 if so configured."""
+        target = self.priorities.get(priority)
+        if target is not None and target.round_the_clock:
+            return replace(self.calendar, always=True)
+        return self.calendar
+
+    def matrix_priority(self, urgency: str | None, impact: str | None) -> str | None:
+        """Urgency × impact → priority; a missing one counts as medium."""
+        if not urgency and not impact:
+            return None
+        return sla.matrix_priority(urgency or "medium", impact or "medium", self.matrix)
 
     def role_of(self, email: str) -> Role | None:
         person = self.people.get(email.lower())
@@ -153,8 +171,12 @@ def _sla(data: Mapping[str, Any], where: str) -> tuple[dict[str, Target], tuple[
         entry = data.get("priorities", {}).get(p)
         if entry is None:
             raise RulesError(f"{where}: [priorities.{p}] is missing")
+        clock = entry.get("clock", "business") if isinstance(entry, Mapping) else None
+        if clock not in ("business", "24x7"):
+            raise RulesError(f'{where}: [priorities.{p}] clock must be "business" or "24x7"')
         try:
-            targets[p] = Target(int(entry["response_minutes"]), int(entry["resolution_minutes"]))
+            targets[p] = Target(int(entry["response_minutes"]), int(entry["resolution_minutes"]),
+                                clock == "24x7")
         except (KeyError, TypeError, ValueError) as exc:
             raise RulesError(
                 f"{where}: [priorities.{p}] needs whole-number response_minutes "
@@ -171,22 +193,31 @@ def _sla(data: Mapping[str, Any], where: str) -> tuple[dict[str, Target], tuple[
     return targets, tuple(types)
 
 
-def load_rules(directory: Path) -> RuleSet:
-    """Read staff.toml, sites.toml and sla.toml from ``directory``."""
+def load_rules(directory: Path, tz: ZoneInfo | None = None) -> RuleSet:
+    """Read staff.toml, sites.toml and sla.toml from ``directory``; ``tz`` is the
+    helpdesk's time zone, in which business hours and holidays are meant."""
     staff_path, sites_path, sla_path = (directory / n for n in
                                         ("staff.toml", "sites.toml", "sla.toml"))
     staff_data = _load(staff_path)
     people = _people(staff_data, str(staff_path))
     sites = _sites(_load(sites_path), people, str(sites_path))
-    sla = _load(sla_path)
-    targets, types = _sla(sla, str(sla_path))
+    sla_data = _load(sla_path)
+    targets, types = _sla(sla_data, str(sla_path))
+    try:
+        calendar = sla.calendar_from_toml(sla_data.get("business_hours", {}),
+                                          tz or ZoneInfo("UTC"), str(sla_path))
+        matrix = sla.matrix_from_toml(sla_data.get("matrix", {}), str(sla_path))
+    except sla.SlaConfigError as exc:
+        raise RulesError(str(exc)) from exc
     return RuleSet(
         people=people,
         incident_manager=_str(staff_data, "incident_manager", str(staff_path)).lower(),
         sites=sites,
-        default_priority=_priority(sla.get("default_priority", "P3"),
+        default_priority=_priority(sla_data.get("default_priority", "P3"),
                                    f"{sla_path}: default_priority"),
-        vip_priority=_priority(sla.get("vip_priority", "P2"), f"{sla_path}: vip_priority"),
+        vip_priority=_priority(sla_data.get("vip_priority", "P2"), f"{sla_path}: vip_priority"),
         priorities=targets,
         types=types,
+        calendar=calendar,
+        matrix=matrix,
     )

@@ -33,7 +33,7 @@ class Runtime:
     def load(cls, settings: Settings, engine: Engine | None = None) -> Runtime:
         return cls(
             settings=settings,
-            rules=load_rules(settings.paths.rules),
+            rules=load_rules(settings.paths.rules, settings.helpdesk.tz),
             envs=make_envs(settings.paths.templates),
             engine=engine or database(settings),
         )

@@ -7,13 +7,24 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from maild.core import sla
 from maild.db import queries
-from maild.db.models import AttachmentFile, Case, Customer, InboundMessage, OutboxMail
+from maild.db.models import AttachmentFile, Case, Customer, InboundMessage, OutboxMail, utcnow
 from maild.rules import RuleSet
 
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def sla_json(case: Case, now: datetime) -> dict[str, Any] | None:
+    """The ``"sla"`` object of case JSON: deadlines and whether each is breached (now)."""
+    if case.response_due is None or case.resolution_due is None:
+        return None
+    dl = sla.Deadlines(case.response_due, case.resolution_due)
+    response, resolution = sla.breached(now, dl, case.first_response_at, case.resolved_at)
+    return {"response_due": iso(case.response_due), "resolution_due": iso(case.resolution_due),
+            "response_breached": response, "resolution_breached": resolution}
 
 
 def case_json(s: Session, rules: RuleSet, case: Case, with_log: bool = True) -> dict[str, Any]:
@@ -37,6 +48,7 @@ def case_json(s: Session, rules: RuleSet, case: Case, with_log: bool = True) -> 
         "created_at": iso(case.created_at), "dispatched_at": iso(case.dispatched_at),
         "first_response_at": iso(case.first_response_at), "resolved_at": iso(case.resolved_at),
         "closed_at": iso(case.closed_at), "handling_seconds": case.handling_seconds,
+        "sla": sla_json(case, utcnow()),
     }
     if with_log:
         out["log"] = [{"at": iso(e.at), "author": e.author, "kind": e.kind, "text": e.text}

@@ -13,7 +13,7 @@ from maildenv import Maild, new_mail, write_config
 CASE_KEYS = {"id", "subject", "status", "priority", "type", "channel", "customer", "engineer",
              "description", "resolution", "rating", "created_at", "dispatched_at",
              "first_response_at", "resolved_at", "closed_at", "handling_seconds", "log",
-             "attachments"}
+             "attachments", "sla"}  # SPEC §7 plus issue 4's "sla"
 MESSAGE_KEYS = {"id", "message_id", "from", "subject", "disposition", "case_id", "reason",
                 "received_at"}
 

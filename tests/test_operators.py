@@ -93,3 +93,22 @@ def test_forwarded_mail_opens_the_case_for_the_original_sender(m: Maild) -> None
     assert case["subject"] == "显示器不亮" and case["description"] == "办公室的显示器不亮了"
     assert [a["filename"] for a in case["attachments"]] == ["photo.png"]
     assert "forwarded by li.lei@corp.example" in case["log"][0]["text"]
+
+
+@pytest.mark.parametrize(("rating", "priority"), [
+    ("紧急程度：高\n影响范围：高\n", "P1"),
+    ("Urgency: low\nImpact: high\n", "P3"),
+    ("Urgency: high\n", "P2"),  # a missing impact counts as medium
+    ("Priority: P4\nUrgency: high\nImpact: high\n", "P4"),  # an explicit priority wins
+])
+def test_urgency_and_impact_pick_the_priority(m: Maild, rating: str, priority: str) -> None:
+    summary = f"Name: Tom Brown\nCompany: London Office\n{rating}Description: VPN down\n"
+    assert ingest(m.rt, new_mail(OPERATOR, "call", summary), NOW).disposition.value == "phone_case"
+    assert m.case(1)["priority"] == priority
+
+
+def test_unknown_urgency_word_is_refused(m: Maild) -> None:
+    summary = "Name: Tom Brown\nUrgency: whenever\nDescription: VPN down\n"
+    ingest(m.rt, new_mail(OPERATOR, "call", summary), NOW)
+    [reply] = outbox(m, "phone_missing")
+    assert "whenever" in text_of(reply.raw)

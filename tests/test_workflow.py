@@ -104,3 +104,41 @@ def test_error_reply_names_line_reason_and_tags(maild: Maild, dovecot: Dovecot,
     error = text_of(last_to(smtp_sink, eng))
     assert "#frobnicate" in error and "#resolve" in error  # the reason and the tag table
     assert maild.case(1)["status"] == "dispatched"  # all or nothing
+
+
+def _outlook_html_reply(raw: bytes, sender: str, html_new: str) -> bytes:
+    """An HTML-only reply as Outlook writes it: new text, then divRplyFwdMsg and the quote."""
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+    from html import escape
+
+    got = parsed(raw)
+    msg = EmailMessage()
+    msg["From"], msg["To"] = sender, str(got["Reply-To"])
+    msg["Subject"] = "答复: " + str(got["Subject"])
+    msg["Message-ID"] = make_msgid(domain="corp.example")
+    msg["In-Reply-To"] = got["Message-ID"]
+    quoted = escape(text_of(raw)).replace("\n", "<br>")
+    msg.set_content(
+        f"<html><body><div>{html_new}</div><hr style='display:inline-block;width:98%'>"
+        f"<div id='divRplyFwdMsg' dir='ltr'><b>发件人:</b> IT Helpdesk<br><b>发送时间:</b> "
+        f"2026年11月23日 10:00<br><b>主题:</b> {escape(str(got['Subject']))}</div>"
+        f"<div>{quoted}<br>#resolve quoted and must not act</div></body></html>",
+        subtype="html")
+    return msg.as_bytes()
+
+
+def test_html_only_reply_acts_on_new_text_only(maild: Maild, dovecot: Dovecot,
+                                               smtp_sink: SmtpSink) -> None:
+    maild.add_customer(CUSTOMER, "王芳", company="上海分公司")
+    dovecot.deliver(new_mail(CUSTOMER, "键盘失灵", "有几个键没反应"), mail_from=CUSTOMER)
+    maild.run_once()
+    eng = maild.case(1)["engineer"]["email"]
+    reply = _outlook_html_reply(last_to(smtp_sink, eng), eng,
+                                "#inprogress 正在处理<br>#log 已联系用户")
+    dovecot.deliver(reply, mail_from=eng)
+    maild.run_once()
+    case = maild.case(1)
+    assert case["status"] == "in_progress" and case["resolution"] is None
+    notes = [e["text"] for e in case["log"]]
+    assert "已联系用户" in notes and not any("quoted and must not act" in n for n in notes)

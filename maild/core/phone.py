@@ -18,6 +18,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "email": ("email", "e-mail", "mail", "邮箱", "电子邮件", "邮件地址"),
     "type": ("type", "类型", "问题类型"),
     "priority": ("priority", "优先级"),
+    "urgency": ("urgency", "紧急程度", "紧急度", "紧迫性"),
+    "impact": ("impact", "影响", "影响范围", "影响程度"),
     "engineer": ("engineer", "工程师", "指派工程师"),
     "description": ("description", "problem", "issue", "描述", "问题描述", "问题"),
 }
@@ -34,6 +36,8 @@ class PhoneFields:
     email: str | None = None
     type: str | None = None
     priority: str | None = None
+    urgency: str | None = None
+    impact: str | None = None
     engineer: str | None = None
     description: str | None = None
 

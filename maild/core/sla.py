@@ -91,7 +91,7 @@ def business_seconds(cal: Calendar, start: datetime, end: datetime) -> float:
         return 0.0
     if cal.always:
         return (end - start).total_seconds()
-    total = 0.0
+    total = timedelta()  # summed exactly; seconds only at the end
     day = start.astimezone(cal.tz).date()
     last = end.astimezone(cal.tz).date()
     while day <= last:
@@ -99,9 +99,9 @@ def business_seconds(cal: Calendar, start: datetime, end: datetime) -> float:
             opens, closes = cal.hours(day)
             lo, hi = max(opens, start), min(closes, end)
             if hi > lo:
-                total += (hi - lo).total_seconds()
+                total += hi - lo
         day += timedelta(days=1)
-    return total
+    return total.total_seconds()
 
 
 class Deadlines(NamedTuple):

@@ -1,0 +1,106 @@
+"""The SLA sweep: warn at 80 % of a target, escalate at a breach, each exactly once.
+
+``sweep`` looks at open cases, asks ``core.sla.due_alerts`` what is due now,
+and for each alert not yet announced inserts an ``SlaEvent`` row (unique per
+case, target and kind) in the same transaction as the log line and the
+mails. A second scheduler, a restart or a replica racing for the same alert
+loses on the unique key and sends nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import sqlalchemy.exc as sa_exc
+from sqlmodel import Session, col, select
+
+from maild.core import notify, sla
+from maild.core.values import OPEN_STATUSES
+from maild.db import queries
+from maild.db.models import Case, SlaEvent
+from maild.db.session import transaction
+from maild.outbound import audiences, base_context, case_context, enqueue
+from maild.runtime import Runtime
+
+log = logging.getLogger("maild.sla")
+
+# alert kind → (template, audiences)
+ALERTS = {
+    "warn": ("sla_warning", (notify.ENGINEER,)),
+    "breach": ("sla_breach", (notify.INCIDENT_MANAGER, notify.ENGINEER)),
+}
+
+
+def set_deadlines(rt: Runtime, case: Case) -> None:
+    """(Re)compute a case's deadlines from its creation time and current priority."""
+    target = rt.rules.priorities[case.priority]
+    dl = sla.deadlines(case.created_at, target.response_minutes, target.resolution_minutes,
+                       rt.rules.calendar_for(case.priority))
+    case.response_due, case.resolution_due = dl.response_due, dl.resolution_due
+
+
+def sweep(rt: Runtime, now: datetime) -> int:
+    """Announce every SLA warning and breach that is due; returns how many were sent."""
+    with Session(rt.engine) as s:
+        ids = list(s.exec(select(Case.id).where(col(Case.status).in_(
+            [st.value for st in OPEN_STATUSES])).where(col(Case.resolution_due).is_not(None))))
+    sent = 0
+    for case_id in ids:
+        assert case_id is not None
+        sent += _check_case(rt, case_id, now)
+    return sent
+
+
+def _check_case(rt: Runtime, case_id: int, now: datetime) -> int:
+    with Session(rt.engine) as s:
+        case = s.get(Case, case_id)
+        if case is None or case.response_due is None or case.resolution_due is None:
+            return 0
+        dl = sla.Deadlines(case.response_due, case.resolution_due)
+        alerts = sla.due_alerts(now, case.created_at, dl, case.first_response_at,
+                                case.resolved_at, rt.rules.calendar_for(case.priority))
+        done = {(e.target, e.kind) for e in s.exec(
+            select(SlaEvent).where(SlaEvent.case_id == case_id))}
+    sent = 0
+    for alert in alerts:
+        if (alert.target, alert.kind) not in done and _announce(rt, case_id, alert, now):
+            sent += 1
+    return sent
+
+
+def _announce(rt: Runtime, case_id: int, alert: sla.Alert, now: datetime) -> bool:
+    """Claim the alert by its unique row, log it and queue the mails, in one transaction."""
+    try:
+        with transaction(rt.engine) as s:
+            s.add(SlaEvent(case_id=case_id, target=alert.target, kind=alert.kind, at=now))
+            s.flush()  # the claim: a duplicate fails here, before anything else is written
+            case = s.get(Case, case_id)
+            assert case is not None
+            due = case.response_due if alert.target == "response" else case.resolution_due
+            assert due is not None
+            verb = "80 % used" if alert.kind == "warn" else "breached"
+            queries.add_log(s, case_id, now, "maild", "sla",
+                            f"{alert.target} target {verb} (due {due.isoformat()})")
+            _mail(s, rt, case, alert, due, now)
+    except sa_exc.IntegrityError:
+        return False  # another scheduler announced it first
+    log.info("case %s: SLA %s %s", case_id, alert.target, alert.kind)
+    return True
+
+
+def _mail(s: Session, rt: Runtime, case: Case, alert: sla.Alert, due: datetime,
+          now: datetime) -> None:
+    template, roles = ALERTS[alert.kind]
+    who = audiences(s, rt, case)
+    if notify.ENGINEER not in who:  # nobody assigned yet: the operators must act
+        who[notify.ENGINEER] = who.get(notify.OPERATORS, [])
+    ctx = base_context(rt, case_context(s, rt, case))
+    ctx["sla"] = {"target": alert.target, "due": due.astimezone(rt.settings.helpdesk.tz),
+                  "kind": alert.kind}
+    seen: set[str] = set()
+    for role in roles:
+        for person in who.get(role, []):
+            if person.email not in seen:
+                seen.add(person.email)
+                enqueue(s, rt, notify.Notice(template, person), ctx, now, case=case)
