@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -29,7 +29,7 @@ def schedule(scheduler: AsyncIOScheduler, rt: Runtime, clock: Callable[[], datet
             log.info("auto-closed %d case(s)", closed)
 
     scheduler.add_job(close_job, "interval", minutes=60, id="auto_close",
-                      next_run_time=clock(), coalesce=True, max_instances=1)
+                      next_run_time=datetime.now(UTC), coalesce=True, max_instances=1)
 
     async def sla_job() -> None:
         sent = await asyncio.to_thread(sweep, rt, clock())
@@ -37,4 +37,4 @@ def schedule(scheduler: AsyncIOScheduler, rt: Runtime, clock: Callable[[], datet
             log.info("sent %d SLA alert(s)", sent)
 
     scheduler.add_job(sla_job, "interval", minutes=1, id="sla",
-                      next_run_time=clock(), coalesce=True, max_instances=1)
+                      next_run_time=datetime.now(UTC), coalesce=True, max_instances=1)

@@ -120,3 +120,38 @@ def test_cli_shows_sla(maild: Maild) -> None:
     data = json.loads(out.stdout)
     assert set(data["sla"]) == {"response_due", "resolution_due", "response_breached",
                                 "resolution_breached"}
+
+
+def test_scheduler_job_sends_alerts_once_with_two_schedulers(maild: Maild,
+                                                             smtp_sink: SmtpSink) -> None:
+    """The APScheduler jobs of `maild run`, twice at once (two replicas): one alert each."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from maild import jobs
+
+    maild.add_customer(CUSTOMER, "王芳", company="上海分公司")
+    ingest(maild.rt, new_mail(CUSTOMER, "Keyboard", "Keys dead"), OPENED)
+    late = at(18, 17)  # Wednesday 17:00: both targets breached
+
+    async def main() -> None:
+        schedulers = [AsyncIOScheduler(timezone=SH) for _ in range(2)]
+        for sched, rt in zip(schedulers, (maild.rt, Runtime.load(maild.settings,
+                                                                 maild.rt.engine)), strict=True):
+            jobs.schedule(sched, rt, lambda: late)
+            sched.start()
+        for _ in range(100):  # the jobs run at start; wait for their rows
+            await asyncio.sleep(0.05)
+            with Session(maild.rt.engine) as s:
+                if len(s.exec(select(SlaEvent)).all()) == 4:
+                    break
+        await asyncio.sleep(0.3)
+        for sched in schedulers:
+            sched.shutdown(wait=False)
+
+    asyncio.run(main())
+    with Session(maild.rt.engine) as s:
+        events = sorted((e.target, e.kind) for e in s.exec(select(SlaEvent)))
+    assert events == [("resolution", "breach"), ("resolution", "warn"),
+                      ("response", "breach"), ("response", "warn")]
+    run_at(maild, late)
+    assert len(mails(smtp_sink, IM, "SLA")) == 2  # one breach mail per target
