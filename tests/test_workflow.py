@@ -142,3 +142,25 @@ def test_html_only_reply_acts_on_new_text_only(maild: Maild, dovecot: Dovecot,
     assert case["status"] == "in_progress" and case["resolution"] is None
     notes = [e["text"] for e in case["log"]]
     assert "已联系用户" in notes and not any("quoted and must not act" in n for n in notes)
+
+
+def test_phone_summary_and_search_by_real_mail(maild: Maild, dovecot: Dovecot,
+                                               smtp_sink: SmtpSink) -> None:
+    """An operator's summary opens a phone case; later an engineer finds it with #search."""
+    summary = ("工号：E2001\n姓名：赵六\n公司：上海分公司\n邮箱：zhao.liu@sh.corp.example\n"
+               "紧急程度：高\n影响范围：中\n描述：财务部打印机硒鼓没粉了\n")
+    dovecot.deliver(new_mail(OPERATOR, "来电记录", summary), mail_from=OPERATOR)
+    maild.run_once()
+    case = maild.case(1)
+    assert case["channel"] == "phone" and case["priority"] == "P2"
+    assert "[Case #1]" in str(parsed(last_to(smtp_sink, "zhao.liu@sh.corp.example"))["Subject"])
+    eng = case["engineer"]["email"]
+    dovecot.deliver(reply_to(last_to(smtp_sink, eng), eng, "#resolve 更换了硒鼓\n#kb"),
+                    mail_from=eng)
+    maild.run_once()
+    assert maild.case(1)["status"] == "resolved"
+    dovecot.deliver(new_mail(HAN, "search", "#search 硒鼓"), mail_from=HAN)
+    maild.run_once()
+    found = last_to(smtp_sink, HAN)
+    assert "硒鼓" in str(parsed(found)["Subject"])
+    assert "#1 [KB]" in text_of(found) and "更换了硒鼓" in text_of(found)

@@ -28,6 +28,7 @@ ACTORS = {
     "other engineer": cases.Actor("han@corp.example", Role.ENGINEER, ENGINEERS),
     "operator": cases.Actor("cc@corp.example", Role.OPERATOR, ENGINEERS),
     "manager": cases.Actor("boss@corp.example", Role.MANAGER, ENGINEERS),
+    "incident manager": cases.Actor("im@corp.example", Role.INCIDENT_MANAGER, ENGINEERS),
     "customer": cases.Actor("user@corp.example", Role.CUSTOMER, ENGINEERS),
 }
 
