@@ -170,6 +170,18 @@ class SlaEvent(SQLModel, table=True):
     at: datetime = _when(nullable=False)
 
 
+class ReportRun(SQLModel, table=True):
+    """A report already sent for a kind and period: the unique key makes it exactly once,
+    across restarts, crashes and replicas (claimed in the transaction that queues the mail)."""
+
+    __tablename__ = "report_runs"
+    __table_args__ = (sa.UniqueConstraint("kind", "period"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=8)  # daily | monthly
+    period: str = Field(max_length=16)  # 2026-11-22 | 2026-11
+    at: datetime = _when(nullable=False)
+
+
 class MessageRef(SQLModel, table=True):
     """Message-IDs we sent or received for a case, for In-Reply-To threading."""
 
