@@ -90,6 +90,11 @@ class ReportSettings:
     recipients: tuple[str, ...] = ()
     daily_at: str = "08:00"
     monthly_day: int = 1
+    grace_hours: int = 36  # a report missed while maild was down is still sent this late
+
+    def at(self) -> tuple[int, int]:
+        hh, _, mm = self.daily_at.partition(":")
+        return int(hh), int(mm)
 
 
 @dataclass(frozen=True)

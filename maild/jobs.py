@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from maild.housekeeping import auto_close
+from maild.reporting import send_due
 from maild.runtime import Runtime
 from maild.sla_watch import sweep
 
@@ -17,7 +18,9 @@ log = logging.getLogger("maild.jobs")
 
 
 def schedule(scheduler: AsyncIOScheduler, rt: Runtime, clock: Callable[[], datetime]) -> None:
-    """Register the periodic jobs: auto-close hourly, the SLA sweep every minute.
+    """Register the periodic jobs: auto-close hourly, the SLA sweep every minute, and the
+    reports at ``daily_at`` (plus a catch-up at start and every 15 minutes, for a run
+    missed while maild was down, within ``grace_hours``).
 
     Both are idempotent (auto-close moves only cases that are due; each SLA
     alert is claimed by a unique row), so a missed or doubled run does no harm.
@@ -37,4 +40,15 @@ def schedule(scheduler: AsyncIOScheduler, rt: Runtime, clock: Callable[[], datet
             log.info("sent %d SLA alert(s)", sent)
 
     scheduler.add_job(sla_job, "interval", minutes=1, id="sla",
+                      next_run_time=datetime.now(UTC), coalesce=True, max_instances=1)
+
+    async def report_job() -> None:
+        sent = await asyncio.to_thread(send_due, rt, clock())
+        if sent:
+            log.info("sent %d report(s)", sent)
+
+    hh, mm = rt.settings.reports.at()
+    scheduler.add_job(report_job, "cron", hour=hh, minute=mm, id="reports",
+                      coalesce=True, max_instances=1, misfire_grace_time=3600)
+    scheduler.add_job(report_job, "interval", minutes=15, id="reports_catch_up",
                       next_run_time=datetime.now(UTC), coalesce=True, max_instances=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,8 @@ from maild.templating import TEMPLATE_NAMES, make_env
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 LANGS = ("en", "zh")
-NO_CASE = ("hold", "rejected_sender", "failed_alert", "help", "phone_missing", "search_results")
+NO_CASE = ("hold", "rejected_sender", "failed_alert", "help", "phone_missing", "search_results",
+           "report")
 CASE_TEMPLATES = tuple(n for n in TEMPLATE_NAMES if n not in NO_CASE)
 STATUSES = ("new", "dispatched", "in_progress", "resolved", "closed", "invalid")
 LABELS = {
@@ -93,7 +94,38 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
              "resolved_at": None, "engineer_name": None},
         ] if name == "search_results" else None,
         "missing": ["Description", "Employee or Name"] if name == "phone_missing" else None,
+        **(sample_report() if name == "report" else {}),
     }
+
+
+def sample_report() -> dict[str, Any]:
+    """The report template's keys: a small real Report, engineer names and the bar scale."""
+    from datetime import UTC, date
+    from zoneinfo import ZoneInfo
+
+    from maild.core.report import CaseFacts, build_report, day_period
+    from maild.core.sla import Calendar
+
+    tz = ZoneInfo("Asia/Shanghai")
+    period = day_period(date(2026, 11, 22), tz)
+    start = period.start
+
+    def facts(n: int, who: str | None, hours: float | None) -> CaseFacts:
+        done = start + timedelta(hours=2 + (hours or 0)) if hours is not None else None
+        return CaseFacts(id=n, engineer=who, type="printer" if n % 2 else None,
+                         status="resolved" if done else "in_progress",
+                         created_at=start + timedelta(hours=1), dispatched_at=start + timedelta(
+                             hours=2) if who else None, resolved_at=done, closed_at=None,
+                         rating=5 if n == 1 else None, reopened=0, escalated=False,
+                         response_breached=False, resolution_breached=n == 2)
+
+    cases = [facts(1, "li.lei@corp.example", 1.5), facts(2, "li.lei@corp.example", 3),
+             facts(3, "han.meimei@corp.example", 0.5), facts(4, None, None)]
+    people = ["li.lei@corp.example", "han.meimei@corp.example", "idle@corp.example"]
+    report = build_report(period, cases, people, Calendar(tz, always=True))
+    assert report.period.start.tzinfo == UTC
+    return {"report": report, "bar_max": 2,
+            "names": {"li.lei@corp.example": "Li Lei <b>", "han.meimei@corp.example": "韩梅梅"}}
 
 
 def sparse_context(name: str) -> dict[str, Any]:

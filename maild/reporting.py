@@ -1,0 +1,184 @@
+"""Manager reports: cases from the database → ``core.report`` numbers → mail, exactly once.
+
+The numbers are computed by the pure ``core.report.build_report``; this module
+only loads the cases a period needs, renders the mail (HTML with CSS bars, a
+plain-text part and a CSV attachment) and sends it once per kind and period:
+a ``report_runs`` row is inserted in the same transaction that queues the
+mail, so a second scheduler, a replica or a restart loses on the unique key,
+and a crash before the commit leaves nothing behind to block a retry.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.exc as sa_exc
+from sqlmodel import Session, col, or_, select
+
+from maild.core import notify
+from maild.core.report import (
+    CaseFacts,
+    Period,
+    Report,
+    build_report,
+    previous_day,
+    previous_month,
+)
+from maild.core.sla import Deadlines, breached
+from maild.core.values import Role
+from maild.db.models import Case, LogEntry, ReportRun, SlaEvent
+from maild.db.session import transaction
+from maild.outbound import base_context, enqueue
+from maild.runtime import Runtime
+
+log = logging.getLogger("maild.reports")
+
+
+def _period_cases(s: Session, period: Period) -> list[Case]:
+    """Cases opened, dispatched or resolved in the period, or still open at its end."""
+    start, end = period.start, period.end
+    q = select(Case).where(col(Case.created_at) < end).where(or_(
+        col(Case.created_at) >= start,
+        col(Case.resolved_at) >= start,
+        col(Case.closed_at) >= start,
+        col(Case.dispatched_at) >= start,
+        sa.and_(col(Case.resolved_at).is_(None), col(Case.closed_at).is_(None)),
+    ))
+    return list(s.exec(q))
+
+
+def load_facts(s: Session, period: Period) -> list[CaseFacts]:
+    """The facts ``build_report`` needs, one per relevant case."""
+    rows = _period_cases(s, period)
+    ids = [c.id for c in rows if c.id is not None]
+    reopened: dict[int, int] = defaultdict(int)
+    escalated: set[int] = set()
+    for chunk in (ids[i:i + 900] for i in range(0, len(ids), 900)):
+        for case_id, kind in s.exec(select(LogEntry.case_id, LogEntry.kind).where(
+                col(LogEntry.case_id).in_(chunk)).where(
+                col(LogEntry.kind).in_(["reopen", "escalate"]))):
+            if kind == "reopen":
+                reopened[case_id] += 1
+            else:
+                escalated.add(case_id)
+        escalated.update(s.exec(select(SlaEvent.case_id).where(
+            col(SlaEvent.case_id).in_(chunk)).where(SlaEvent.kind == "breach")))
+    out = []
+    for c in rows:
+        assert c.id is not None
+        if c.response_due and c.resolution_due:
+            resp, reso = breached(period.end, Deadlines(c.response_due, c.resolution_due),
+                                  c.first_response_at, c.resolved_at)
+        else:
+            resp = reso = False
+        out.append(CaseFacts(
+            id=c.id, engineer=c.engineer_email, type=c.type, status=c.status,
+            created_at=c.created_at, dispatched_at=c.dispatched_at, resolved_at=c.resolved_at,
+            closed_at=c.closed_at, rating=c.rating, reopened=reopened[c.id],
+            escalated=c.id in escalated or c.rejections >= 2,
+            response_breached=resp, resolution_breached=reso,
+            response_due=c.response_due, resolution_due=c.resolution_due))
+    return out
+
+
+def make_report(rt: Runtime, period: Period) -> Report:
+    engineers = [p.email for p in rt.rules.with_role(Role.ENGINEER)]
+    with Session(rt.engine) as s:
+        facts = load_facts(s, period)
+    return build_report(period, facts, engineers, rt.rules.calendar)
+
+
+def names(rt: Runtime) -> dict[str, str]:
+    return {p.email: p.name for p in rt.rules.people.values()}
+
+
+def to_csv(report: Report, rt: Runtime) -> bytes:
+    """One row per engineer (UTF-8 with BOM, so that Excel opens Chinese names right)."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["period", "engineer", "name", "dispatched", "resolved", "open_at_end",
+                "rank_resolved", "rank_speed", "mean_hours_business", "median_hours_business",
+                "p90_hours_business", "mean_hours_wall", "sla_met", "sla_breached",
+                "mean_rating", "by_type"])
+    who = names(rt)
+
+    def hours(v: float | None) -> str:
+        return f"{v / 3600:.2f}" if v is not None else ""
+
+    for r in report.engineers:
+        w.writerow([report.period.label, r.engineer, who.get(r.engineer, r.engineer),
+                    r.dispatched, r.resolved, r.open_at_end, r.rank_resolved,
+                    r.rank_speed or "", hours(r.business.mean_s), hours(r.business.median_s),
+                    hours(r.business.p90_s), hours(r.wall.mean_s), r.sla_met, r.sla_breached,
+                    f"{r.mean_rating:.2f}" if r.mean_rating is not None else "",
+                    ";".join(f"{k}={v}" for k, v in sorted(r.by_type.items()))])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def report_context(rt: Runtime, report: Report) -> dict[str, Any]:
+    ctx = base_context(rt, None)
+    ctx["report"] = report
+    ctx["names"] = names(rt)
+    top = max((r.resolved for r in report.engineers), default=0)
+    ctx["bar_max"] = top or 1
+    return ctx
+
+
+def send(rt: Runtime, period: Period, now: datetime, recipients: Sequence[str] | None = None,
+         force: bool = False) -> bool:
+    """Queue the report for ``period`` once; False when it was already sent (or nobody gets it).
+
+    ``force`` (the CLI's ``--send``) mails it again without claiming the period."""
+    to = list(recipients if recipients is not None else rt.settings.reports.recipients)
+    if not to:
+        log.warning("no [reports] recipients: %s report %s not sent", period.kind, period.label)
+        return False
+    report = make_report(rt, period)
+    ctx = report_context(rt, report)
+    attachment = (f"maild-{period.kind}-{period.label}.csv", "text/csv", to_csv(report, rt))
+    try:
+        with transaction(rt.engine) as s:
+            if not force:
+                s.add(ReportRun(kind=period.kind, period=period.label, at=now))
+                s.flush()  # the claim: a second sender fails here, before any mail
+            for address in to:
+                person = rt.rules.person(address)
+                recipient = notify.Recipient(
+                    address, person.name if person else address,
+                    (person.language if person and person.language else
+                     rt.settings.helpdesk.language))
+                enqueue(s, rt, notify.Notice("report", recipient), ctx, now,
+                        attachments=(attachment,))
+    except sa_exc.IntegrityError:
+        return False
+    log.info("%s report %s queued for %d recipient(s)", period.kind, period.label, len(to))
+    return True
+
+
+def due_periods(rt: Runtime, now: datetime) -> list[Period]:
+    """The periods whose report is due at ``now``: after its send time, within the grace."""
+    cfg = rt.settings.reports
+    tz = rt.settings.helpdesk.tz
+    local = now.astimezone(tz)
+    hh, mm = cfg.at()
+    grace = timedelta(hours=cfg.grace_hours)
+    out = []
+    daily_due = datetime.combine(local.date(), time(hh, mm), tz)
+    if daily_due <= local <= daily_due + grace:
+        out.append(previous_day(now, tz))
+    monthly_due = datetime.combine(local.date().replace(day=cfg.monthly_day), time(hh, mm), tz)
+    if monthly_due <= local <= monthly_due + grace:
+        out.append(previous_month(now, tz))
+    return out
+
+
+def send_due(rt: Runtime, now: datetime) -> int:
+    """Send every due report not sent yet (the scheduler's job); returns how many were sent."""
+    return sum(1 for period in due_periods(rt, now) if send(rt, period, now))
