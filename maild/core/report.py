@@ -11,7 +11,7 @@ business time (``core.sla.business_seconds``), and labelled so.
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -177,19 +177,29 @@ def build_report(period: Period, cases: Iterable[CaseFacts], engineers: Sequence
         return ((c.resolved_at - begin).total_seconds(),
                 business_seconds(cal, begin, c.resolved_at))
 
+    mine_resolved: dict[str, list[CaseFacts]] = defaultdict(list)
+    dispatched: Counter[str] = Counter()
+    open_end: Counter[str] = Counter()
+    for c in facts:  # one pass, grouped by engineer
+        if c.engineer is None:
+            continue
+        if period.contains(c.resolved_at):
+            mine_resolved[c.engineer].append(c)
+        if period.contains(c.dispatched_at):
+            dispatched[c.engineer] += 1
+        if open_at(c, period.end):
+            open_end[c.engineer] += 1
+    times = {c.id: handling(c) for c in resolved}
     rows: list[EngineerRow] = []
     for who in people:
-        mine = [c for c in resolved if c.engineer == who]
-        times = [handling(c) for c in mine]
+        mine = mine_resolved.get(who, [])
+        spans = [times[c.id] for c in mine]
         rows.append(EngineerRow(
-            engineer=who,
-            dispatched=sum(1 for c in facts if c.engineer == who
-                           and period.contains(c.dispatched_at)),
-            resolved=len(mine),
-            open_at_end=sum(1 for c in facts if c.engineer == who and open_at(c, period.end)),
+            engineer=who, dispatched=dispatched[who], resolved=len(mine),
+            open_at_end=open_end[who],
             by_type=dict(Counter(c.type or "other" for c in mine)),
-            wall=durations([t[0] for t in times]),
-            business=durations([t[1] for t in times]),
+            wall=durations([t[0] for t in spans]),
+            business=durations([t[1] for t in spans]),
             sla_met=sum(1 for c in mine if not c.resolution_breached),
             sla_breached=sum(1 for c in mine if c.resolution_breached),
             mean_rating=_mean([c.rating for c in mine if c.rating is not None]),
@@ -206,7 +216,7 @@ def build_report(period: Period, cases: Iterable[CaseFacts], engineers: Sequence
     backlog = [c for c in facts if open_at(c, period.end)]
     ages = Counter(_age_bucket(period.end - c.created_at) for c in backlog)
     opened = [c for c in facts if period.contains(c.created_at)]
-    all_times = [handling(c) for c in resolved]
+    all_times = list(times.values())
     return Report(
         period=period, engineers=tuple(table), by_speed=tuple(fastest),
         total_opened=len(opened), total_resolved=len(resolved), open_at_end=len(backlog),

@@ -1,0 +1,80 @@
+"""The monthly report over many cases: load the facts, compute every number, time both.
+
+Reuses the search benchmark's database (``casegen``: 1,000,000 cases over two
+years, about 41,000 a month). The baseline is the smallest query a report
+needs (resolved cases per engineer in the month, one GROUP BY), measured in
+the same run.
+
+    .venv/bin/python benchmarks/report.py --db /tmp/maild-cases.db --month 2026-06
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import statistics
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from casegen import ENGINEERS, generate
+from sqlmodel import Session
+
+from maild.core.report import build_report, month_period
+from maild.core.sla import Calendar
+from maild.db.session import make_engine
+from maild.reporting import load_facts
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", type=int, default=1_000_000)
+    ap.add_argument("--db", type=Path, default=Path("/tmp/maild-cases.db"))
+    ap.add_argument("--month", default="2026-06")
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    if not args.db.exists():
+        print(f"generated {args.cases:,} cases in {generate(args.db, args.cases):.0f} s")
+    year, month = (int(x) for x in args.month.split("-"))
+    period = month_period(year, month, TZ)
+    engine = make_engine(f"sqlite:///{args.db}")
+    from maild.db import migrate
+
+    migrate.upgrade(engine)
+    cal = Calendar(TZ)
+    load, build = [], []
+    report = None
+    for _ in range(args.runs):
+        t0 = time.perf_counter()
+        with Session(engine) as s:
+            facts = load_facts(s, period)
+        t1 = time.perf_counter()
+        report = build_report(period, facts, ENGINEERS, cal)
+        t2 = time.perf_counter()
+        load.append(t1 - t0)
+        build.append(t2 - t1)
+    assert report is not None
+    raw = sqlite3.connect(args.db)
+    fmt = "%Y-%m-%d %H:%M:%S.%f"
+    lo, hi = period.start.strftime(fmt), period.end.strftime(fmt)
+    base = []
+    for _ in range(args.runs):
+        t0 = time.perf_counter()
+        raw.execute("SELECT engineer_email, count(*) FROM cases WHERE resolved_at >= ? AND "
+                    "resolved_at < ? GROUP BY engineer_email", (lo, hi)).fetchall()
+        base.append(time.perf_counter() - t0)
+    total = [a + b for a, b in zip(load, build, strict=True)]
+    cases = raw.execute("SELECT count(*) FROM cases").fetchone()[0]
+    print(f"{cases:,} cases; month {period.label}: {len(facts):,} relevant cases, "
+          f"{report.total_resolved:,} resolved, {len(report.engineers)} engineers")
+    print(f"load facts  p50 {statistics.median(load):.2f} s")
+    print(f"compute     p50 {statistics.median(build):.2f} s")
+    print(f"total       p50 {statistics.median(total):.2f} s   (target < 2 s)")
+    print(f"baseline GROUP BY p50 {statistics.median(base) * 1000:.0f} ms; "
+          f"ratio {statistics.median(total) / statistics.median(base):.0f}x")
+
+
+if __name__ == "__main__":
+    main()
