@@ -1,19 +1,25 @@
 """The numbers of the managers' daily and monthly reports, from plain case facts.
 
-Pure functions: the database adapter (``maild.reporting``) builds ``CaseFacts``
-and this module counts. Periods are half-open ``[start, end)`` in the
-helpdesk zone, so a case resolved at 23:59 local counts on that day and one
-at 00:00 on the next; a DST day is 23 or 25 hours long. Handling time runs
-from dispatch (or opening) to resolution, reported both in wall-clock and in
-business time (``core.sla.business_seconds``), and labelled so.
+Pure and synchronous: the database adapter (``maild.reporting``) builds
+``CaseFacts`` and this module counts; no database, no I/O, no clock.
+
+Periods are half-open ``[start, end)`` between local midnights of the
+helpdesk zone, kept as UTC moments, so a case resolved at 23:59 local counts
+on that day and one at 00:00 on the next, and a DST day is 23 or 25 hours
+long. Every timestamp is compared and subtracted as UTC (a naive one is taken
+as UTC, as the database stores it): Python subtracts two datetimes of the
+same zone by the wall clock, which would get a DST night wrong by an hour.
+
+Handling time runs from dispatch (or opening, if never dispatched) to
+resolution and is reported twice, as wall-clock and as business time
+(``core.sla.business_seconds``), each labelled so.
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,22 +27,27 @@ from maild.core.sla import Calendar, business_seconds
 
 DONE = ("resolved", "closed", "invalid")
 AGE_BUCKETS = ("<1d", "1-3d", "3-7d", ">7d")
+OTHER = "other"  # the type of a case without one
+TOP_TYPES = 5
+_DAY_S = 86400.0
 
 
 @dataclass(frozen=True)
 class CaseFacts:
+    """What a report needs to know about one case (built by the database adapter)."""
+
     id: int
     engineer: str | None
     type: str | None
-    status: str
+    status: str  # new | dispatched | in_progress | resolved | closed | invalid
     created_at: datetime
     dispatched_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
     rating: int | None
-    reopened: int
+    reopened: int  # times reopened
     escalated: bool
-    response_breached: bool
+    response_breached: bool  # the SLA outcome, as the adapter judged it
     resolution_breached: bool
     response_due: datetime | None = None
     resolution_due: datetime | None = None
@@ -44,107 +55,134 @@ class CaseFacts:
 
 @dataclass(frozen=True)
 class Period:
+    """One report's span, half-open ``[start, end)``; both ends are UTC moments."""
+
     kind: str  # daily | monthly
     start: datetime
     end: datetime
-    label: str
+    label: str  # 2026-11-22 | 2026-11
 
     def contains(self, moment: datetime | None) -> bool:
-        return moment is not None and self.start <= moment < self.end
+        return moment is not None and self.start <= _utc(moment) < self.end
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aware UTC; naive is taken as UTC. The common case (already UTC) costs one test."""
+    if moment.tzinfo is UTC:
+        return moment
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def _midnight(d: date, tz: ZoneInfo) -> datetime:
-    """Local midnight as a UTC moment (Python subtracts same-zone datetimes by the wall
-    clock, which would make a DST day 24 hours long)."""
+    """The first moment of local day ``d``, as UTC.
+
+    Where DST skips midnight (America/Havana, Santiago) fold=0 reads 00:00
+    with the old offset, which is exactly the moment the day begins.
+    """
     return datetime.combine(d, time(), tz).astimezone(UTC)
 
 
 def day_period(d: date, tz: ZoneInfo) -> Period:
-    return Period("daily", _midnight(d, tz), _midnight(d + timedelta(days=1), tz), d.isoformat())
+    """Local day ``d``: 24 hours, or 23/25 on a DST change."""
+    return Period("daily", _midnight(d, tz), _midnight(d + timedelta(days=1), tz),
+                  d.isoformat())
 
 
 def month_period(year: int, month: int, tz: ZoneInfo) -> Period:
+    """Local calendar month; ValueError for a month outside 1..12."""
+    first = date(year, month, 1)
     nxt = date(year + month // 12, month % 12 + 1, 1)
-    return Period("monthly", _midnight(date(year, month, 1), tz), _midnight(nxt, tz),
+    return Period("monthly", _midnight(first, tz), _midnight(nxt, tz),
                   f"{year:04d}-{month:02d}")
 
 
 def previous_day(now: datetime, tz: ZoneInfo) -> Period:
-    return day_period(now.astimezone(tz).date() - timedelta(days=1), tz)
+    """The local day before the one ``now`` falls on (the daily report's period)."""
+    return day_period(_utc(now).astimezone(tz).date() - timedelta(days=1), tz)
 
 
 def previous_month(now: datetime, tz: ZoneInfo) -> Period:
-    first = now.astimezone(tz).date().replace(day=1) - timedelta(days=1)
-    return month_period(first.year, first.month, tz)
+    """The local month before the one ``now`` falls on (the monthly report's period)."""
+    last = _utc(now).astimezone(tz).date().replace(day=1) - timedelta(days=1)
+    return month_period(last.year, last.month, tz)
 
 
 @dataclass(frozen=True)
 class Durations:
     count: int
     total_s: float
-    mean_s: float | None
+    mean_s: float | None  # None when count is 0
     median_s: float | None
-    p90_s: float | None
+    p90_s: float | None  # nearest rank: the smallest value >= 90 % of them
 
 
 def durations(seconds: Sequence[float]) -> Durations:
     """Count, total, mean, median and 90th percentile (nearest rank) of some durations."""
     if not seconds:
         return Durations(0, 0.0, None, None, None)
-    xs = sorted(seconds)
+    xs = sorted(float(s) for s in seconds)
     n = len(xs)
     mid = n // 2
     median = xs[mid] if n % 2 else (xs[mid - 1] + xs[mid]) / 2
-    p90 = xs[max(math.ceil(0.9 * n), 1) - 1]
-    total = float(sum(xs))
-    return Durations(n, total, total / n, float(median), float(p90))
+    p90 = xs[-(-9 * n // 10) - 1]  # rank ceil(0.9 n), in integers: no float rounding
+    total = sum(xs)
+    return Durations(n, total, total / n, median, p90)
 
 
 @dataclass(frozen=True)
 class EngineerRow:
     engineer: str
-    dispatched: int
-    resolved: int
-    open_at_end: int
-    by_type: Mapping[str, int]
-    wall: Durations
-    business: Durations
-    sla_met: int
-    sla_breached: int
-    mean_rating: float | None
-    rank_resolved: int
-    rank_speed: int | None
+    dispatched: int  # dispatched to them in the period
+    resolved: int  # resolved by them in the period
+    open_at_end: int  # theirs and open when the period ended
+    by_type: Mapping[str, int]  # resolved in the period by type, most first
+    wall: Durations  # handling time of the cases resolved in the period, wall clock
+    business: Durations  # the same in business time
+    sla_met: int  # resolved in the period within the resolution target
+    sla_breached: int  # resolved in the period after it
+    mean_rating: float | None  # over the cases resolved in the period with a rating
+    rank_resolved: int  # 1 = most resolved; ties share a rank (1, 1, 3)
+    rank_speed: int | None  # 1 = fastest mean business handling time; None: resolved none
 
 
 @dataclass(frozen=True)
 class Report:
     period: Period
-    engineers: tuple[EngineerRow, ...]  # by rank_resolved
+    engineers: tuple[EngineerRow, ...]  # by rank_resolved, then address
     by_speed: tuple[EngineerRow, ...]  # engineers who resolved something, fastest first
-    total_opened: int
-    total_resolved: int
+    total_opened: int  # created in the period
+    total_resolved: int  # resolved in the period, assigned or not
     open_at_end: int
-    escalated: int
-    reopened: int
-    backlog_by_age: Mapping[str, int]
-    top_types: tuple[tuple[str, int], ...]
-    team_wall: Durations
+    escalated: int  # escalated cases among those opened or resolved in the period
+    reopened: int  # cases resolved in the period that had been reopened before
+    backlog_by_age: Mapping[str, int]  # open at end, by wall-clock age then: AGE_BUCKETS
+    top_types: tuple[tuple[str, int], ...]  # opened in the period, most first, at most 5
+    team_wall: Durations  # handling time of every case resolved in the period
     team_business: Durations
     mean_rating: float | None
 
 
 def open_at(c: CaseFacts, moment: datetime) -> bool:
-    """Was the case open at ``moment``: opened before, and not yet resolved or closed?"""
-    if c.created_at >= moment:
+    """Was the case open at ``moment``: opened before it, and not finished before it?
+
+    Finished means resolved, closed or invalid with a resolution or closing
+    moment before ``moment``; a finished case without either moment (an
+    invalid one closed without a stamp) is not open. A case that is not
+    finished now but carries an old stamp is open.
+    """
+    if _utc(c.created_at) >= moment:
         return False
-    finished = [t for t in (c.resolved_at, c.closed_at) if t is not None]
-    if finished:
-        return min(finished) >= moment or (c.status not in DONE and max(finished) < moment)
-    return c.status not in DONE
+    if c.status not in DONE:
+        return True
+    stamps = [_utc(t) for t in (c.resolved_at, c.closed_at) if t is not None]
+    return bool(stamps) and min(stamps) >= moment
 
 
-def _age_bucket(age: timedelta) -> str:
-    days = age.total_seconds() / 86400
+def age_bucket(age: timedelta) -> str:
+    """The backlog bucket of a case this old: <1d, 1-3d, 3-7d or >7d."""
+    days = age.total_seconds() / _DAY_S
     return "<1d" if days < 1 else "1-3d" if days < 3 else "3-7d" if days < 7 else ">7d"
 
 
@@ -153,8 +191,8 @@ def _ranks(values: Sequence[tuple[str, float]], descending: bool) -> dict[str, i
     ordered = sorted(values, key=lambda kv: (-kv[1] if descending else kv[1], kv[0]))
     ranks: dict[str, int] = {}
     for i, (who, value) in enumerate(ordered):
-        prev = ordered[i - 1] if i else None
-        ranks[who] = ranks[prev[0]] if prev is not None and prev[1] == value else i + 1
+        same = i > 0 and ordered[i - 1][1] == value
+        ranks[who] = ranks[ordered[i - 1][0]] if same else i + 1
     return ranks
 
 
@@ -162,49 +200,84 @@ def _mean(values: Sequence[int]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _most_first(counts: Counter[str], limit: int | None = None) -> list[tuple[str, int]]:
+    """Counts by size, ties by name: the same input always gives the same table."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+
+@dataclass
+class _Tally:
+    """One engineer's counts while the cases are walked once."""
+
+    dispatched: int = 0
+    open_at_end: int = 0
+    # (case, wall-clock s, business s) of each case they resolved in the period
+    resolved: list[tuple[CaseFacts, float, float]] = field(default_factory=list)
+
+
+def _row(who: str, t: _Tally) -> EngineerRow:
+    done = t.resolved
+    return EngineerRow(
+        engineer=who, dispatched=t.dispatched, resolved=len(done), open_at_end=t.open_at_end,
+        by_type=dict(_most_first(Counter(c.type or OTHER for c, _, _ in done))),
+        wall=durations([w for _, w, _ in done]),
+        business=durations([b for _, _, b in done]),
+        sla_met=sum(1 for c, _, _ in done if not c.resolution_breached),
+        sla_breached=sum(1 for c, _, _ in done if c.resolution_breached),
+        mean_rating=_mean([c.rating for c, _, _ in done if c.rating is not None]),
+        rank_resolved=0, rank_speed=None)
+
+
 def build_report(period: Period, cases: Iterable[CaseFacts], engineers: Sequence[str],
                  cal: Calendar) -> Report:
-    """Every number of one report."""
-    facts = list(cases)
-    resolved = [c for c in facts if period.contains(c.resolved_at)]
-    people = list(dict.fromkeys([*engineers, *(c.engineer for c in facts if c.engineer and (
-        period.contains(c.dispatched_at) or period.contains(c.resolved_at)
-        or open_at(c, period.end)))]))
+    """Every number of one report, in one pass over the cases.
 
-    def handling(c: CaseFacts) -> tuple[float, float]:
-        assert c.resolved_at is not None
-        begin = c.dispatched_at or c.created_at
-        return ((c.resolved_at - begin).total_seconds(),
-                business_seconds(cal, begin, c.resolved_at))
-
-    mine_resolved: dict[str, list[CaseFacts]] = defaultdict(list)
-    dispatched: Counter[str] = Counter()
-    open_end: Counter[str] = Counter()
-    for c in facts:  # one pass, grouped by engineer
-        if c.engineer is None:
+    ``engineers`` are listed even when idle; anyone else who was dispatched
+    or resolved a case in the period, or holds one open at its end, is
+    listed too. Cases without an engineer count only in the team numbers.
+    """
+    start, end = _utc(period.start), _utc(period.end)
+    period = replace(period, start=start, end=end)
+    tallies: dict[str, _Tally] = {who: _Tally() for who in engineers}
+    opened_types: Counter[str] = Counter()
+    ages: Counter[str] = Counter()
+    team_wall: list[float] = []
+    team_business: list[float] = []
+    ratings: list[int] = []
+    opened = backlog = escalated = reopened = 0
+    for c in cases:
+        created = _utc(c.created_at)
+        done_at = _utc(c.resolved_at) if c.resolved_at is not None else None
+        is_opened = start <= created < end
+        is_resolved = done_at is not None and start <= done_at < end
+        is_open = open_at(c, end)
+        is_dispatched = period.contains(c.dispatched_at)
+        if is_opened:
+            opened += 1
+            opened_types[c.type or OTHER] += 1
+        if is_open:
+            backlog += 1
+            ages[age_bucket(end - created)] += 1
+        if c.escalated and (is_opened or is_resolved):
+            escalated += 1
+        tally = None
+        if c.engineer and (is_dispatched or is_resolved or is_open):
+            tally = tallies.setdefault(c.engineer, _Tally())
+            tally.dispatched += int(is_dispatched)
+            tally.open_at_end += int(is_open)
+        if done_at is None or not is_resolved:
             continue
-        if period.contains(c.resolved_at):
-            mine_resolved[c.engineer].append(c)
-        if period.contains(c.dispatched_at):
-            dispatched[c.engineer] += 1
-        if open_at(c, period.end):
-            open_end[c.engineer] += 1
-    times = {c.id: handling(c) for c in resolved}
-    rows: list[EngineerRow] = []
-    for who in people:
-        mine = mine_resolved.get(who, [])
-        spans = [times[c.id] for c in mine]
-        rows.append(EngineerRow(
-            engineer=who, dispatched=dispatched[who], resolved=len(mine),
-            open_at_end=open_end[who],
-            by_type=dict(Counter(c.type or "other" for c in mine)),
-            wall=durations([t[0] for t in spans]),
-            business=durations([t[1] for t in spans]),
-            sla_met=sum(1 for c in mine if not c.resolution_breached),
-            sla_breached=sum(1 for c in mine if c.resolution_breached),
-            mean_rating=_mean([c.rating for c in mine if c.rating is not None]),
-            rank_resolved=0, rank_speed=None,
-        ))
+        begin = _utc(c.dispatched_at or c.created_at)
+        wall = max(0.0, (done_at - begin).total_seconds())
+        business = business_seconds(cal, begin, done_at)
+        team_wall.append(wall)
+        team_business.append(business)
+        reopened += int(c.reopened > 0)
+        if c.rating is not None:
+            ratings.append(c.rating)
+        if tally is not None:
+            tally.resolved.append((c, wall, business))
+    rows = [_row(who, t) for who, t in tallies.items()]
     by_resolved = _ranks([(r.engineer, float(r.resolved)) for r in rows], descending=True)
     by_speed = _ranks([(r.engineer, r.business.mean_s) for r in rows
                        if r.business.mean_s is not None], descending=False)
@@ -213,19 +286,11 @@ def build_report(period: Period, cases: Iterable[CaseFacts], engineers: Sequence
                    key=lambda r: (r.rank_resolved, r.engineer))
     fastest = sorted((r for r in table if r.rank_speed is not None),
                      key=lambda r: (r.rank_speed or 0, r.engineer))
-    backlog = [c for c in facts if open_at(c, period.end)]
-    ages = Counter(_age_bucket(period.end - c.created_at) for c in backlog)
-    opened = [c for c in facts if period.contains(c.created_at)]
-    all_times = list(times.values())
     return Report(
         period=period, engineers=tuple(table), by_speed=tuple(fastest),
-        total_opened=len(opened), total_resolved=len(resolved), open_at_end=len(backlog),
-        escalated=sum(1 for c in facts if c.escalated and (
-            period.contains(c.created_at) or period.contains(c.resolved_at))),
-        reopened=sum(1 for c in resolved if c.reopened),
-        backlog_by_age={b: ages.get(b, 0) for b in AGE_BUCKETS},
-        top_types=tuple(Counter(c.type or "other" for c in opened).most_common(5)),
-        team_wall=durations([t[0] for t in all_times]),
-        team_business=durations([t[1] for t in all_times]),
-        mean_rating=_mean([c.rating for c in resolved if c.rating is not None]),
-    )
+        total_opened=opened, total_resolved=len(team_wall), open_at_end=backlog,
+        escalated=escalated, reopened=reopened,
+        backlog_by_age={b: ages[b] for b in AGE_BUCKETS},
+        top_types=tuple(_most_first(opened_types, TOP_TYPES)),
+        team_wall=durations(team_wall), team_business=durations(team_business),
+        mean_rating=_mean(ratings))

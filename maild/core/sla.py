@@ -3,9 +3,10 @@
 Why business time: a P3 opened on Friday at 17:30 with two hours to answer is
 due on Monday at 10:30, not on Friday night; holidays and the weekend days a
 Chinese company works to make up for them move deadlines too. Everything
-here is pure: aware datetimes in, aware UTC datetimes out; the calendar
-works in the helpdesk's zone, day by day, so DST changes are handled by
-building each day's opening and closing in local time.
+here is pure: aware datetimes in, aware UTC datetimes out. The calendar
+works in the helpdesk's zone, one local day at a time: each day's opening
+and closing are built on the local wall clock and converted to UTC, so a
+DST change moves the UTC hours but 09:00-18:00 stays nine business hours.
 """
 
 from __future__ import annotations
@@ -17,10 +18,28 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-MAX_DAYS = 3660  # a calendar with no business day in ten years is a configuration error
+MAX_IDLE_DAYS = 3660  # ten years without a business day is a configuration error
 WARN_AT = 0.8
 LEVELS = ("high", "medium", "low")
+PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_ONE_DAY = timedelta(days=1)
+_NOTHING = timedelta()
+
+
+def _day_names() -> dict[str, int]:
+    """Every spelling [business_hours] workdays accepts: mon, monday, 周一, 星期一 → 0."""
+    names: dict[str, int] = {"周天": 6, "星期天": 6}
+    for i, full in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday",
+                              "saturday", "sunday")):
+        zh = "一二三四五六日"[i]
+        names.update({full: i, full[:3]: i, f"周{zh}": i, f"星期{zh}": i})
+    return names
+
+
+_DAY_NAMES = _day_names()
+
+# Urgency and impact words operators use, English and Chinese.
 _LEVEL_WORDS = {
     "high": "high", "h": "high", "urgent": "high", "critical": "high", "高": "high",
     "紧急": "high", "严重": "high", "medium": "medium", "med": "medium", "m": "medium",
@@ -38,69 +57,103 @@ class Calendar:
     """When the SLA clock runs: working days and hours in one time zone."""
 
     tz: ZoneInfo
-    start: time = time(9, 0)
-    end: time = time(18, 0)
+    start: time = time(9, 0)  # local opening
+    end: time = time(18, 0)  # local closing, later than start
     workdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # Monday = 0
-    holidays: frozenset[date] = frozenset()
-    extra_workdays: frozenset[date] = frozenset()  # make-up working days
+    holidays: frozenset[date] = frozenset()  # off although a workday
+    extra_workdays: frozenset[date] = frozenset()  # make-up days, worked even at weekends
     always: bool = False  # 24x7: business time is wall-clock time
 
+    def __post_init__(self) -> None:
+        """Refuse a day that closes before it opens: every sum below would go negative."""
+        if not self.always and self.end <= self.start:
+            raise ValueError(f"business hours end {self.end} must be later than start "
+                             f"{self.start}")
+
     def is_business_day(self, d: date) -> bool:
-        if d in self.extra_workdays:
+        """Make-up days beat weekends; holidays beat workdays; 24x7 works every day."""
+        if self.always or d in self.extra_workdays:
             return True
         return d.weekday() in self.workdays and d not in self.holidays
 
     def hours(self, d: date) -> tuple[datetime, datetime]:
-        """That day's opening and closing, in UTC."""
-        return (datetime.combine(d, self.start, self.tz).astimezone(UTC),
-                datetime.combine(d, self.end, self.tz).astimezone(UTC))
+        """Day ``d``'s opening and closing on the local clock, as UTC.
+
+        A local time that a DST jump skips is read with the old offset, which
+        can put closing before opening; that day then has no hours at all.
+        """
+        opens = datetime.combine(d, self.start, self.tz).astimezone(UTC)
+        closes = datetime.combine(d, self.end, self.tz).astimezone(UTC)
+        return opens, max(opens, closes)
 
 
 ALWAYS = Calendar(ZoneInfo("UTC"), always=True)
 
 
-def _days_from(cal: Calendar, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
-    """Business intervals (UTC) from ``moment`` on, the first one clipped to start there."""
-    day = moment.astimezone(cal.tz).date()
-    for _ in range(MAX_DAYS):
-        if cal.is_business_day(day):
-            opens, closes = cal.hours(day)
-            if closes > moment:
-                yield max(opens, moment), closes
-        day += timedelta(days=1)
-    raise ValueError(f"no business hours within {MAX_DAYS} days of {moment.isoformat()}")
+def _utc(moment: datetime) -> datetime:
+    """Aware UTC; a naive value is taken as UTC, which is what the database stores."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _business_days(cal: Calendar, first: date) -> Iterator[tuple[datetime, datetime]]:
+    """(opening, closing) in UTC of each business day from ``first`` on.
+
+    Raises ValueError after MAX_IDLE_DAYS in a row without business hours, so
+    a calendar that never opens fails loudly instead of hanging the SLA sweep.
+    """
+    day, idle = first, 0
+    while idle < MAX_IDLE_DAYS:
+        hours = cal.hours(day) if cal.is_business_day(day) else None
+        if hours is not None and hours[1] > hours[0]:
+            idle = 0
+            yield hours
+        else:
+            idle += 1
+        day += _ONE_DAY
+    raise ValueError(f"no business hours in the {MAX_IDLE_DAYS} days before {day.isoformat()}")
 
 
 def add_business_minutes(cal: Calendar, start: datetime, minutes: int) -> datetime:
-    """``start`` plus ``minutes`` of business time (a start outside hours waits for opening)."""
-    start = start.astimezone(UTC)
-    if cal.always:
-        return start + timedelta(minutes=minutes)
+    """``start`` plus ``minutes`` of business time, in UTC.
+
+    A start outside hours waits for the next opening; a deadline that uses a
+    day up exactly lands on its closing, not on the next opening. Negative
+    minutes count as 0. One step per calendar day, whole days subtracted at once.
+    """
+    start = _utc(start)
     left = timedelta(minutes=max(minutes, 0))
-    for opens, closes in _days_from(cal, start):
-        if opens + left <= closes:
+    if cal.always:
+        return start + left
+    for opens, closes in _business_days(cal, start.astimezone(cal.tz).date()):
+        if closes <= start:
+            continue  # the start day is already over
+        opens = max(opens, start)
+        if left <= closes - opens:
             return opens + left
         left -= closes - opens
-    raise AssertionError("unreachable: _days_from raises first")
+    raise AssertionError("unreachable: _business_days raises instead of ending")
 
 
 def business_seconds(cal: Calendar, start: datetime, end: datetime) -> float:
-    """Business time between two moments, in seconds (0 when ``end`` is not later)."""
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    """Business time between two moments in seconds (0 when ``end`` is not later).
+
+    The inverse of add_business_minutes; one step per calendar day, where only
+    the first and last day need clipping.
+    """
+    start, end = _utc(start), _utc(end)
     if end <= start:
         return 0.0
     if cal.always:
         return (end - start).total_seconds()
-    total = timedelta()  # summed exactly; seconds only at the end
-    day = start.astimezone(cal.tz).date()
-    last = end.astimezone(cal.tz).date()
+    total = _NOTHING  # summed exactly as timedelta; seconds only at the end
+    day, last = start.astimezone(cal.tz).date(), end.astimezone(cal.tz).date()
     while day <= last:
         if cal.is_business_day(day):
             opens, closes = cal.hours(day)
-            lo, hi = max(opens, start), min(closes, end)
-            if hi > lo:
-                total += hi - lo
-        day += timedelta(days=1)
+            total += max(_NOTHING, min(closes, end) - max(opens, start))
+        day += _ONE_DAY
     return total.total_seconds()
 
 
@@ -111,18 +164,19 @@ class Deadlines(NamedTuple):
 
 def deadlines(created_at: datetime, response_minutes: int, resolution_minutes: int,
               cal: Calendar) -> Deadlines:
-    """Both due moments of a case opened at ``created_at``."""
+    """Both due moments (UTC) of a case opened at ``created_at``."""
     return Deadlines(add_business_minutes(cal, created_at, response_minutes),
                      add_business_minutes(cal, created_at, resolution_minutes))
 
 
 def _late(now: datetime, due: datetime, met_at: datetime | None) -> bool:
-    return met_at > due if met_at is not None else now > due
+    """Met after the deadline, or not met and the deadline is past."""
+    return _utc(met_at) > _utc(due) if met_at is not None else _utc(now) > _utc(due)
 
 
 def breached(now: datetime, dl: Deadlines, first_response_at: datetime | None,
              resolved_at: datetime | None) -> tuple[bool, bool]:
-    """(response breached, resolution breached): met late, or unmet and past due."""
+    """(response breached, resolution breached); meeting a target exactly on time is in time."""
     return (_late(now, dl.response_due, first_response_at),
             _late(now, dl.resolution_due, resolved_at))
 
@@ -131,30 +185,44 @@ def breached(now: datetime, dl: Deadlines, first_response_at: datetime | None,
 class Alert:
     target: str  # "response" | "resolution"
     kind: str  # "warn" | "breach"
-    due: datetime
+    due: datetime  # the deadline this alert is about
+
+
+def _target_alerts(now: datetime, created_at: datetime, target: str, due: datetime,
+                   cal: Calendar) -> list[Alert]:
+    """Warn at WARN_AT of the business time allowed, breach at the deadline itself."""
+    out: list[Alert] = []
+    budget = business_seconds(cal, created_at, due)
+    if business_seconds(cal, created_at, now) >= WARN_AT * budget:
+        out.append(Alert(target, "warn", due))
+    if _utc(now) >= _utc(due):
+        out.append(Alert(target, "breach", due))
+    return out
 
 
 def due_alerts(now: datetime, created_at: datetime, dl: Deadlines,
                first_response_at: datetime | None, resolved_at: datetime | None,
                cal: Calendar) -> list[Alert]:
-    """The alerts that are due now for the targets still unmet (the caller sends each once)."""
+    """Every alert due by ``now`` for the unmet targets; the caller sends each one once."""
     out: list[Alert] = []
-    for target, due, met in (("response", dl.response_due, first_response_at),
-                             ("resolution", dl.resolution_due, resolved_at)):
-        if met is not None:
-            continue
-        budget = business_seconds(cal, created_at, due)
-        if business_seconds(cal, created_at, now) >= WARN_AT * budget:
-            out.append(Alert(target, "warn", due))
-        if now >= due:
-            out.append(Alert(target, "breach", due))
+    if first_response_at is None:
+        out += _target_alerts(now, created_at, "response", dl.response_due, cal)
+    if resolved_at is None:
+        out += _target_alerts(now, created_at, "resolution", dl.resolution_due, cal)
     return out
 
 
 def detect_level(text: str) -> str | None:
-    """One urgency or impact word (English or Chinese) → high, medium or low."""
+    """One urgency or impact word (English or Chinese) → high, medium or low.
+
+    Operators type these in phone summaries, so case, a trailing full stop
+    and words after the first ("high - whole floor") are forgiven.
+    """
     word = text.strip().lower().rstrip(".。")
-    return _LEVEL_WORDS.get(word) or _LEVEL_WORDS.get(word.split()[0] if word.split() else "")
+    if word in _LEVEL_WORDS:
+        return _LEVEL_WORDS[word]
+    first = word.split(maxsplit=1)
+    return _LEVEL_WORDS.get(first[0].rstrip(",;:，；：")) if first else None
 
 
 DEFAULT_MATRIX: Mapping[tuple[str, str], str] = {
@@ -174,76 +242,106 @@ def matrix_priority(urgency: str, impact: str,
 
 
 _HHMM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+_YMD = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _time(value: Any, key: str, where: str) -> time:
-    m = _HHMM.fullmatch(value) if isinstance(value, str) else None
+    """"09:00" (or a TOML local time 09:00:00) → time; anything else names the key."""
+    if isinstance(value, time) and value.tzinfo is None:
+        return value
+    m = _HHMM.fullmatch(value.strip()) if isinstance(value, str) else None
     if m is None:
         raise SlaConfigError(f"{where}: [business_hours] {key} must be HH:MM, got {value!r}")
     return time(int(m.group(1)), int(m.group(2)))
 
 
+def _date(item: Any, key: str, where: str) -> date:
+    """"2026-10-01" or a TOML date → date; a datetime or other text names the key."""
+    if isinstance(item, date) and not isinstance(item, datetime):
+        return item
+    if isinstance(item, str) and _YMD.fullmatch(item.strip()):
+        try:
+            return date.fromisoformat(item.strip())
+        except ValueError:
+            pass
+    raise SlaConfigError(
+        f"{where}: [business_hours] {key}: {item!r} is not a date (YYYY-MM-DD)")
+
+
 def _dates(value: Any, key: str, where: str) -> frozenset[date]:
     if not isinstance(value, list):
         raise SlaConfigError(f"{where}: [business_hours] {key} must be a list of dates")
-    out = set()
-    for item in value:
-        if isinstance(item, date) and not isinstance(item, datetime):
-            out.add(item)
-            continue
-        try:
-            out.add(date.fromisoformat(str(item)))
-        except ValueError as exc:
-            raise SlaConfigError(
-                f"{where}: [business_hours] {key}: {item!r} is not a date (YYYY-MM-DD)") from exc
-    return frozenset(out)
+    return frozenset(_date(item, key, where) for item in value)
+
+
+def _workdays(value: Any, where: str) -> frozenset[int]:
+    """["mon", "tue", ...] (full English names and 周一/星期一 too) → weekday numbers."""
+    if not isinstance(value, list) or not value:
+        raise SlaConfigError(
+            f"{where}: [business_hours] workdays must be a non-empty list like [\"mon\"]")
+    days = set()
+    for name in value:
+        day = _DAY_NAMES.get(name.strip().lower()) if isinstance(name, str) else None
+        if day is None:
+            raise SlaConfigError(f"{where}: [business_hours] workdays: unknown day {name!r} "
+                                 "(use mon, tue, wed, thu, fri, sat, sun)")
+        days.add(day)
+    return frozenset(days)
+
+
+_CALENDAR_KEYS = ("start", "end", "workdays", "holidays", "extra_workdays")
 
 
 def calendar_from_toml(data: Mapping[str, Any], tz: ZoneInfo, where: str) -> Calendar:
-    """The [business_hours] table → a Calendar (defaults: Mon-Fri 09:00-18:00)."""
+    """The [business_hours] table → a Calendar (defaults: Mon-Fri 09:00-18:00).
+
+    Strict, because a typo here silently moves every deadline.
+    """
     if not isinstance(data, Mapping):
         raise SlaConfigError(f"{where}: [business_hours] must be a table")
-    unknown = set(data) - {"start", "end", "workdays", "holidays", "extra_workdays"}
+    unknown = sorted(str(k) for k in data if k not in _CALENDAR_KEYS)
     if unknown:
-        raise SlaConfigError(
-            f"{where}: [business_hours] unknown key(s): {', '.join(sorted(unknown))}")
+        raise SlaConfigError(f"{where}: [business_hours] unknown key(s): {', '.join(unknown)}"
+                             f" (known: {', '.join(_CALENDAR_KEYS)})")
     start = _time(data.get("start", "09:00"), "start", where)
     end = _time(data.get("end", "18:00"), "end", where)
     if end <= start:
-        raise SlaConfigError(f"{where}: [business_hours] end must be later than start")
-    names = data.get("workdays", ["mon", "tue", "wed", "thu", "fri"])
-    if not isinstance(names, list):
-        raise SlaConfigError(f"{where}: [business_hours] workdays must be a list like [\"mon\"]")
-    days = set()
-    for name in names:
-        key = str(name).strip().lower()[:3]
-        if key not in WEEKDAYS:
-            raise SlaConfigError(f"{where}: [business_hours] workdays: unknown day {name!r} "
-                                 "(use mon, tue, wed, thu, fri, sat, sun)")
-        days.add(WEEKDAYS.index(key))
-    return Calendar(tz=tz, start=start, end=end, workdays=frozenset(days),
-                    holidays=_dates(data.get("holidays", []), "holidays", where),
-                    extra_workdays=_dates(data.get("extra_workdays", []), "extra_workdays",
-                                          where))
+        raise SlaConfigError(f"{where}: [business_hours] end must be later than start "
+                             f"({end:%H:%M} <= {start:%H:%M})")
+    holidays = _dates(data.get("holidays", []), "holidays", where)
+    extra = _dates(data.get("extra_workdays", []), "extra_workdays", where)
+    both = sorted(holidays & extra)
+    if both:
+        raise SlaConfigError(f"{where}: [business_hours] {both[0].isoformat()} is in both "
+                             "holidays and extra_workdays")
+    return Calendar(tz=tz, start=start, end=end,
+                    workdays=_workdays(data.get("workdays", list(WEEKDAYS[:5])), where),
+                    holidays=holidays, extra_workdays=extra)
+
+
+def _level_key(name: Any, what: str, where: str, key: str) -> str:
+    """A matrix key: high, medium or low, in any case or as 高/中/低."""
+    level = detect_level(name) if isinstance(name, str) else None
+    if level is None or (isinstance(name, str) and len(name.split()) > 1):
+        raise SlaConfigError(
+            f"{where}: [matrix] {key}: {what} {name!r} is not one of high, medium, low")
+    return level
 
 
 def matrix_from_toml(data: Mapping[str, Any], where: str) -> dict[tuple[str, str], str]:
     """The [matrix] table (urgency → impact → priority); gaps filled from DEFAULT_MATRIX."""
-    matrix = dict(DEFAULT_MATRIX)
     if not isinstance(data, Mapping):
         raise SlaConfigError(f"{where}: [matrix] must be a table")
+    matrix = dict(DEFAULT_MATRIX)
     for urgency, row in data.items():
-        if urgency not in LEVELS:
-            raise SlaConfigError(f"{where}: [matrix] {urgency!r} is not one of high, medium, low")
+        u = _level_key(urgency, "urgency", where, str(urgency))
         if not isinstance(row, Mapping):
             raise SlaConfigError(f"{where}: [matrix] {urgency} must be a table of impacts")
         for impact, prio in row.items():
-            if impact not in LEVELS:
-                raise SlaConfigError(
-                    f"{where}: [matrix] {urgency}.{impact}: impact must be high, medium or low")
-            if prio not in ("P1", "P2", "P3", "P4", "P5"):
-                raise SlaConfigError(
-                    f"{where}: [matrix] {urgency}.{impact} must be P1..P5, got {prio!r}")
-            matrix[(urgency, impact)] = prio
+            key = f"{urgency}.{impact}"
+            i = _level_key(impact, "impact", where, key)
+            p = prio.strip().upper() if isinstance(prio, str) else None
+            if p is None or p not in PRIORITIES:
+                raise SlaConfigError(f"{where}: [matrix] {key} must be P1..P5, got {prio!r}")
+            matrix[(u, i)] = p
     return matrix
-
