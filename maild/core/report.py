@@ -49,8 +49,6 @@ class CaseFacts:
     escalated: bool
     response_breached: bool  # the SLA outcome, as the adapter judged it
     resolution_breached: bool
-    response_due: datetime | None = None
-    resolution_due: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +184,32 @@ def age_bucket(age: timedelta) -> str:
     return "<1d" if days < 1 else "1-3d" if days < 3 else "3-7d" if days < 7 else ">7d"
 
 
+BUCKET_DAYS = (("<1d", 1), ("1-3d", 3), ("3-7d", 7))  # upper bounds; older is ">7d"
+
+
+@dataclass(frozen=True)
+class BacklogCount:
+    """How many cases one engineer (None: nobody) held open at a moment, in one age bucket.
+
+    The report needs only these counts of the open backlog, not the cases
+    themselves, so the database adapter can count them in SQL (a helpdesk's
+    backlog can be a hundred thousand cases) while the tests count them here.
+    """
+
+    engineer: str | None
+    bucket: str  # one of AGE_BUCKETS
+    count: int
+
+
+def backlog_counts(cases: Iterable[CaseFacts], moment: datetime) -> list[BacklogCount]:
+    """The open backlog at ``moment`` by engineer and age bucket (``open_at``, ``age_bucket``)."""
+    moment = _utc(moment)
+    counts: Counter[tuple[str | None, str]] = Counter(
+        (c.engineer, age_bucket(moment - _utc(c.created_at)))
+        for c in cases if open_at(c, moment))
+    return [BacklogCount(who, bucket, n) for (who, bucket), n in counts.items()]
+
+
 def _ranks(values: Sequence[tuple[str, float]], descending: bool) -> dict[str, int]:
     """Competition ranking (1, 1, 3); ties ordered by address for a stable table."""
     ordered = sorted(values, key=lambda kv: (-kv[1] if descending else kv[1], kv[0]))
@@ -229,42 +253,52 @@ def _row(who: str, t: _Tally) -> EngineerRow:
 
 
 def build_report(period: Period, cases: Iterable[CaseFacts], engineers: Sequence[str],
-                 cal: Calendar) -> Report:
+                 cal: Calendar, backlog: Iterable[BacklogCount] | None = None) -> Report:
     """Every number of one report, in one pass over the cases.
 
     ``engineers`` are listed even when idle; anyone else who was dispatched
     or resolved a case in the period, or holds one open at its end, is
     listed too. Cases without an engineer count only in the team numbers.
+
+    ``backlog`` is the open backlog at the period's end as counted by the
+    caller (``backlog_counts`` or the same count in SQL); then ``cases`` need
+    only hold the cases opened, dispatched or resolved in the period. Without
+    it the backlog is counted from ``cases``, which must then hold every case
+    open at the end too.
     """
     start, end = _utc(period.start), _utc(period.end)
     period = replace(period, start=start, end=end)
+    if backlog is None:
+        cases = list(cases)
+        backlog = backlog_counts(cases, end)
     tallies: dict[str, _Tally] = {who: _Tally() for who in engineers}
     opened_types: Counter[str] = Counter()
     ages: Counter[str] = Counter()
+    backlog_total = 0
+    for b in backlog:
+        ages[b.bucket] += b.count
+        backlog_total += b.count
+        if b.engineer:
+            tallies.setdefault(b.engineer, _Tally()).open_at_end += b.count
     team_wall: list[float] = []
     team_business: list[float] = []
     ratings: list[int] = []
-    opened = backlog = escalated = reopened = 0
+    opened = escalated = reopened = 0
     for c in cases:
         created = _utc(c.created_at)
         done_at = _utc(c.resolved_at) if c.resolved_at is not None else None
         is_opened = start <= created < end
         is_resolved = done_at is not None and start <= done_at < end
-        is_open = open_at(c, end)
         is_dispatched = period.contains(c.dispatched_at)
         if is_opened:
             opened += 1
             opened_types[c.type or OTHER] += 1
-        if is_open:
-            backlog += 1
-            ages[age_bucket(end - created)] += 1
         if c.escalated and (is_opened or is_resolved):
             escalated += 1
         tally = None
-        if c.engineer and (is_dispatched or is_resolved or is_open):
+        if c.engineer and (is_dispatched or is_resolved):
             tally = tallies.setdefault(c.engineer, _Tally())
             tally.dispatched += int(is_dispatched)
-            tally.open_at_end += int(is_open)
         if done_at is None or not is_resolved:
             continue
         begin = _utc(c.dispatched_at or c.created_at)
@@ -288,7 +322,7 @@ def build_report(period: Period, cases: Iterable[CaseFacts], engineers: Sequence
                      key=lambda r: (r.rank_speed or 0, r.engineer))
     return Report(
         period=period, engineers=tuple(table), by_speed=tuple(fastest),
-        total_opened=opened, total_resolved=len(team_wall), open_at_end=backlog,
+        total_opened=opened, total_resolved=len(team_wall), open_at_end=backlog_total,
         escalated=escalated, reopened=reopened,
         backlog_by_age={b: ages[b] for b in AGE_BUCKETS},
         top_types=tuple(_most_first(opened_types, TOP_TYPES)),

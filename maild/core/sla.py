@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -82,9 +83,16 @@ class Calendar:
         A local time that a DST jump skips is read with the old offset, which
         can put closing before opening; that day then has no hours at all.
         """
-        opens = datetime.combine(d, self.start, self.tz).astimezone(UTC)
-        closes = datetime.combine(d, self.end, self.tz).astimezone(UTC)
-        return opens, max(opens, closes)
+        return _hours(self, d)
+
+
+@lru_cache(maxsize=4096)
+def _hours(cal: Calendar, d: date) -> tuple[datetime, datetime]:
+    """Calendar.hours, remembered: a monthly report asks for the same few hundred days
+    tens of thousands of times, and zone conversion is the costly part."""
+    opens = datetime.combine(d, cal.start, cal.tz).astimezone(UTC)
+    closes = datetime.combine(d, cal.end, cal.tz).astimezone(UTC)
+    return opens, max(opens, closes)
 
 
 ALWAYS = Calendar(ZoneInfo("UTC"), always=True)
