@@ -65,10 +65,14 @@ def test_backoff_grows_and_is_capped() -> None:
 
 def test_sigterm_stops_the_daemon(maild: Maild, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
     """`maild run` exits 0 soon after SIGTERM."""
+    maild.add_customer(CUSTOMER, "王芳", company="上海分公司")
+    dovecot.deliver(new_mail(CUSTOMER, "Mouse", "Broken."), mail_from=CUSTOMER)
     proc = subprocess.Popen([sys.executable, "-m", "maild", "run", "--config", str(maild.config)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        time.sleep(1.5)
+        # running for sure (signal handlers installed) once it has handled a message:
+        # a fixed sleep raced a slow start on a busy machine and killed it by default
+        dovecot.wait_for_count("Processed", 1, timeout=60)
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
