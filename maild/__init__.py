@@ -1,3 +1,8 @@
 """maild: an email-driven IT helpdesk daemon."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("maild")  # the installed distribution's version (pyproject.toml)
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"

@@ -72,6 +72,7 @@ class ImapSettings:
     failed_folder: str = "Failed"
     idle: bool = True
     poll_seconds: int = 60
+    idle_seconds: int = 25 * 60  # re-issue IDLE this often (RFC 2177: under 29 minutes)
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,22 @@ class PathSettings:
 
 
 @dataclass(frozen=True)
+class LoggingSettings:
+    format: str = "text"  # text | json | kv: one event per line
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    listen: str = ""  # "127.0.0.1:9108" serves /metrics and /healthz; empty: off
+    max_poll_age_seconds: int = 0  # /healthz fails beyond this; 0: from the IMAP timings
+
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole validated configuration."""
 
@@ -122,6 +139,8 @@ class Settings:
     reports: ReportSettings
     paths: PathSettings
     limits: LimitSettings = field(default_factory=LimitSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     source: Path = Path("config.toml")
 
 
@@ -133,6 +152,8 @@ _SECTIONS: dict[str, type] = {
     "reports": ReportSettings,
     "paths": PathSettings,
     "limits": LimitSettings,
+    "logging": LoggingSettings,
+    "metrics": MetricsSettings,
 }
 
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -140,6 +161,8 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("helpdesk", "unknown_senders"): ("open", "hold", "reject"),
     ("imap", "security"): ("ssl", "starttls", "none"),
     ("smtp", "security"): ("ssl", "starttls", "none"),
+    ("logging", "format"): ("text", "json", "kv"),
+    ("logging", "level"): ("debug", "info", "warning", "error"),
 }
 
 
@@ -227,6 +250,24 @@ def _validate(s: Settings, where: str) -> None:
         raise ConfigError(f"{where}: [reports] daily_at must be HH:MM, got {s.reports.daily_at!r}")
     if not 1 <= s.reports.monthly_day <= 28:
         raise ConfigError(f"{where}: [reports] monthly_day must be 1..28")
+    _validate_ops(s, where)
+
+
+def _validate_ops(s: Settings, where: str) -> None:
+    """IDLE timing and the metrics address."""
+    if not 1 <= s.imap.idle_seconds < 29 * 60:
+        raise ConfigError(f"{where}: [imap] idle_seconds must be 1..1739 (servers may drop an "
+                          f"IDLE after 30 minutes, RFC 2177), got {s.imap.idle_seconds}")
+    if s.imap.poll_seconds < 1:
+        raise ConfigError(f"{where}: [imap] poll_seconds must be at least 1")
+    if s.metrics.listen:
+        host, _, port = s.metrics.listen.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{where}: [metrics] listen must be HOST:PORT such as "
+                              f'"127.0.0.1:9108", got {s.metrics.listen!r}')
+    if s.metrics.max_poll_age_seconds < 0:
+        raise ConfigError(f"{where}: [metrics] max_poll_age_seconds must be 0 (automatic) "
+                          "or more")
 
 
 def load_settings(data: Mapping[str, Any], source: Path) -> Settings:

@@ -107,7 +107,8 @@ def _ingest(rt: Runtime, raw: bytes, now: datetime, source: str | None) -> Inges
         row.reason = handled.reason
         if handled.disposition == Disposition.FAILED:
             _alert_operators(s, rt, row, now)
-    log.info("message %s: %s case=%s (%s)", row.id, row.disposition, row.case_id, row.reason)
+    log.info("message %s: %s case=%s (%s)", row.id, row.disposition, row.case_id, row.reason,
+             extra={"message_id": row.id, "case_id": row.case_id, "disposition": row.disposition})
     return IngestResult(handled.disposition, row.id, handled.case_id, handled.reason)
 
 

@@ -30,7 +30,7 @@ from maild.cli.common import (
     settings,
     table,
 )
-from maild.config import ConfigError
+from maild.config import ConfigError, default_config_path
 from maild.db import migrate
 from maild.db.models import Case, InboundMessage, OutboxMail, utcnow
 from maild.rules import RulesError
@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", parents=[common], help="database schema")
     dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     dbsub.add_parser("upgrade", parents=[common], help="create or migrate the schema")
+
+    chk = sub.add_parser("check", parents=[common],
+                         help="check config, database, rules, IMAP and SMTP login; exit 1 if any "
+                              "fails")
+    json_flag(chk)
 
     run = sub.add_parser("run", parents=[common], help="the daemon: IMAP, outbox, scheduler")
     run.add_argument("--once", action="store_true",
@@ -104,10 +109,24 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from maild.check import run_checks
+
+    results = asyncio.run(run_checks(getattr(args, "config", None) or default_config_path()))
+    if args.json:
+        print_json([c.as_json() for c in results])
+    else:
+        for c in results:
+            print(c.line())
+    return 0 if all(c.ok for c in results) else 1
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from maild import logs
     from maild.daemon import Daemon
 
     rt = runtime(args)
+    logs.setup(rt.settings.logging, rt.settings)
     rt.sync_directory()
     daemon = Daemon(rt)
     if args.once:
@@ -122,6 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, daemon.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, daemon.request_reload)
         await daemon.run()
 
     asyncio.run(main())
@@ -256,7 +276,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "db": cmd_db, "run": cmd_run, "ingest": cmd_ingest, "cases": cmd_cases,
+    "db": cmd_db, "check": cmd_check, "run": cmd_run, "ingest": cmd_ingest, "cases": cmd_cases,
     "messages": cmd_messages, "outbox": cmd_outbox, "customers": customers.run,
     "search": search_cli.run, "report": report_cli.run, "demo": cmd_demo,
 }

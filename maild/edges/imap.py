@@ -13,6 +13,7 @@ import contextlib
 import logging
 import re
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -173,17 +174,31 @@ def _text(res: aioimaplib.Response) -> str:
 
 
 async def drain(rt: Runtime, box: Mailbox, clock: Callable[[], datetime],
-                on_ingested: Callable[[], None] | None = None) -> DrainStats:
-    """Process every message in the folder once; raises TransientError to retry later."""
+                on_ingested: Callable[[], None] | None = None,
+                stop: Callable[[], bool] = lambda: False,
+                observe: Callable[[service.IngestResult, float], None] | None = None,
+                ) -> DrainStats:
+    """Process every message in the folder once; raises TransientError to retry later.
+
+    ``stop()`` is asked before each message: the one in hand is always finished
+    and moved, the rest wait for the next start. ``observe`` gets each result and
+    its processing time (metrics)."""
     stats = DrainStats(by_disposition={})
     cfg = rt.settings.imap
     uids = await box.uids()
     for start in range(0, len(uids), FETCH_BATCH):
+        if stop():
+            break
         done: dict[str, list[int]] = {cfg.processed_folder: [], cfg.failed_folder: []}
         try:
             for uid, raw in await box.fetch(uids[start:start + FETCH_BATCH]):
+                if stop():
+                    break
+                started = time.perf_counter()
                 result = await asyncio.to_thread(service.ingest, rt, raw, clock(),
                                                  box.source(uid))
+                if observe:
+                    observe(result, time.perf_counter() - started)
                 failed = result.disposition == Disposition.FAILED
                 done[cfg.failed_folder if failed else cfg.processed_folder].append(uid)
                 stats.processed += 1

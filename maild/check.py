@@ -1,0 +1,140 @@
+"""``maild check``: say exactly what is wrong with the config, database, mailbox or SMTP login.
+
+Each check is a small function returning a ``Check`` (name, ok, detail) and
+never raising: a sysadmin gets one line per part with the reason, and the
+checks after a failed config are reported as skipped rather than hidden.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+from alembic.runtime.migration import MigrationContext
+
+from maild.config import ConfigError, Settings, read_config
+from maild.db import migrate
+from maild.edges import imap, smtp
+from maild.reload import ReloadError, load_rule_set, load_templates
+from maild.runtime import database
+
+TIMEOUT = 15.0  # seconds for each network check
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'}  {self.name:<10} {self.detail}"
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_config(path: Path) -> tuple[Check, Settings | None]:
+    try:
+        settings = read_config(path)
+    except ConfigError as exc:
+        return Check("config", False, str(exc)), None
+    return Check("config", True, f"{path} is valid"), settings
+
+
+def check_database(settings: Settings) -> Check:
+    url = _safe_url(settings.database.url)
+    try:
+        engine = database(settings)
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+        engine.dispose()
+    except Exception as exc:
+        return Check("database", False, f"{url}: cannot connect: {_first_line(exc)}")
+    expected = migrate.head()
+    if current != expected:
+        return Check("database", False,
+                     f"{url}: schema is at {current or 'nothing (empty database)'}, this maild "
+                     f"needs {expected}: run 'maild db upgrade'")
+    return Check("database", True, f"{url}: reachable, schema at {current} (head)")
+
+
+def check_rules(settings: Settings) -> Check:
+    try:
+        rules = load_rule_set(settings)
+        envs = load_templates(settings)
+    except ReloadError as exc:
+        return Check("rules", False, str(exc))
+    templates = sum(len(env.list_templates()) for env in envs.values())
+    return Check("rules", True, f"{len(rules.people)} staff, {len(rules.sites)} site(s), "
+                                f"{templates} templates in {', '.join(envs)}")
+
+
+async def check_imap(settings: Settings) -> Check:
+    cfg = settings.imap
+    where = f"{cfg.username}@{cfg.host}:{cfg.port}"
+    box = imap.Mailbox(cfg, timeout=TIMEOUT)
+    try:
+        await asyncio.wait_for(box.connect(), TIMEOUT)
+        count = len(await box.uids())
+        idle = "IDLE" if box.can_idle else "no IDLE: polling"
+    except TimeoutError:
+        return Check("imap", False, f"{where}: no answer within {TIMEOUT:.0f} s")
+    except Exception as exc:
+        return Check("imap", False, f"{where}: {type(exc).__name__}: {_first_line(exc)}")
+    finally:
+        await box.close()
+    return Check("imap", True, f"{where}: logged in, folder {cfg.folder!r} selected "
+                               f"({count} message(s) waiting, {idle})")
+
+
+async def check_smtp(settings: Settings) -> Check:
+    cfg = settings.smtp
+    where = f"{cfg.host}:{cfg.port} ({cfg.security})"
+    client = smtp._client(cfg, None)
+    try:
+        await asyncio.wait_for(client.connect(), TIMEOUT)  # logs in when a username is set
+        await client.noop()
+    except TimeoutError:
+        return Check("smtp", False, f"{where}: no answer within {TIMEOUT:.0f} s")
+    except aiosmtplib.SMTPAuthenticationError as exc:
+        return Check("smtp", False, f"{where}: login as {cfg.username} refused: "
+                                    f"{exc.code} {exc.message}")
+    except (OSError, aiosmtplib.SMTPException) as exc:
+        return Check("smtp", False, f"{where}: {type(exc).__name__}: {_first_line(exc)}")
+    finally:
+        if client.is_connected:
+            client.close()
+    login = f", logged in as {cfg.username}" if cfg.username else " (no login configured)"
+    return Check("smtp", True, f"{where}: connected{login}")
+
+
+async def run_checks(path: Path) -> list[Check]:
+    """Every check, in order; the ones after a bad config are reported as skipped."""
+    config, settings = check_config(path)
+    if settings is None:
+        skipped = [Check(name, False, "skipped: the config must be fixed first")
+                   for name in ("database", "rules", "imap", "smtp")]
+        return [config, *skipped]
+    db = await asyncio.to_thread(check_database, settings)
+    rules = await asyncio.to_thread(check_rules, settings)
+    mailbox, relay = await asyncio.gather(check_imap(settings), check_smtp(settings))
+    return [config, db, rules, mailbox, relay]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password."""
+    head, sep, tail = url.partition("://")
+    if "@" in tail:
+        creds, _, host = tail.rpartition("@")
+        user = creds.split(":", 1)[0]
+        return f"{head}{sep}{user}:***@{host}"
+    return url
