@@ -25,6 +25,7 @@ MASK = "***"
 # Attributes every LogRecord has; anything else on a record is an ``extra``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 _SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "KEY")
+_PROTOCOL_LOGGERS = ("aioimaplib", "aiosmtplib", "mail.log", "apscheduler")
 
 
 def secrets_of(settings: Settings | None) -> list[str]:
@@ -100,4 +101,6 @@ def setup(cfg: LoggingSettings, settings: Settings | None = None,
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(cfg.level.upper())
+    for noisy in _PROTOCOL_LOGGERS:  # their debug lines carry whole messages: bodies stay out
+        logging.getLogger(noisy).setLevel(max(root.level, logging.INFO))
     return handler

@@ -191,7 +191,10 @@ async def drain(rt: Runtime, box: Mailbox, clock: Callable[[], datetime],
             break
         done: dict[str, list[int]] = {cfg.processed_folder: [], cfg.failed_folder: []}
         try:
-            for uid, raw in await box.fetch(uids[start:start + FETCH_BATCH]):
+            fetched = await box.fetch(uids[start:start + FETCH_BATCH])
+            log.debug("fetched %d message(s)", len(fetched),
+                      extra={"event": "fetched", "uids": [uid for uid, _ in fetched]})
+            for uid, raw in fetched:
                 if stop():
                     break
                 started = time.perf_counter()
