@@ -75,7 +75,7 @@ def check_rules(settings: Settings) -> Check:
 
 async def check_imap(settings: Settings) -> Check:
     cfg = settings.imap
-    where = f"{cfg.username}@{cfg.host}:{cfg.port}"
+    where = f"{cfg.host}:{cfg.port} as {cfg.username}"
     box = imap.Mailbox(cfg, timeout=TIMEOUT)
     try:
         await asyncio.wait_for(box.connect(), TIMEOUT)

@@ -28,15 +28,17 @@ class ReloadError(ValueError):
 
 
 def load_templates(settings: Settings) -> dict[str, jinja2.Environment]:
-    """The template environments, with every template compiled once to find syntax errors."""
+    """The template environments, with every template parsed once to find syntax errors."""
     try:
         envs = make_envs(settings.paths.templates)
     except FileNotFoundError as exc:
         raise ReloadError(str(exc)) from exc
     for env in envs.values():
+        assert env.loader is not None
         for name in env.list_templates():
-            try:
-                env.get_template(name)
+            try:  # parsing finds every syntax error; compiling all would cost seconds
+                source, filename, _ = env.loader.get_source(env, name)
+                env.parse(source, name, filename)
             except jinja2.TemplateSyntaxError as exc:
                 raise ReloadError(f"{exc.filename or name}: line {exc.lineno}: "
                                   f"template error: {exc.message}") from exc

@@ -127,13 +127,25 @@ class Mailbox:
         """IDLE until the server reports something or ``seconds`` pass."""
         assert self.client is not None
         idle = await self.client.idle_start(timeout=seconds)
+        pushed: list[bytes] = []
         try:
-            await self.client.wait_server_push(timeout=seconds)
+            pushed = await self.client.wait_server_push(timeout=seconds)
         except TimeoutError:
             pass
         finally:
-            self.client.idle_done()
-            await asyncio.wait_for(idle, self.timeout)
+            bye = [bytes(x) for x in pushed or () if bytes(x).startswith(b"BYE")]
+            if bye or self._closing():  # DONE would wait for a reply that never comes
+                idle.cancel()
+            else:
+                self.client.idle_done()
+                await asyncio.wait_for(idle, self.timeout)
+        if bye or self._closing():
+            raise ImapError(f"{self.cfg.host} closed the connection while idling: "
+                            f"{b' '.join(bye).decode(errors='replace') or 'no reason given'}")
+
+    def _closing(self) -> bool:
+        transport = getattr(getattr(self.client, "protocol", None), "transport", None)
+        return transport is None or bool(transport.is_closing())
 
     async def noop(self) -> None:
         assert self.client is not None
@@ -144,6 +156,11 @@ class Mailbox:
             return
         with contextlib.suppress(OSError, TimeoutError, aioimaplib.AioImapException):
             await asyncio.wait_for(self.client.logout(), 5)
+        # aioimaplib leaves the socket to the server's close after LOGOUT; close it now so a
+        # slow or dead server does not leave it open (or a loop that ends first leak it)
+        transport = getattr(self.client.protocol, "transport", None)
+        if transport is not None:
+            transport.close()
         self.client = None
 
 
