@@ -28,7 +28,7 @@ from maild.core import backoff
 from maild.db.models import utcnow
 from maild.edges import imap, smtp
 from maild.metrics import Metrics, max_poll_age, serve
-from maild.reload import RuntimeHolder
+from maild.reload import ReloadError, RuntimeHolder
 from maild.runtime import Runtime
 from maild.service import IngestResult
 
@@ -83,6 +83,10 @@ class Daemon:
 
     async def run(self) -> None:
         """Run until ``stopping`` is set (SIGTERM/SIGINT), then finish the work in hand."""
+        try:
+            await asyncio.to_thread(self.holder.freeze)
+        except ReloadError as exc:
+            raise ConfigError(str(exc)) from exc
         server = await self._serve_metrics()
         scheduler = self._scheduler = AsyncIOScheduler(timezone=self.rt.settings.helpdesk.tz)
         jobs.schedule(scheduler, self.rt, self.clock)

@@ -25,7 +25,7 @@ MASK = "***"
 # Attributes every LogRecord has; anything else on a record is an ``extra``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 _SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "KEY")
-_PROTOCOL_LOGGERS = ("aioimaplib", "aiosmtplib", "mail.log", "apscheduler")
+_PROTOCOL_LOGGERS = ("aioimaplib", "aiosmtplib", "mail.log", "apscheduler", "alembic")
 
 
 def secrets_of(settings: Settings | None) -> list[str]:
@@ -101,6 +101,9 @@ def setup(cfg: LoggingSettings, settings: Settings | None = None,
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(cfg.level.upper())
-    for noisy in _PROTOCOL_LOGGERS:  # their debug lines carry whole messages: bodies stay out
-        logging.getLogger(noisy).setLevel(max(root.level, logging.INFO))
+    # Libraries: their debug lines carry whole messages (bodies stay out) and APScheduler
+    # logs every run of the one-minute SLA job at info; only their warnings are events.
+    quiet = logging.INFO if root.level <= logging.DEBUG else max(root.level, logging.WARNING)
+    for noisy in _PROTOCOL_LOGGERS:
+        logging.getLogger(noisy).setLevel(quiet)
     return handler

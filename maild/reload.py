@@ -28,13 +28,22 @@ class ReloadError(ValueError):
 
 
 def load_templates(settings: Settings) -> dict[str, jinja2.Environment]:
-    """The template environments, with every template parsed once to find syntax errors."""
+    """Fresh template environments, snapshotted (see ``snapshot``)."""
     try:
         envs = make_envs(settings.paths.templates)
     except FileNotFoundError as exc:
         raise ReloadError(str(exc)) from exc
-    for env in envs.values():
+    return snapshot(envs)
+
+
+def snapshot(envs: Mapping[str, jinja2.Environment]) -> dict[str, jinja2.Environment]:
+    """Each environment with every template read now, parsed (to find syntax errors) and
+    held in memory: an edit on disk changes nothing until the next reload, so a broken file
+    can be refused while the old templates stay in use."""
+    frozen = {}
+    for lang, env in envs.items():
         assert env.loader is not None
+        sources = {}
         for name in env.list_templates():
             try:  # parsing finds every syntax error; compiling all would cost seconds
                 source, filename, _ = env.loader.get_source(env, name)
@@ -42,7 +51,9 @@ def load_templates(settings: Settings) -> dict[str, jinja2.Environment]:
             except jinja2.TemplateSyntaxError as exc:
                 raise ReloadError(f"{exc.filename or name}: line {exc.lineno}: "
                                   f"template error: {exc.message}") from exc
-    return envs
+            sources[name] = source
+        frozen[lang] = env.overlay(loader=jinja2.DictLoader(sources))
+    return frozen
 
 
 def load_rule_set(settings: Settings) -> RuleSet:
@@ -65,6 +76,11 @@ class RuntimeHolder:
     def __init__(self, rt: Runtime) -> None:
         self.current = rt
         self.generation = 0
+
+    def freeze(self) -> None:
+        """Hold the current templates in memory (the long-running daemon does this at start,
+        so that only a reload, never a half-saved file, changes them)."""
+        self.current = dataclasses.replace(self.current, envs=snapshot(self.current.envs))
 
     def reload(self) -> bool:
         """Swap in freshly loaded rules and templates; on error log it and keep the old ones."""

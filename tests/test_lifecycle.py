@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import sqlite3
@@ -9,7 +10,7 @@ import time
 from pathlib import Path
 
 from daemonproc import DaemonProcess, add_sections
-from maildenv import REPO, Maild, new_mail
+from maildenv import REPO, SECRET, Maild, new_mail
 from servers import Dovecot, SmtpSink
 from sqlmodel import Session, col, select
 
@@ -100,3 +101,6 @@ def test_sighup_reloads_rules_and_refuses_a_bad_file(maild: Maild, dovecot: Dove
         assert case_from("Screen", 3) == "han.meimei@corp.example"  # the old (good) rules
     finally:
         daemon.stop()
+    text = daemon.log_path.read_text()
+    assert all(json.loads(line)["ts"] for line in text.splitlines())  # one JSON event per line
+    assert SECRET not in text and 'password = "secret"' not in text

@@ -44,7 +44,8 @@ async def health(port: int) -> tuple[int, str]:
 
 async def test_metrics_and_health(maild: Maild, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
     """Counts by disposition, timings, outbox depth and age, SLA breaches, reconnects per edge,
-    the last poll advancing with each IDLE cycle; /healthz 200, then 503 once IMAP is gone."""
+    the last poll advancing with each IDLE cycle; /healthz 200, then 503 once IMAP is gone,
+    and 200 again once the reconnect loop is back in."""
     port = free_port()
     text = maild.config.read_text().replace("poll_seconds = 1",
                                             "poll_seconds = 1\nidle_seconds = 1")
@@ -95,6 +96,12 @@ async def test_metrics_and_health(maild: Maild, dovecot: Dovecot, smtp_sink: Smt
         m = await scrape(port)
         assert m["maild_reconnects_total", (("edge", "imap"),)] >= 1
         assert (await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/other"))[0] == 404
+
+        await asyncio.to_thread(dovecot.start)  # same port: the back-off loop gets back in
+        deadline = time.monotonic() + 20
+        while (status := await health(port))[0] != 200 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert status[0] == 200, status[1]
     finally:
         daemon.stopping.set()
         await asyncio.wait_for(task, 40)

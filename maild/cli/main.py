@@ -125,8 +125,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from maild import logs
     from maild.daemon import Daemon
 
+    loaded = settings(args)
+    logs.setup(loaded.logging, loaded)
     rt = runtime(args)
-    logs.setup(rt.settings.logging, rt.settings)
     rt.sync_directory()
     daemon = Daemon(rt)
     if args.once:
