@@ -11,6 +11,7 @@ from maildenv import Maild, write_config
 from servers import Dovecot, SmtpSink, free_port
 
 from maild.cli.main import main
+from maild.db import migrate
 
 
 def check(config: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
@@ -31,7 +32,7 @@ def test_all_ok(maild: Maild, capsys: pytest.CaptureFixture[str]) -> None:
     assert list(got) == ["config", "database", "rules", "imap", "smtp"]
     assert all(line.startswith("ok") for line in got.values()), out
     assert "logged in, folder 'INBOX' selected" in got["imap"]
-    assert "schema at 0003 (head)" in got["database"]
+    assert f"schema at {migrate.head()} (head)" in got["database"]
 
 
 def test_json_output(maild: Maild, capsys: pytest.CaptureFixture[str]) -> None:
