@@ -84,6 +84,7 @@ class SmtpSettings:
     password: str = field(default="", repr=False)
     timeout_seconds: int = 30
     retry_hours: int = 48
+    retry_base_seconds: int = 30  # first back-off after a failed send; doubles, capped at 1 h
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,8 @@ def _validate(s: Settings, where: str) -> None:
     hh, _, mm = s.reports.daily_at.partition(":")
     if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
         raise ConfigError(f"{where}: [reports] daily_at must be HH:MM, got {s.reports.daily_at!r}")
+    if not 1 <= s.smtp.retry_base_seconds <= 3600:
+        raise ConfigError(f"{where}: [smtp] retry_base_seconds must be 1..3600")
     if not 1 <= s.reports.monthly_day <= 28:
         raise ConfigError(f"{where}: [reports] monthly_day must be 1..28")
     _validate_ops(s, where)

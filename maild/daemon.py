@@ -219,6 +219,8 @@ class Daemon:
             self.outbox_wakeup.clear()
             if failures:
                 self.metrics.reconnect("smtp")
-                await self._sleep(backoff.delay(failures, *SMTP_BACKOFF, self.rng))
+                base = min(SMTP_BACKOFF[0], self.rt.settings.smtp.retry_base_seconds)
+                await self._sleep(backoff.delay(failures, base, SMTP_BACKOFF[1], self.rng))
             else:
-                await self._sleep(OUTBOX_INTERVAL, self.outbox_wakeup)
+                await self._sleep(min(OUTBOX_INTERVAL, smtp.idle_seconds(self.rt.settings.smtp)),
+                                  self.outbox_wakeup)

@@ -61,6 +61,8 @@ async def test_temporary_smtp_failure_is_retried(maild: Maild, dovecot: Dovecot,
 def test_backoff_grows_and_is_capped() -> None:
     delays = [smtp.backoff(n).total_seconds() for n in range(1, 10)]
     assert delays[:4] == [30, 60, 120, 240] and max(delays) == 3600
+    fast = [smtp.backoff(n, base_seconds=2).total_seconds() for n in range(1, 13)]
+    assert fast[:3] == [2, 4, 8] and max(fast) == 3600
 
 
 def test_sigterm_stops_the_daemon(maild: Maild, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:

@@ -47,9 +47,15 @@ class Claimed:
     created_at: datetime
 
 
-def backoff(attempts: int) -> timedelta:
-    """30 s, 1 min, 2 min … capped at one hour."""
-    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+def backoff(attempts: int, base_seconds: int = 30) -> timedelta:
+    """30 s, 1 min, 2 min … (``[smtp] retry_base_seconds`` doubling) capped at one hour."""
+    return timedelta(seconds=min(base_seconds * 2 ** max(attempts - 1, 0), 3600))
+
+
+def idle_seconds(cfg: SmtpSettings) -> float:
+    """How long the outbox loop may sleep when nothing wakes it: at most 30 s, and no
+    longer than the shortest back-off, so a deferred mail is retried when it is due."""
+    return float(max(1, min(30, cfg.retry_base_seconds)))
 
 
 def claim(rt: Runtime, now: datetime, ignore_schedule: bool) -> list[Claimed]:
@@ -158,5 +164,5 @@ def _defer(rt: Runtime, item: Claimed, now: datetime, error: str, count_attempt:
         _mark(rt, item.id, "failed", now, f"gave up after {attempts} attempts: {error}",
               count_attempt=count_attempt)
         return
-    _mark(rt, item.id, "pending", now, error, retry_at=now + backoff(max(attempts, 1)),
-          count_attempt=count_attempt)
+    delay = backoff(max(attempts, 1), rt.settings.smtp.retry_base_seconds)
+    _mark(rt, item.id, "pending", now, error, retry_at=now + delay, count_attempt=count_attempt)

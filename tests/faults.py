@@ -1,0 +1,199 @@
+"""Helpers for the fault tests: real ``maild`` processes, bulk LMTP delivery, sink tallies.
+
+Why subprocesses: a crash test must kill a real ``maild run`` (SIGKILL, no
+clean-up), and a memory bound must be read from a process of its own
+(``VmHWM`` in /proc/PID/status is the peak resident set of that process).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import smtplib
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from servers import Dovecot, SinkMessage
+
+MAILD = [sys.executable, "-m", "maild"]
+_CASE = re.compile(r"\[Case #(\d+)\]")
+
+
+def tune_config(config: Path, section: str, **keys: object) -> None:
+    """Add keys to one [section] of a config written by maildenv.write_config."""
+    text = config.read_text(encoding="utf-8")
+    lines = "".join(f"\n{k} = {v!r}".replace("'", '"').replace("True", "true")
+                    .replace("False", "false") for k, v in keys.items())
+    header = f"[{section}]"
+    if header in text:
+        text = text.replace(header, header + lines, 1)
+    else:
+        text += f"{header}{lines}\n"
+    config.write_text(text, encoding="utf-8")
+
+
+def deliver_many(dovecot: Dovecot, mails: Iterable[tuple[str, bytes]]) -> int:
+    """Deliver (sender, raw) pairs over one LMTP session, as a busy MTA would."""
+    n = 0
+    with smtplib.LMTP(dovecot.host, dovecot.lmtp_port, timeout=30) as lmtp:
+        for sender, raw in mails:
+            lmtp.sendmail(sender, [dovecot.default_user], raw)
+            n += 1
+    return n
+
+
+@dataclass
+class MaildProcess:
+    """One ``maild`` subprocess with its stderr kept in a file (read after it ends)."""
+
+    config: Path
+    args: list[str]
+    log: Path
+    proc: subprocess.Popen[bytes] = field(init=False)
+
+    def __post_init__(self) -> None:
+        with open(self.log, "ab") as err:
+            self.proc = subprocess.Popen(
+                [*MAILD, *self.args, "--config", str(self.config)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill9(self) -> None:
+        """SIGKILL: no handler runs, no transaction is finished, no socket closed politely."""
+        if self.alive():
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self, timeout: float = 15) -> int:
+        """SIGTERM and wait; SIGKILL only if it hangs (then the test sees the return code)."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout=10)
+
+    def log_tail(self, lines: int = 30) -> str:
+        text = self.log.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+
+def maild_run(config: Path, log: Path) -> MaildProcess:
+    return MaildProcess(config, ["run"], log)
+
+
+def sqlite_path(config: Path) -> Path:
+    return config.parent / "maild.db"
+
+
+def db_count(config: Path, sql: str, *params: object) -> int:
+    """One number from the maild database, read with a plain sqlite3 connection."""
+    con = sqlite3.connect(sqlite_path(config), timeout=30)
+    try:
+        return int(con.execute(sql, params).fetchone()[0])
+    finally:
+        con.close()
+
+
+def wait_until(check: object, timeout: float, what: str, every: float = 0.1) -> None:
+    """Poll ``check()`` until it is true; TimeoutError naming ``what`` otherwise."""
+    assert callable(check)
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not reached within {timeout:.0f} s")
+        time.sleep(every)
+
+
+def case_of(rec: SinkMessage) -> int | None:
+    m = _CASE.search(str(rec.message()["Subject"] or ""))
+    return int(m.group(1)) if m else None
+
+
+@dataclass
+class Tally:
+    """Sink messages grouped by (case, recipient), with the Message-IDs seen for each."""
+
+    by_key: dict[tuple[int, str], list[str]]
+    no_case: list[SinkMessage]
+
+    def resends(self) -> int:
+        """Extra copies beyond one per (case, recipient)."""
+        return sum(len(ids) - 1 for ids in self.by_key.values())
+
+    def distinct_ids(self) -> dict[tuple[int, str], set[str]]:
+        return {k: set(ids) for k, ids in self.by_key.items()}
+
+
+def tally(messages: Iterable[SinkMessage], recipients: set[str] | None = None) -> Tally:
+    """Group what the sink received; ``recipients`` limits it to those addresses."""
+    by_key: dict[tuple[int, str], list[str]] = defaultdict(list)
+    no_case: list[SinkMessage] = []
+    for rec in messages:
+        case = case_of(rec)
+        for rcpt in rec.rcpt_tos:
+            rcpt = rcpt.lower()
+            if recipients is not None and rcpt not in recipients:
+                continue
+            if case is None:
+                no_case.append(rec)
+                continue
+            by_key[(case, rcpt)].append(str(rec.message()["Message-ID"]))
+    return Tally(dict(by_key), no_case)
+
+
+def id_counts(messages: Iterable[SinkMessage]) -> Counter[str]:
+    return Counter(str(m.message()["Message-ID"]) for m in messages)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM (peak resident set) of a live process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
+def run_measured(cmd: list[str], timeout: float) -> tuple[int, float, str, str]:
+    """Run cmd; return (exit code, peak RSS in MiB, stdout, stderr).
+
+    The peak is the child's own ``ru_maxrss`` from wait4(2): the kernel's
+    high-water mark of its resident set (VmHWM), exact, not sampled."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out: dict[str, bytes] = {}
+
+    def read(name: str, stream: IO[bytes]) -> None:
+        out[name] = stream.read()
+
+    assert proc.stdout is not None and proc.stderr is not None
+    readers = [threading.Thread(target=read, args=(n, s))
+               for n, s in (("out", proc.stdout), ("err", proc.stderr))]
+    for t in readers:
+        t.start()
+    killer = threading.Timer(timeout, proc.kill)  # a hang fails the test, it does not block
+    killer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        killer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    for t in readers:
+        t.join(10)
+    return (proc.returncode, usage.ru_maxrss / 1024, out.get("out", b"").decode(errors="replace"),
+            out.get("err", b"").decode(errors="replace"))
