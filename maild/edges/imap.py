@@ -52,6 +52,12 @@ class Mailbox:
         self.client: aioimaplib.IMAP4 | None = None
         self.uidvalidity = "0"
 
+    def _on_lost(self, exc: Exception | None) -> None:
+        """aioimaplib does not wake an IDLE wait when the connection drops without a BYE
+        (server killed, network gone): wake it, so that costs a reconnect, not idle_seconds."""
+        if self.client is not None:
+            self.client.protocol.idle_queue.put_nowait([b"connection lost"])
+
     async def connect(self) -> None:
         cfg = self.cfg
         if cfg.security == "starttls":
@@ -59,9 +65,11 @@ class Mailbox:
                             " or none")
         if cfg.security == "ssl":
             self.client = aioimaplib.IMAP4_SSL(cfg.host, cfg.port, timeout=self.timeout,
-                                               ssl_context=ssl.create_default_context())
+                                               ssl_context=ssl.create_default_context(),
+                                               conn_lost_cb=self._on_lost)
         else:
-            self.client = aioimaplib.IMAP4(cfg.host, cfg.port, timeout=self.timeout)
+            self.client = aioimaplib.IMAP4(cfg.host, cfg.port, timeout=self.timeout,
+                                           conn_lost_cb=self._on_lost)
         try:
             await self.client.wait_hello_from_server()
         except (OSError, TimeoutError) as exc:
