@@ -254,5 +254,7 @@ def test_postgres_unreachable_ingest_exits_75(maild: Maild, tmp_path: Path) -> N
     out = _ingest(maild, _mail_with_attachment(tmp_path))
     assert out.returncode == 75, out.stdout + out.stderr
     assert "temporary failure" in out.stderr and "Traceback" not in out.stderr
+    assert "No module named" not in out.stderr  # a missing driver is not an outage
+    assert "connect" in out.stderr.lower()
     assert time.monotonic() - started < 30
     assert _files(maild.settings.paths.store) == []
