@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
@@ -113,9 +113,9 @@ def db_count(config: Path, sql: str, *params: object) -> int:
         con.close()
 
 
-def wait_until(check: object, timeout: float, what: str, every: float = 0.1) -> None:
+def wait_until(check: Callable[[], object], timeout: float, what: str,
+               every: float = 0.1) -> None:
     """Poll ``check()`` until it is true; TimeoutError naming ``what`` otherwise."""
-    assert callable(check)
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -143,13 +143,6 @@ class Tally:
     by_key: dict[tuple[int, str], list[str]]
     no_case: list[SinkMessage]
 
-    def resends(self) -> int:
-        """Extra copies beyond one per (case, recipient)."""
-        return sum(len(ids) - 1 for ids in self.by_key.values())
-
-    def distinct_ids(self) -> dict[tuple[int, str], set[str]]:
-        return {k: set(ids) for k, ids in self.by_key.items()}
-
 
 def tally(messages: Iterable[SinkMessage], recipients: set[str] | None = None) -> Tally:
     """Group what the sink received; ``recipients`` limits it to those addresses."""
@@ -171,14 +164,6 @@ def tally(messages: Iterable[SinkMessage], recipients: set[str] | None = None) -
 
 def id_counts(messages: Iterable[SinkMessage]) -> Counter[str]:
     return Counter(_headers(m)[1] for m in messages)
-
-
-def peak_rss_mb(pid: int) -> float:
-    """VmHWM (peak resident set) of a live process, in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM for pid {pid}")
 
 
 def _hwm_kib(pid: int) -> int:
