@@ -58,6 +58,7 @@ class HelpdeskSettings:
 class DatabaseSettings:
     url: str = "sqlite:///store/maild.db"
     busy_timeout_seconds: int = 30
+    leader_retry_seconds: int = 10  # PostgreSQL replicas: how often a follower tries to lead
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,8 @@ def _validate(s: Settings, where: str) -> None:
         raise ConfigError(f"{where}: [reports] daily_at must be HH:MM, got {s.reports.daily_at!r}")
     if not 1 <= s.smtp.retry_base_seconds <= 3600:
         raise ConfigError(f"{where}: [smtp] retry_base_seconds must be 1..3600")
+    if s.database.leader_retry_seconds < 1:
+        raise ConfigError(f"{where}: [database] leader_retry_seconds must be at least 1")
     if not 1 <= s.reports.monthly_day <= 28:
         raise ConfigError(f"{where}: [reports] monthly_day must be 1..28")
     _validate_ops(s, where)

@@ -27,6 +27,7 @@ from maild.config import ConfigError
 from maild.core import backoff
 from maild.db.models import utcnow
 from maild.edges import imap, smtp
+from maild.leader import lead
 from maild.metrics import Metrics, max_poll_age, serve
 from maild.reload import ReloadError, RuntimeHolder
 from maild.runtime import Runtime
@@ -88,11 +89,9 @@ class Daemon:
         except ReloadError as exc:
             raise ConfigError(str(exc)) from exc
         server = await self._serve_metrics()
-        scheduler = self._scheduler = AsyncIOScheduler(timezone=self.rt.settings.helpdesk.tz)
-        jobs.schedule(scheduler, self.rt, self.clock)
-        scheduler.start()
         tasks = [asyncio.create_task(self._mail_loop(), name="mail"),
-                 asyncio.create_task(self._outbox_loop(), name="outbox")]
+                 asyncio.create_task(self._outbox_loop(), name="outbox"),
+                 asyncio.create_task(lead(self.rt, self._leading, self.stopping), name="leader")]
         log.info("running (pid %d)", os.getpid(), extra={"event": "running"})
         try:
             await self.stopping.wait()
@@ -107,11 +106,21 @@ class Daemon:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            scheduler.shutdown(wait=False)
+            self._leading(False)
             if server is not None:
                 server.close()
                 await server.wait_closed()
             log.info("stopped", extra={"event": "stopped"})
+
+    def _leading(self, leading: bool) -> None:
+        """The scheduled jobs run only in the replica that leads (maild/leader.py)."""
+        if leading and self._scheduler is None:
+            self._scheduler = AsyncIOScheduler(timezone=self.rt.settings.helpdesk.tz)
+            jobs.schedule(self._scheduler, self.rt, self.clock)
+            self._scheduler.start()
+        elif not leading and self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
 
     def request_reload(self) -> None:
         """SIGHUP: reload rules and templates in a worker thread; refused files keep the old."""

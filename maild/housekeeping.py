@@ -23,7 +23,7 @@ def auto_close(rt: Runtime, now: datetime) -> int:
     closed = 0
     for case_id in ids:
         with transaction(rt.engine) as s:
-            case = s.get(Case, case_id)
+            case = queries.get_case(s, case_id or 0)  # locked: a reply may be changing it
             if case is None or case.status != "resolved":
                 continue
             view = queries.view_of(case)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import jinja2
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from maild.config import Settings
@@ -39,10 +40,20 @@ class Runtime:
         )
 
     def sync_directory(self) -> None:
-        """Mirror rules/ staff and sites into their tables (for joins and reports)."""
-        with Session(self.engine) as s:
-            for person in self.rules.people.values():
-                s.merge(Staff(email=person.email, name=person.name, role=person.role.value))
-            for site in self.rules.sites:
-                s.merge(Site(code=site.code, name=site.name))
-            s.commit()
+        """Mirror rules/ staff and sites into their tables (for joins and reports).
+
+        Replicas starting together may insert the same row at once: the loser
+        tries again and then finds the row there to update."""
+        for attempt in range(3):
+            try:
+                with Session(self.engine) as s:
+                    for person in self.rules.people.values():
+                        s.merge(Staff(email=person.email, name=person.name,
+                                      role=person.role.value))
+                    for site in self.rules.sites:
+                        s.merge(Site(code=site.code, name=site.name))
+                    s.commit()
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise

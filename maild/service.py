@@ -21,7 +21,7 @@ from sqlmodel import Session
 from maild.core import notify
 from maild.core.parse import UnparseableMessage, parse
 from maild.core.values import Disposition, Role
-from maild.db import queries
+from maild.db import locks, queries
 from maild.db.models import InboundMessage
 from maild.db.session import transaction
 from maild.handlers import handle
@@ -94,6 +94,7 @@ def _ingest(rt: Runtime, raw: bytes, now: datetime, source: str | None) -> Inges
                 return IngestResult(Disposition(done.disposition), done.id, done.case_id,
                                     done.reason, already_recorded=True)
         msg = parse(raw)
+        locks.serialize(s, locks.DEDUP, msg.dedup_key)  # replicas: two copies, one decision
         row = _new_row(raw, now, source)
         row.dedup_key = msg.dedup_key
         row.message_id = msg.message_id

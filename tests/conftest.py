@@ -10,7 +10,32 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # so tests can `import servers`
 
+import databases
 from servers import Dovecot, SmtpSink, require_dovecot
+
+if databases.on_postgres():
+    databases.track_connections()
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    """PostgreSQL databases a test made (MAILD_TEST_DATABASE_URL) go when it ends."""
+    yield
+    databases.drop_created()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if databases.on_postgres():
+        databases.drop_template()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests about one database run only on it: on PostgreSQL leave out the SQLite ones
+    (file locks, file paths), on SQLite the PostgreSQL ones (replicas, advisory locks)."""
+    other = "sqlite_only" if databases.on_postgres() else "postgres_only"
+    keep = [i for i in items if i.get_closest_marker(other) is None]
+    config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    items[:] = keep
 
 
 @pytest.fixture
@@ -46,5 +71,5 @@ from maildenv import Maild, write_config  # noqa: E402
 
 @pytest.fixture
 def maild(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> Maild:
-    """maild reading the test Dovecot and sending to the SMTP sink, on a fresh SQLite file."""
+    """maild reading the test Dovecot and sending to the SMTP sink, on a fresh database."""
     return Maild(write_config(tmp_path, dovecot.imap_port, smtp_sink.port))

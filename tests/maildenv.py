@@ -1,4 +1,8 @@
-"""A maild wired to real test servers: config file, migrated SQLite, rules and templates."""
+"""A maild wired to real test servers: config file, migrated database, rules and templates.
+
+The database is a SQLite file in the test's directory, or a PostgreSQL database of
+its own when ``MAILD_TEST_DATABASE_URL`` is set (tests/databases.py).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
+from databases import database_url
 from sqlmodel import Session
 
 from maild.config import Settings, read_config
@@ -24,13 +29,17 @@ HELPDESK = "helpdesk@corp.example"
 SECRET = "test-secret-0123456789abcdef"
 
 
-def write_config(directory: Path, imap_port: int, smtp_port: int, **helpdesk: Any) -> Path:
-    """A config.toml for the test servers; ``helpdesk`` overrides [helpdesk] keys."""
+def write_config(directory: Path, imap_port: int, smtp_port: int, *, empty_db: bool = False,
+                 **helpdesk: Any) -> Path:
+    """A config.toml for the test servers; ``helpdesk`` overrides [helpdesk] keys.
+
+    ``empty_db``: a PostgreSQL test database starts without the schema too (a
+    SQLite file always does; PostgreSQL ones are copied from a migrated template)."""
     hd = {"address": HELPDESK, "timezone": "Asia/Shanghai", "unknown_senders": "hold",
           "secret": SECRET, **helpdesk}
     lines = ["[helpdesk]"] + [f"{k} = {v!r}".replace("'", '"') for k, v in hd.items()]
     lines += [
-        "[database]", f'url = "sqlite:///{directory / "maild.db"}"',
+        "[database]", f'url = "{database_url(directory, empty=empty_db)}"',
         "[imap]", 'host = "127.0.0.1"', f"port = {imap_port}", 'security = "none"',
         f'username = "{HELPDESK}"', 'password = "secret"', "poll_seconds = 1",
         "[smtp]", 'host = "127.0.0.1"', f"port = {smtp_port}", 'security = "none"',

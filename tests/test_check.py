@@ -95,7 +95,7 @@ def test_smtp_login(maild: Maild, auth_sink: SmtpSink, capsys: pytest.CaptureFix
 def test_unmigrated_database_says_what_to_run(dovecot: Dovecot, smtp_sink: SmtpSink,
                                               tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_config(tmp_path, dovecot.imap_port, smtp_sink.port)
+    config = write_config(tmp_path, dovecot.imap_port, smtp_sink.port, empty_db=True)
     code, out = check(config, capsys)
     got = lines(out)
     assert code == 1

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from databases import on_postgres
 from maildenv import Maild, new_mail, write_config
 
 CASE_KEYS = {"id", "subject", "status", "priority", "type", "channel", "customer", "engineer",
@@ -59,7 +60,12 @@ def test_ingest_then_json_shapes(installed: Maild, tmp_path: Path) -> None:
 def test_ingest_exits_75_when_the_database_is_unavailable(tmp_path: Path) -> None:
     """The MTA must retry: a database that cannot be opened is a temporary failure."""
     config = write_config(tmp_path, 1, 1)
-    (tmp_path / "maild.db").mkdir()  # a directory where the SQLite file should be
+    if on_postgres():  # a server that is not there
+        text = config.read_text()
+        url = text.split('url = "', 1)[1].split('"', 1)[0]
+        config.write_text(text.replace(url, "postgresql+psycopg://postgres@127.0.0.1:1/none"))
+    else:
+        (tmp_path / "maild.db").mkdir()  # a directory where the SQLite file should be
     out = maild_cli("ingest", config=config, stdin=new_mail("a@b.example", "x", "y"))
     assert out.returncode == 75, out.stderr
 
@@ -73,7 +79,7 @@ def test_config_error_names_file_and_key(tmp_path: Path) -> None:
 
 
 def test_missing_schema_is_explained(tmp_path: Path) -> None:
-    config = write_config(tmp_path, 1, 1)
+    config = write_config(tmp_path, 1, 1, empty_db=True)
     out = maild_cli("cases", "list", config=config)
     assert out.returncode == 2 and "maild db upgrade" in out.stderr.decode()
 
@@ -83,6 +89,7 @@ def test_unknown_case_exits_1(installed: Maild) -> None:
     assert out.returncode == 1 and "no case #99" in out.stderr.decode()
 
 
+@pytest.mark.sqlite_only
 def test_ingest_exits_75_while_another_writer_holds_the_lock(tmp_path: Path) -> None:
     """A locked SQLite file: exit 75 after the busy timeout, nothing written; then it works."""
     import sqlite3

@@ -9,6 +9,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 from daemonproc import DaemonProcess, add_sections
 from maildenv import REPO, SECRET, Maild, new_mail
 from servers import Dovecot, SmtpSink
@@ -19,6 +20,7 @@ from maild.db.models import Case, InboundMessage
 CUSTOMER = "wang.fang@sh.corp.example"
 
 
+@pytest.mark.sqlite_only  # holds the database with a SQLite file lock
 def test_sigterm_finishes_and_moves_the_message_in_hand(maild: Maild, dovecot: Dovecot,
                                                         smtp_sink: SmtpSink,
                                                         tmp_path: Path) -> None:

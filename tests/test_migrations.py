@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from databases import database_url
 from sqlmodel import SQLModel
 
 import maild.db.models  # noqa: F401
@@ -14,7 +15,8 @@ from maild.db.session import make_engine
 
 
 def test_upgrade_matches_models(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    """On an empty database (SQLite, or PostgreSQL under MAILD_TEST_DATABASE_URL)."""
+    engine = make_engine(database_url(tmp_path, empty=True))
     before, after = migrate.upgrade(engine)
     assert before is None and after == migrate.head()
     with engine.connect() as conn:

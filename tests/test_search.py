@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from databases import database_url
 from maildenv import Maild, new_mail, write_config
 from sqlmodel import Session, col, select
 from test_cli import maild_cli
@@ -133,14 +134,14 @@ def test_upgrade_indexes_existing_cases(tmp_path: Path) -> None:
     from maild.db import migrate
     from maild.db.session import make_engine
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    engine = make_engine(database_url(tmp_path, empty=True))
     migrate.upgrade(engine, "0001")
     now = utcnow().isoformat(sep=" ")
     with engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO cases (subject, description, priority, status, channel, language, kb, "
             "rejections, created_at, updated_at) VALUES ('显示器黑屏', 'monitor black', 'P3', "
-            "'new', 'email', 'zh', 0, 0, :t, :t)"), {"t": now})
+            "'new', 'email', 'zh', :no, 0, :t, :t)"), {"t": now, "no": False})
     migrate.upgrade(engine)
     with Session(engine) as s:
         assert [c.id for c in search(s, ["黑屏"])] == [1]

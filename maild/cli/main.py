@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
 from maild import __version__
@@ -105,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_db(args: argparse.Namespace) -> int:
     loaded = settings(args)
     before, after = migrate.upgrade(database(loaded))
-    print(f"database {loaded.database.url}: {before or 'empty'} → {after}")
+    shown = make_url(loaded.database.url).render_as_string(hide_password=True)  # no secrets
+    print(f"database {shown}: {before or 'empty'} → {after}")
     return 0
 
 

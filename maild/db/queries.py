@@ -30,7 +30,8 @@ def seen_before(s: Session, dedup_key: str) -> InboundMessage | None:
 
 
 def get_case(s: Session, case_id: int) -> Case | None:
-    return s.get(Case, case_id)
+    """The case, locked until commit (PostgreSQL: replicas change one case in turn)."""
+    return s.get(Case, case_id, with_for_update=True)
 
 
 def case_by_references(s: Session, message_ids: Sequence[str]) -> int | None:

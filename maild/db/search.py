@@ -46,9 +46,12 @@ def reindex(conn: sa.Connection, case_ids: Sequence[int]) -> None:
             continue
         notes = conn.execute(_LOG_TEXT, {"id": case_id}).scalars().all()
         body = index_text(row.subject, row.description, row.resolution, *notes)
-        if conn.dialect.name == "postgresql":
-            conn.execute(_pg_fts.delete().where(_pg_fts.c.case_id == case_id))
-            conn.execute(_pg_fts.insert().values(case_id=case_id, body=body))
+        if conn.dialect.name == "postgresql":  # an upsert: replicas may index one case at once
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            conn.execute(pg_insert(_pg_fts).values(case_id=case_id, body=body)
+                         .on_conflict_do_update(index_elements=[_pg_fts.c.case_id],
+                                                set_={"body": body}))
         else:
             conn.execute(_sqlite_fts.delete().where(_sqlite_fts.c.rowid == case_id))
             conn.execute(_sqlite_fts.insert().values(rowid=case_id, body=body))

@@ -1,4 +1,5 @@
-"""Engine from URL, SQLite tuned for one writer and many readers, and transactions."""
+"""Engine from URL (SQLite tuned for one writer and many readers, or PostgreSQL through
+psycopg 3), and transactions."""
 
 from __future__ import annotations
 
@@ -33,7 +34,17 @@ def make_engine(url: str, busy_timeout: float = 30.0) -> Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(postgres_url(url), pool_pre_ping=True,
+                            connect_args={"connect_timeout": 10, "application_name": "maild"})
+
+
+def postgres_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3 (the driver maild installs);
+    SQLAlchemy alone would look for psycopg2."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain):]
+    return url
 
 
 @contextmanager

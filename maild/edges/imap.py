@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import re
 import ssl
 import time
@@ -23,11 +24,13 @@ import aioimaplib
 from maild import service
 from maild.config import ImapSettings
 from maild.core.values import Disposition
+from maild.edges.claims import SlotClaims
 from maild.runtime import Runtime
 
 log = logging.getLogger("maild.imap")
 
 FETCH_BATCH = 25
+BUSY_WAIT_SECONDS = 30.0  # how long one drain waits for other replicas' messages
 _UID_RE = re.compile(rb"UID (\d+)")
 _UIDVALIDITY_RE = re.compile(rb"UIDVALIDITY (\d+)")
 
@@ -207,36 +210,88 @@ async def drain(rt: Runtime, box: Mailbox, clock: Callable[[], datetime],
 
     ``stop()`` is asked before each message: the one in hand is always finished
     and moved, the rest wait for the next start. ``observe`` gets each result and
-    its processing time (metrics)."""
+    its processing time (metrics). Messages another replica is handling meanwhile
+    are looked at again, after a pause, until it has moved them (or died and left
+    them to us)."""
     stats = DrainStats(by_disposition={})
+    hooks = _Hooks(on_ingested, stop, observe)
+    claims = SlotClaims(rt)
+    try:
+        uids = spread(rt, await box.uids())
+        deadline = time.monotonic() + BUSY_WAIT_SECONDS
+        while uids and not stop():
+            busy = await _drain_uids(rt, box, claims, uids, clock, hooks, stats)
+            if not busy or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.3)
+            present = set(await box.uids())
+            uids = [uid for uid in busy if uid in present]
+    finally:
+        await asyncio.to_thread(claims.close)
+    return stats
+
+
+@dataclass(frozen=True)
+class _Hooks:
+    on_ingested: Callable[[], None] | None
+    stop: Callable[[], bool]
+    observe: Callable[[service.IngestResult, float], None] | None
+
+
+def spread(rt: Runtime, uids: list[int]) -> list[int]:
+    """Replicas (PostgreSQL) start at a random batch and wrap around, so that they mostly
+    work on different messages instead of queueing behind each other on the same ones."""
+    if rt.engine.dialect.name != "postgresql" or len(uids) <= FETCH_BATCH:
+        return uids
+    start = random.randrange(0, len(uids), FETCH_BATCH)
+    return uids[start:] + uids[:start]
+
+
+def _count(stats: DrainStats, result: service.IngestResult) -> None:
+    failed = result.disposition == Disposition.FAILED
+    stats.processed += 1
+    stats.failed += failed
+    assert stats.by_disposition is not None
+    key = result.disposition.value
+    stats.by_disposition[key] = stats.by_disposition.get(key, 0) + 1
+
+
+async def _drain_uids(rt: Runtime, box: Mailbox, claims: SlotClaims, uids: list[int],
+                      clock: Callable[[], datetime], hooks: _Hooks,
+                      stats: DrainStats) -> list[int]:
+    """Ingest and move ``uids``; returns those another replica holds now."""
     cfg = rt.settings.imap
-    uids = await box.uids()
+    busy: list[int] = []
     for start in range(0, len(uids), FETCH_BATCH):
-        if stop():
+        if hooks.stop():
             break
         done: dict[str, list[int]] = {cfg.processed_folder: [], cfg.failed_folder: []}
+        earlier: dict[str, list[int]] = {cfg.processed_folder: [], cfg.failed_folder: []}
         try:
             fetched = await box.fetch(uids[start:start + FETCH_BATCH])
             log.debug("fetched %d message(s)", len(fetched),
                       extra={"event": "fetched", "uids": [uid for uid, _ in fetched]})
             for uid, raw in fetched:
-                if stop():
+                if hooks.stop():
                     break
                 started = time.perf_counter()
-                result = await asyncio.to_thread(service.ingest, rt, raw, clock(),
-                                                 box.source(uid))
-                if observe:
-                    observe(result, time.perf_counter() - started)
+                result = await asyncio.to_thread(claims.ingest, raw, clock(), box.source(uid))
+                if result is None:
+                    busy.append(uid)
+                    continue
+                if hooks.observe:
+                    hooks.observe(result, time.perf_counter() - started)
                 failed = result.disposition == Disposition.FAILED
-                done[cfg.failed_folder if failed else cfg.processed_folder].append(uid)
-                stats.processed += 1
-                stats.failed += failed
-                assert stats.by_disposition is not None
-                key = result.disposition.value
-                stats.by_disposition[key] = stats.by_disposition.get(key, 0) + 1
-                if on_ingested:
-                    on_ingested()
+                moves = earlier if result.already_recorded else done
+                moves[cfg.failed_folder if failed else cfg.processed_folder].append(uid)
+                _count(stats, result)
+                if hooks.on_ingested:
+                    hooks.on_ingested()
         finally:  # committed messages leave the folder even when the next one stops us
             for folder, moved in done.items():
                 await box.move(moved, folder)
-    return stats
+            for folder, moved in earlier.items():  # another replica may have moved them just now
+                with contextlib.suppress(ImapError):
+                    await box.move(moved, folder)
+            await asyncio.to_thread(claims.release_all)  # moved: other replicas may look
+    return busy

@@ -1,0 +1,48 @@
+"""One mailbox, several replicas: each mailbox slot is ingested by one of them at a time.
+
+Every replica sees the same UIDs. Before ``service.ingest`` a replica takes
+the slot's advisory lock (keyed by the same ``source`` string that is the
+message row's unique key); a replica that finds it taken skips the message
+and neither records nor moves it: the holder records it, commits and moves
+it. Once the holder has committed, the next replica to look finds the slot
+recorded and only moves it (the crash-between-commit-and-move path), so a
+message never gets a second disposition, and a holder killed mid-message
+leaves the slot free for the next replica to do the whole job.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from maild import service
+from maild.db import locks
+from maild.runtime import Runtime
+
+
+class SlotClaims:
+    """The claims of one drain, on one dedicated connection."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.locks = locks.SessionLocks(rt.engine)
+
+    def ingest(self, raw: bytes, now: datetime, source: str) -> service.IngestResult | None:
+        """``service.ingest`` under the slot's claim; None when another replica holds it.
+
+        The claim stays held until ``release_all``, after the message is moved: two
+        replicas moving one message at the same moment could both copy it."""
+        key = locks.key32(source)
+        if not self.locks.try_take(locks.SLOT, key):
+            return None
+        try:
+            return service.ingest(self.rt, raw, now, source)
+        except BaseException:
+            self.locks.release(locks.SLOT, key)
+            raise
+
+    def release_all(self) -> None:
+        """Give back every slot claimed so far (their messages have been moved)."""
+        self.locks.release_all()
+
+    def close(self) -> None:
+        self.locks.close()

@@ -1,0 +1,147 @@
+"""The outbox drainer on PostgreSQL: each row locked (FOR UPDATE SKIP LOCKED) while it is sent.
+
+Every replica drains the one outbox. A replica locks the oldest due row that
+no other replica holds, sends it, and records the result in that same
+transaction, so the row lock lasts exactly as long as the attempt and other
+replicas skip the row meanwhile. A replica killed mid-send loses the lock
+with its connection, and another replica sends the row at once: there is no
+lease to wait out (SQLite, one process, keeps the lease of ``edges/smtp.py``).
+
+Delivery is at least once, as SMTP allows: the one mail that can arrive twice
+is the one a replica was sending when it died, after the server accepted it
+and before the commit; it goes again with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+import aiosmtplib
+from sqlmodel import Session
+
+from maild.db import queries
+from maild.db.models import OutboxMail
+from maild.edges.smtp import BATCH, FlushStats, _client, backoff
+from maild.runtime import Runtime
+
+log = logging.getLogger("maild.smtp")
+T = TypeVar("T")
+
+
+def _lock_next(s: Session, now: datetime, ignore_schedule: bool) -> OutboxMail | None:
+    when = datetime.max.replace(tzinfo=now.tzinfo) if ignore_schedule else now
+    rows = queries.due_outbox(s, when, 1)  # FOR UPDATE SKIP LOCKED
+    return rows[0] if rows else None
+
+
+def _record(s: Session, row: OutboxMail, verdict: str, error: str | None, now: datetime,
+            retry_hours: int, count_attempt: bool = True) -> None:
+    """Write the attempt's result and commit, which ends the row's lock."""
+    if count_attempt:
+        row.attempts += 1
+    row.last_error = error
+    if verdict == "sent":
+        row.status, row.sent_at = "sent", now
+    elif verdict == "failed":
+        row.status = "failed"
+    elif now - row.created_at > timedelta(hours=retry_hours):
+        row.status = "failed"
+        row.last_error = f"gave up after {row.attempts} attempts: {error}"
+    else:
+        row.next_attempt_at = now + backoff(max(row.attempts, 1))
+    s.commit()
+
+
+def _defer_due(rt: Runtime, now: datetime, error: str) -> int:
+    """SMTP is down: push the due rows no other replica holds back by their back-off."""
+    with Session(rt.engine, expire_on_commit=False) as s:
+        rows = queries.due_outbox(s, now, BATCH)
+        for row in rows:
+            if now - row.created_at > timedelta(hours=rt.settings.smtp.retry_hours):
+                row.status = "failed"
+                row.last_error = f"gave up after {row.attempts} attempts: {error}"
+            else:
+                row.last_error = error
+                row.next_attempt_at = now + backoff(max(row.attempts, 1))
+        s.commit()
+        return len(rows)
+
+
+async def _attempt(client: aiosmtplib.SMTP, sender: str, row: OutboxMail) -> tuple[str, str | None]:
+    """("sent" | "failed" | "retry", error) for one send."""
+    try:
+        await client.sendmail(sender, list(row.recipients), row.raw)
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        return "failed", f"refused: {exc}"
+    except aiosmtplib.SMTPResponseException as exc:
+        if 500 <= exc.code < 600:
+            return "failed", f"{exc.code} {exc}"
+        return "retry", f"{exc.code} {exc.message}"
+    except (OSError, aiosmtplib.SMTPException) as exc:
+        return "retry", str(exc)
+    return "sent", None
+
+
+async def _in_thread(fn: Callable[..., T], *args: object) -> T:
+    """``asyncio.to_thread``, but a cancelled caller still waits for the thread, so the
+    session it is using is not closed under it (SIGTERM while a row is being written)."""
+    work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await work
+        raise
+
+
+async def flush(rt: Runtime, clock: Callable[[], datetime],
+                ignore_schedule: bool = False) -> FlushStats:
+    """Send everything due now, one locked row at a time; never raises for SMTP trouble."""
+    stats = FlushStats()
+    cfg = rt.settings.smtp
+    client: aiosmtplib.SMTP | None = None
+    try:
+        while True:
+            with Session(rt.engine, expire_on_commit=False) as s:
+                row = await _in_thread(_lock_next, s, clock(), ignore_schedule)
+                if row is None:
+                    return stats
+                if client is None or not client.is_connected:
+                    client = await _connect(rt)
+                if client is None:  # SMTP down: this row and the other due ones wait
+                    s.rollback()
+                    stats.smtp_down = True
+                    stats.deferred += await asyncio.to_thread(_defer_due, rt, clock(),
+                                                              "connect: smtp unavailable")
+                    return stats
+                verdict, error = await _attempt(client, rt.settings.helpdesk.address, row)
+                await _in_thread(_record, s, row, verdict, error, clock(), cfg.retry_hours)
+            if verdict == "sent":
+                log.info("outbox %s sent to %s", row.id, ",".join(row.recipients))
+                stats.sent += 1
+            elif row.status == "failed":
+                stats.failed += 1
+            else:
+                stats.deferred += 1
+    finally:
+        if client is not None and client.is_connected:
+            try:
+                await client.quit()
+            except aiosmtplib.SMTPException:
+                client.close()
+
+
+async def _connect(rt: Runtime) -> aiosmtplib.SMTP | None:
+    cfg = rt.settings.smtp
+    client = _client(cfg, None)
+    try:
+        await client.connect()
+    except (OSError, aiosmtplib.SMTPException) as exc:
+        log.warning("smtp unavailable (%s:%s): %s; mail waits", cfg.host, cfg.port, exc)
+        return None
+    return client
