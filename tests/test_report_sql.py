@@ -4,12 +4,14 @@ pure rules of ``core.report`` on a real database, boundaries included."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from databases import database_url
 from sqlmodel import Session
 
 from maild.core.report import (
@@ -57,9 +59,11 @@ def _random_case(rnd: random.Random, case_id: int) -> CaseFacts:
                      escalated=False, response_breached=False, resolution_breached=False)
 
 
-@pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> tuple[Session, list[CaseFacts]]:
-    engine = make_engine(f"sqlite:///{Path(tmp_path_factory.mktemp('rep')) / 'r.db'}")
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[tuple[Session, list[CaseFacts]]]:
+    """1,500 random cases in a real database: a SQLite file, or PostgreSQL when
+    MAILD_TEST_DATABASE_URL is set (tests/databases.py)."""
+    engine = make_engine(database_url(tmp_path))
     migrate.upgrade(engine)
     rnd = random.Random(20261129)
     facts = [_random_case(rnd, i) for i in range(1, 1501)]
@@ -97,7 +101,9 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> tuple[Session, list[Ca
                        first_response_at=first, response_due=dues[0], resolution_due=dues[1],
                        updated_at=f.created_at))
         s.commit()
-    return Session(engine), facts
+    with Session(engine) as session:
+        yield session, facts
+    engine.dispose()
 
 
 def test_the_cases_cover_every_branch(database: tuple[Session, list[CaseFacts]]) -> None:
