@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import aioimaplib
 
@@ -41,6 +42,14 @@ class DrainStats:
     processed: int = 0
     failed: int = 0
     by_disposition: dict[str, int] | None = None
+
+    def count(self, disposition: Disposition) -> None:
+        self.processed += 1
+        self.failed += disposition == Disposition.FAILED
+        if self.by_disposition is None:
+            self.by_disposition = {}
+        key = disposition.value
+        self.by_disposition[key] = self.by_disposition.get(key, 0) + 1
 
 
 class Mailbox:
@@ -198,6 +207,15 @@ def _text(res: aioimaplib.Response) -> str:
     return b" ".join(bytes(x) for x in res.lines).decode(errors="replace")[:300]
 
 
+@dataclass(frozen=True)
+class _Hooks:
+    """What the caller wants told or asked during a drain."""
+
+    on_ingested: Callable[[], None] | None
+    stop: Callable[[], bool]
+    observe: Callable[[service.IngestResult, float], None] | None
+
+
 async def drain(rt: Runtime, box: Mailbox, clock: Callable[[], datetime],
                 on_ingested: Callable[[], None] | None = None,
                 stop: Callable[[], bool] = lambda: False,
@@ -207,36 +225,69 @@ async def drain(rt: Runtime, box: Mailbox, clock: Callable[[], datetime],
 
     ``stop()`` is asked before each message: the one in hand is always finished
     and moved, the rest wait for the next start. ``observe`` gets each result and
-    its processing time (metrics)."""
+    its processing time (metrics). The next batch is fetched while the current
+    one is ingested (the server's time overlaps ours); commands still go one at
+    a time: the MOVE of a batch waits for that fetch to finish."""
     stats = DrainStats(by_disposition={})
-    cfg = rt.settings.imap
     uids = await box.uids()
-    for start in range(0, len(uids), FETCH_BATCH):
-        if stop():
-            break
-        done: dict[str, list[int]] = {cfg.processed_folder: [], cfg.failed_folder: []}
-        try:
-            fetched = await box.fetch(uids[start:start + FETCH_BATCH])
+    batches = [uids[i:i + FETCH_BATCH] for i in range(0, len(uids), FETCH_BATCH)]
+    await _drain_batches(rt, box, clock, _Hooks(on_ingested, stop, observe), batches, stats)
+    return stats
+
+
+def _discard(task: asyncio.Task[Any] | None) -> None:
+    """Stop a prefetch nobody will read (and take its error, so it is not logged twice)."""
+    if task is None:
+        return
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
+
+
+async def _drain_batches(rt: Runtime, box: Mailbox, clock: Callable[[], datetime],
+                         hooks: _Hooks, batches: list[list[int]], stats: DrainStats) -> None:
+    cfg = rt.settings.imap
+    pending = asyncio.create_task(box.fetch(batches[0])) if batches else None
+    try:
+        for k in range(len(batches)):
+            assert pending is not None
+            fetched = await pending
+            pending = None
+            if hooks.stop():
+                break
             log.debug("fetched %d message(s)", len(fetched),
                       extra={"event": "fetched", "uids": [uid for uid, _ in fetched]})
-            for uid, raw in fetched:
-                if stop():
-                    break
-                started = time.perf_counter()
-                result = await asyncio.to_thread(service.ingest, rt, raw, clock(),
-                                                 box.source(uid))
-                if observe:
-                    observe(result, time.perf_counter() - started)
-                failed = result.disposition == Disposition.FAILED
-                done[cfg.failed_folder if failed else cfg.processed_folder].append(uid)
-                stats.processed += 1
-                stats.failed += failed
-                assert stats.by_disposition is not None
-                key = result.disposition.value
-                stats.by_disposition[key] = stats.by_disposition.get(key, 0) + 1
-                if on_ingested:
-                    on_ingested()
-        finally:  # committed messages leave the folder even when the next one stops us
-            for folder, moved in done.items():
-                await box.move(moved, folder)
-    return stats
+            if k + 1 < len(batches):
+                pending = asyncio.create_task(box.fetch(batches[k + 1]))
+            done: dict[str, list[int]] = {cfg.processed_folder: [], cfg.failed_folder: []}
+            try:
+                await _ingest_batch(rt, box, clock, hooks, fetched, done, stats)
+            finally:  # committed messages leave the folder even when the next one stops us
+                if pending is not None:
+                    await asyncio.wait([pending])  # one command at a time on the connection
+                for folder, moved in done.items():
+                    await box.move(moved, folder)
+    except BaseException:
+        _discard(pending)
+        raise
+    _discard(pending)  # stopped early: the prefetched batch waits for the next start
+
+
+async def _ingest_batch(rt: Runtime, box: Mailbox, clock: Callable[[], datetime],
+                        hooks: _Hooks, fetched: list[tuple[int, bytes]],
+                        done: dict[str, list[int]], stats: DrainStats) -> None:
+    """Ingest one fetched batch; ``done`` collects the UIDs to move, per folder."""
+    cfg = rt.settings.imap
+    for uid, raw in fetched:
+        if hooks.stop():
+            break
+        started = time.perf_counter()
+        result = await asyncio.to_thread(service.ingest, rt, raw, clock(), box.source(uid))
+        if hooks.observe:
+            hooks.observe(result, time.perf_counter() - started)
+        failed = result.disposition == Disposition.FAILED
+        done[cfg.failed_folder if failed else cfg.processed_folder].append(uid)
+        stats.count(result.disposition)
+        if hooks.on_ingested:
+            hooks.on_ingested()
