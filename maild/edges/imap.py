@@ -60,6 +60,7 @@ class Mailbox:
         self.timeout = timeout
         self.client: aioimaplib.IMAP4 | None = None
         self.uidvalidity = "0"
+        self.news = False  # the server announced new mail (EXISTS) while answering a command
 
     def _on_lost(self, exc: Exception | None) -> None:
         """aioimaplib does not wake an IDLE wait when the connection drops without a BYE
@@ -107,6 +108,7 @@ class Mailbox:
 
     async def uids(self) -> list[int]:
         assert self.client is not None
+        self.news = False  # this search sees everything announced so far
         res = await self.client.uid_search("ALL", charset=None)
         if res.result != "OK":
             raise ImapError(f"UID SEARCH failed: {_text(res)}")
@@ -117,6 +119,7 @@ class Mailbox:
         """Raw bytes of each UID, without setting \\Seen."""
         assert self.client is not None
         res = await self.client.uid("fetch", ",".join(map(str, uids)), "(UID BODY.PEEK[])")
+        self._note_news(res)
         if res.result != "OK":
             raise ImapError(f"UID FETCH failed: {_text(res)}")
         return parse_fetch(res.lines)
@@ -129,6 +132,7 @@ class Mailbox:
         uid_set = ",".join(map(str, uids))
         if self.client.has_capability("MOVE"):
             res = await self.client.uid("move", uid_set, folder)
+            self._note_news(res)
             if res.result == "OK":
                 return
         res = await self.client.uid("copy", uid_set, folder)
@@ -139,6 +143,12 @@ class Mailbox:
             await self.client.uid("expunge", uid_set)
         else:
             await self.client.expunge()
+
+    def _note_news(self, res: aioimaplib.Response) -> None:
+        """An EXISTS inside another command's answer is not pushed again during IDLE:
+        remember it, so the caller looks again instead of idling past that mail."""
+        if any(isinstance(line, bytes) and line.endswith(b" EXISTS") for line in res.lines):
+            self.news = True
 
     async def wait_for_mail(self, seconds: float) -> None:
         """IDLE until the server reports something or ``seconds`` pass."""
