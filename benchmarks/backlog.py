@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import smtplib
 import sys
 import tempfile
@@ -62,6 +63,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--messages", type=int, default=1000)
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up servers on kill
     messages = list(mixed(args.messages))
     with tempfile.TemporaryDirectory() as tmp, Dovecot(Path(tmp) / "dc") as dovecot, \
             SinkProcess(Path(tmp) / "sink.jsonl") as sink:

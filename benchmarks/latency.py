@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import re
+import signal
 import smtplib
 import statistics
 import subprocess
@@ -112,6 +113,7 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=500)
     ap.add_argument("--rate", type=float, default=10.0, help="messages per second")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up servers on kill
     mails = messages(args.messages + 1)
     users = {**DEFAULT_USERS, WATCHER: "secret"}
     with tempfile.TemporaryDirectory() as tmp, Dovecot(Path(tmp) / "dc", users) as dovecot, \

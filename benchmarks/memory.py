@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import signal
 import smtplib
 import subprocess
 import sys
@@ -50,6 +51,7 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=1000)
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up servers on kill
     stream = mixed(args.messages)
     with tempfile.TemporaryDirectory(prefix="perf-memory") as tmp, \
             Dovecot(Path(tmp) / "dc") as dovecot, SinkProcess(Path(tmp) / "sink.jsonl") as sink:
