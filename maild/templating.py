@@ -43,7 +43,7 @@ def make_env(directory: Path) -> jinja2.Environment:
     """HTML templates autoescape; missing variables are errors, not blanks.
 
     Templates are read once (no ``auto_reload``: a stat of every template and
-    include on every render); edits take effect when maild restarts."""
+    include on every render); edits take effect on restart or reload (SIGHUP)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(directory)),
         auto_reload=False,
