@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import smtplib
 import sys
 import tempfile
@@ -24,7 +25,8 @@ import aioimaplib  # noqa: E402
 import mailparser  # type: ignore[import-untyped]  # noqa: E402
 from maildenv import Maild, write_config  # noqa: E402
 from mailgen import CUSTOMERS, mixed  # noqa: E402
-from servers import Dovecot, SmtpSink  # noqa: E402
+from servers import Dovecot  # noqa: E402
+from sinkproc import SinkProcess  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from maild.daemon import Daemon  # noqa: E402
@@ -61,9 +63,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--messages", type=int, default=1000)
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up servers on kill
     messages = list(mixed(args.messages))
     with tempfile.TemporaryDirectory() as tmp, Dovecot(Path(tmp) / "dc") as dovecot, \
-            SmtpSink() as sink:
+            SinkProcess(Path(tmp) / "sink.jsonl") as sink:
         t0 = time.perf_counter()
         deliver_all(dovecot, messages)
         print(f"delivered {len(messages)} messages over LMTP in {time.perf_counter() - t0:.1f} s")
@@ -73,14 +76,15 @@ def main() -> None:
                 s.add(Customer(email=email, name=name, company=company, created_at=utcnow()))
             s.commit()
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         parsed = asyncio.run(baseline(dovecot))
-        base_s = time.perf_counter() - t0
+        base_s, base_cpu = time.perf_counter() - t0, time.process_time() - c0
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         stats = asyncio.run(Daemon(maild.rt).run_once())
-        maild_s = time.perf_counter() - t0
+        maild_s, maild_cpu = time.perf_counter() - t0, time.process_time() - c0
         flush_s = stats.outbox_seconds
+        arrived = sink.wait_for(stats.outbox.sent, 30)
 
     base_rate, maild_rate = parsed / base_s, stats.drained.processed / maild_s
     print(f"baseline (fetch + parse):  {parsed} msgs in {base_s:.2f} s = {base_rate:.0f} msg/s")
@@ -89,8 +93,11 @@ def main() -> None:
     print(f"  of which mailbox {maild_s - flush_s:.2f} s "
           f"({stats.drained.processed / (maild_s - flush_s):.0f} msg/s), "
           f"outbox {flush_s:.2f} s ({stats.outbox.sent / flush_s:.0f} mail/s)")
-    print(f"dispositions: {stats.drained.by_disposition}")
-    print(f"ratio maild/baseline: {maild_rate / base_rate:.2f}")
+    print(f"dispositions: {stats.drained.by_disposition}; the sink got {arrived} mails")
+    print(f"CPU in this process: baseline {base_cpu / parsed * 1000:.2f} ms/msg, "
+          f"maild {maild_cpu / stats.drained.processed * 1000:.2f} ms/msg")
+    print(f"ratio maild/baseline: {maild_rate / base_rate:.3f} (wall clock), "
+          f"{base_cpu / parsed / (maild_cpu / stats.drained.processed):.3f} (CPU)")
 
 
 if __name__ == "__main__":

@@ -190,6 +190,8 @@ class Daemon:
                 self._imap_failures = 0
             if self.stopping.is_set():
                 return
+            if box.news:  # mail came in while we drained: look again before idling
+                continue
             if cfg.idle and box.can_idle:
                 await self._idle(box, cfg.idle_seconds)
             else:

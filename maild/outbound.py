@@ -148,5 +148,5 @@ def enqueue(s: Session, rt: Runtime, notice: Notice, context: Mapping[str, Any],
     )
     s.add(row)
     if case and case.id:
-        queries.remember_ref(s, message_id, case.id)
+        queries.remember_ref(s, message_id, case.id, new=True)
     return row

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
+from jinja2.filters import do_wordwrap
 
 TEMPLATE_NAMES = (
     "ack", "dispatch", "status", "resolved", "closed", "customer_reply", "staff_reply",
@@ -36,9 +40,13 @@ def make_envs(directory: Path) -> dict[str, jinja2.Environment]:
 
 
 def make_env(directory: Path) -> jinja2.Environment:
-    """HTML templates autoescape; missing variables are errors, not blanks."""
+    """HTML templates autoescape; missing variables are errors, not blanks.
+
+    Templates are read once (no ``auto_reload``: a stat of every template and
+    include on every render); edits take effect on restart or reload (SIGHUP)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(directory)),
+        auto_reload=False,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"),
                                             default_for_string=False, default=False),
         undefined=jinja2.StrictUndefined,
@@ -47,4 +55,22 @@ def make_env(directory: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["when"] = _when
+    env.filters["wordwrap"] = _make_wordwrap(env)
     return env
+
+
+def _make_wordwrap(env: jinja2.Environment) -> Callable[..., str]:
+    """Jinja's ``wordwrap``, remembered: the command-tag table wraps the same fixed
+    sentences in every mail, and textwrap is the slowest step of a render."""
+
+    @lru_cache(maxsize=4096)
+    def wrap(text: str, width: int = 79, break_long_words: bool = True,
+             wrapstring: str | None = None, break_on_hyphens: bool = True) -> str:
+        return do_wordwrap(env, text, width, break_long_words, wrapstring, break_on_hyphens)
+
+    def wordwrap(text: str, *args: Any, **kwargs: Any) -> str:
+        if type(text) is not str:  # Markup and friends: not worth a cache key
+            return do_wordwrap(env, text, *args, **kwargs)
+        return wrap(text, *args, **kwargs)
+
+    return wordwrap

@@ -74,6 +74,10 @@ class Case(SQLModel, table=True):
         sa.Index("ix_cases_backlog_open", "status", "created_at", "engineer_email"),
         sa.Index("ix_cases_backlog_resolved", "resolved_at", "created_at"),
         sa.Index("ix_cases_backlog_closed", "closed_at", "created_at"),
+        # Routing a new case: each engineer's open cases and last dispatch, read from
+        # the index alone, however many cases they have had (migration 0005).
+        sa.Index("ix_cases_engineer_status", "engineer_email", "status"),
+        sa.Index("ix_cases_engineer_dispatched", "engineer_email", "dispatched_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     subject: str = Field(max_length=998)

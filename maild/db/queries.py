@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -13,20 +14,37 @@ from maild.core.values import OPEN_STATUSES, Status
 from maild.db.models import Case, Customer, InboundMessage, LogEntry, MessageRef, OutboxMail
 
 
-def recorded_source(s: Session, source: str) -> InboundMessage | None:
-    """The message already recorded from this mailbox slot (crash between commit and move)."""
-    return s.exec(select(InboundMessage).where(InboundMessage.source == source)).first()
+class Recorded(NamedTuple):
+    """What is kept of an earlier message: enough to answer for it again."""
+
+    id: int | None
+    case_id: int | None
+    disposition: str
+    reason: str | None
 
 
-def seen_before(s: Session, dedup_key: str) -> InboundMessage | None:
+_RECORDED = (col(InboundMessage.id), col(InboundMessage.case_id),
+             col(InboundMessage.disposition), col(InboundMessage.reason))
+
+
+def recorded_source(s: Session, source: str) -> Recorded | None:
+    """The message already recorded from this mailbox slot (crash between commit and move).
+
+    Columns only: loading the row would load its raw bytes too."""
+    row = s.exec(select(*_RECORDED).where(InboundMessage.source == source)).first()
+    return Recorded(*row) if row else None
+
+
+def seen_before(s: Session, dedup_key: str) -> Recorded | None:
     """An earlier, successfully handled message with the same key."""
-    return s.exec(
-        select(InboundMessage)
+    row = s.exec(
+        select(*_RECORDED)
         .where(InboundMessage.dedup_key == dedup_key)
         .where(InboundMessage.disposition != "failed")
         .where(InboundMessage.disposition != "duplicate")
         .limit(1)
     ).first()
+    return Recorded(*row) if row else None
 
 
 def get_case(s: Session, case_id: int) -> Case | None:
@@ -46,10 +64,31 @@ def case_by_references(s: Session, message_ids: Sequence[str]) -> int | None:
     return None
 
 
-def remember_ref(s: Session, message_id: str | None, case_id: int) -> None:
-    """Record a Message-ID as part of a case's thread (first one wins)."""
-    if message_id and s.get(MessageRef, message_id) is None:
-        s.add(MessageRef(message_id=message_id, case_id=case_id))
+_REFS = "maild.refs"  # Message-IDs added in this session, flushed or not
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _forget_refs(session: Session) -> None:
+    session.info.pop(_REFS, None)
+
+
+def remember_ref(s: Session, message_id: str | None, case_id: int, new: bool = False) -> None:
+    """Record a Message-ID as part of a case's thread (first one wins).
+
+    ``new``: the id was made just now (our own outgoing mail), so no row can
+    hold it yet. The look-up does not autoflush: a ref added earlier in this
+    session, flushed or not, is in the session's own list."""
+    if not message_id:
+        return
+    added: set[str] = s.info.setdefault(_REFS, set())
+    if message_id in added:
+        return
+    if not new:
+        with s.no_autoflush:
+            if s.get(MessageRef, message_id) is not None:
+                return
+    added.add(message_id)
+    s.add(MessageRef(message_id=message_id, case_id=case_id))
 
 
 def customer_by_email(s: Session, email: str) -> Customer | None:
@@ -58,21 +97,22 @@ def customer_by_email(s: Session, email: str) -> Customer | None:
 
 def engineer_loads(s: Session,
                    engineers: Sequence[str]) -> tuple[dict[str, int], dict[str, datetime]]:
-    """Open cases per engineer, and when each was last given a case."""
+    """Open cases per engineer, and when each was last given a case.
+
+    Per engineer, so that each answer comes from one index (engineer, status)
+    and (engineer, dispatched_at): a MAX there is one index probe, not a scan
+    of every case the engineer ever had."""
     open_statuses = [st.value for st in OPEN_STATUSES]
-    counts = dict(s.exec(
-        select(Case.engineer_email, func.count())
-        .where(col(Case.engineer_email).in_(list(engineers)))
-        .where(col(Case.status).in_(open_statuses))
-        .group_by(Case.engineer_email)
-    ).all())
-    last = dict(s.exec(
-        select(Case.engineer_email, func.max(Case.dispatched_at))
-        .where(col(Case.engineer_email).in_(list(engineers)))
-        .group_by(Case.engineer_email)
-    ).all())
-    return ({k: v for k, v in counts.items() if k},
-            {k: v for k, v in last.items() if k and v})
+    counts: dict[str, int] = {}
+    last: dict[str, datetime] = {}
+    for email in dict.fromkeys(engineers):
+        counts[email] = count_where(s, Case, col(Case.engineer_email) == email,
+                                    col(Case.status).in_(open_statuses))
+        when = s.exec(select(func.max(Case.dispatched_at))
+                      .where(col(Case.engineer_email) == email)).one()
+        if when is not None:
+            last[email] = when
+    return {k: v for k, v in counts.items() if v}, last
 
 
 def add_log(s: Session, case_id: int, at: datetime, author: str, kind: str, text: str) -> None:

@@ -1,9 +1,10 @@
 """The case search index and the queries over it (SQLite FTS5; PostgreSQL tsvector + GIN).
 
 The index holds one row per case: ``core.fts.index_text`` of its subject,
-description, resolution and log. It is rewritten by a session hook after
-every flush that touches a case or adds a log entry, so it changes in the
-same transaction as the case and can never drift (a rollback rolls it back).
+description, resolution and log. Session hooks note every case a flush
+touches (or adds a log entry to) and rewrite those rows once, just before
+the commit, so the index changes in the same transaction as the case and
+can never drift (a rollback rolls it back).
 
 The table is not a SQLModel model (FTS5 tables are virtual); migration 0002
 creates it for each dialect and ``env.py`` keeps autogenerate away from it.
@@ -67,11 +68,36 @@ def _touched(session: Session) -> list[int]:
     return sorted(ids)
 
 
+_DIRTY = "maild.fts_dirty"
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: Any) -> None:
+    """Note which cases changed; they are reindexed once, just before the commit.
+
+    A transaction flushes many times (every query autoflushes); rewriting the
+    index row at each flush re-read the whole case log again and again."""
     ids = _touched(session)
     if ids:
-        reindex(session.connection(), ids)
+        session.info.setdefault(_DIRTY, set()).update(ids)
+
+
+def reindex_pending(session: Session) -> None:
+    """Flush, and bring the index rows of the cases changed so far up to date."""
+    session.flush()
+    ids = session.info.pop(_DIRTY, None)
+    if ids:
+        reindex(session.connection(), sorted(ids))
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    reindex_pending(session)  # the commit's own flush comes after this hook: flush now
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_DIRTY, None)
 
 
 @dataclass(frozen=True)
@@ -115,6 +141,7 @@ def search(s: Session, words: Sequence[str], filters: Filters = Filters(),
     id), so SQLite walks the matches newest first and stops at ``limit``
     instead of sorting every match: that is what keeps common words fast."""
     query = parse_query(words)
+    reindex_pending(s)  # a search inside a transaction sees that transaction's changes
     q = select(Case)
     order: Any = col(Case.id).desc()
     if not query.empty:

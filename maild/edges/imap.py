@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import aioimaplib
 
@@ -45,6 +46,14 @@ class DrainStats:
     failed: int = 0
     by_disposition: dict[str, int] | None = None
 
+    def count(self, disposition: Disposition) -> None:
+        self.processed += 1
+        self.failed += disposition == Disposition.FAILED
+        if self.by_disposition is None:
+            self.by_disposition = {}
+        key = disposition.value
+        self.by_disposition[key] = self.by_disposition.get(key, 0) + 1
+
 
 class Mailbox:
     """One logged-in IMAP connection with the configured folder selected."""
@@ -54,6 +63,7 @@ class Mailbox:
         self.timeout = timeout
         self.client: aioimaplib.IMAP4 | None = None
         self.uidvalidity = "0"
+        self.news = False  # the server announced new mail (EXISTS) while answering a command
 
     def _on_lost(self, exc: Exception | None) -> None:
         """aioimaplib does not wake an IDLE wait when the connection drops without a BYE
@@ -101,6 +111,7 @@ class Mailbox:
 
     async def uids(self) -> list[int]:
         assert self.client is not None
+        self.news = False  # this search sees everything announced so far
         res = await self.client.uid_search("ALL", charset=None)
         if res.result != "OK":
             raise ImapError(f"UID SEARCH failed: {_text(res)}")
@@ -111,6 +122,7 @@ class Mailbox:
         """Raw bytes of each UID, without setting \\Seen."""
         assert self.client is not None
         res = await self.client.uid("fetch", ",".join(map(str, uids)), "(UID BODY.PEEK[])")
+        self._note_news(res)
         if res.result != "OK":
             raise ImapError(f"UID FETCH failed: {_text(res)}")
         return parse_fetch(res.lines)
@@ -123,6 +135,7 @@ class Mailbox:
         uid_set = ",".join(map(str, uids))
         if self.client.has_capability("MOVE"):
             res = await self.client.uid("move", uid_set, folder)
+            self._note_news(res)
             if res.result == "OK":
                 return
         res = await self.client.uid("copy", uid_set, folder)
@@ -133,6 +146,12 @@ class Mailbox:
             await self.client.uid("expunge", uid_set)
         else:
             await self.client.expunge()
+
+    def _note_news(self, res: aioimaplib.Response) -> None:
+        """An EXISTS inside another command's answer is not pushed again during IDLE:
+        remember it, so the caller looks again instead of idling past that mail."""
+        if any(isinstance(line, bytes) and line.endswith(b" EXISTS") for line in res.lines):
+            self.news = True
 
     async def wait_for_mail(self, seconds: float) -> None:
         """IDLE until the server reports something or ``seconds`` pass."""
@@ -201,6 +220,15 @@ def _text(res: aioimaplib.Response) -> str:
     return b" ".join(bytes(x) for x in res.lines).decode(errors="replace")[:300]
 
 
+@dataclass(frozen=True)
+class _Hooks:
+    """What the caller wants told or asked during a drain."""
+
+    on_ingested: Callable[[], None] | None
+    stop: Callable[[], bool]
+    observe: Callable[[service.IngestResult, float], None] | None
+
+
 async def drain(rt: Runtime, box: Mailbox, clock: Callable[[], datetime],
                 on_ingested: Callable[[], None] | None = None,
                 stop: Callable[[], bool] = lambda: False,
@@ -210,9 +238,11 @@ async def drain(rt: Runtime, box: Mailbox, clock: Callable[[], datetime],
 
     ``stop()`` is asked before each message: the one in hand is always finished
     and moved, the rest wait for the next start. ``observe`` gets each result and
-    its processing time (metrics). Messages another replica is handling meanwhile
-    are looked at again, after a pause, until it has moved them (or died and left
-    them to us)."""
+    its processing time (metrics). The next batch is fetched while the current
+    one is ingested (the server's time overlaps ours); commands still go one at
+    a time: the MOVE of a batch waits for that fetch to finish. Messages another
+    replica is handling meanwhile are looked at again, after a pause, until it
+    has moved them (or died and left them to us)."""
     stats = DrainStats(by_disposition={})
     hooks = _Hooks(on_ingested, stop, observe)
     claims = SlotClaims(rt)
@@ -231,13 +261,6 @@ async def drain(rt: Runtime, box: Mailbox, clock: Callable[[], datetime],
     return stats
 
 
-@dataclass(frozen=True)
-class _Hooks:
-    on_ingested: Callable[[], None] | None
-    stop: Callable[[], bool]
-    observe: Callable[[service.IngestResult, float], None] | None
-
-
 def spread(rt: Runtime, uids: list[int]) -> list[int]:
     """Replicas (PostgreSQL) start at a random batch and wrap around, so that they mostly
     work on different messages instead of queueing behind each other on the same ones."""
@@ -247,51 +270,90 @@ def spread(rt: Runtime, uids: list[int]) -> list[int]:
     return uids[start:] + uids[:start]
 
 
-def _count(stats: DrainStats, result: service.IngestResult) -> None:
-    failed = result.disposition == Disposition.FAILED
-    stats.processed += 1
-    stats.failed += failed
-    assert stats.by_disposition is not None
-    key = result.disposition.value
-    stats.by_disposition[key] = stats.by_disposition.get(key, 0) + 1
+def _discard(task: asyncio.Task[Any] | None) -> None:
+    """Stop a prefetch nobody will read (and take its error, so it is not logged twice)."""
+    if task is None:
+        return
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
+
+
+@dataclass
+class _Moves:
+    """UIDs to move after a batch: ``done`` by us now, ``earlier`` recorded before (a crash
+    between commit and move, or another replica that may have moved them just now)."""
+
+    done: dict[str, list[int]]
+    earlier: dict[str, list[int]]
 
 
 async def _drain_uids(rt: Runtime, box: Mailbox, claims: SlotClaims, uids: list[int],
                       clock: Callable[[], datetime], hooks: _Hooks,
                       stats: DrainStats) -> list[int]:
-    """Ingest and move ``uids``; returns those another replica holds now."""
+    """Ingest and move ``uids``, batch by batch; returns those another replica holds now."""
     cfg = rt.settings.imap
     busy: list[int] = []
-    for start in range(0, len(uids), FETCH_BATCH):
-        if hooks.stop():
-            break
-        done: dict[str, list[int]] = {cfg.processed_folder: [], cfg.failed_folder: []}
-        earlier: dict[str, list[int]] = {cfg.processed_folder: [], cfg.failed_folder: []}
-        try:
-            fetched = await box.fetch(uids[start:start + FETCH_BATCH])
+    batches = [uids[i:i + FETCH_BATCH] for i in range(0, len(uids), FETCH_BATCH)]
+    pending = asyncio.create_task(box.fetch(batches[0])) if batches else None
+    try:
+        for k in range(len(batches)):
+            assert pending is not None
+            fetched = await pending
+            pending = None
+            if hooks.stop():
+                break
             log.debug("fetched %d message(s)", len(fetched),
                       extra={"event": "fetched", "uids": [uid for uid, _ in fetched]})
-            for uid, raw in fetched:
-                if hooks.stop():
-                    break
-                started = time.perf_counter()
-                result = await asyncio.to_thread(claims.ingest, raw, clock(), box.source(uid))
-                if result is None:
-                    busy.append(uid)
-                    continue
-                if hooks.observe:
-                    hooks.observe(result, time.perf_counter() - started)
-                failed = result.disposition == Disposition.FAILED
-                moves = earlier if result.already_recorded else done
-                moves[cfg.failed_folder if failed else cfg.processed_folder].append(uid)
-                _count(stats, result)
-                if hooks.on_ingested:
-                    hooks.on_ingested()
-        finally:  # committed messages leave the folder even when the next one stops us
-            for folder, moved in done.items():
-                await box.move(moved, folder)
-            for folder, moved in earlier.items():  # another replica may have moved them just now
-                with contextlib.suppress(ImapError):
-                    await box.move(moved, folder)
-            await asyncio.to_thread(claims.release_all)  # moved: other replicas may look
+            if k + 1 < len(batches):
+                pending = asyncio.create_task(box.fetch(batches[k + 1]))
+            folders = (cfg.processed_folder, cfg.failed_folder)
+            moves = _Moves({f: [] for f in folders}, {f: [] for f in folders})
+            try:
+                busy += await _ingest_batch(rt, claims, box, clock, hooks, fetched, moves,
+                                            stats)
+            finally:  # committed messages leave the folder even when the next one stops us
+                if pending is not None:
+                    await asyncio.wait([pending])  # one command at a time on the connection
+                await _move(box, moves)
+                await asyncio.to_thread(claims.release_all)  # moved: other replicas may look
+    except BaseException:
+        _discard(pending)
+        raise
+    _discard(pending)  # stopped early: the prefetched batch waits for the next start
+    return busy
+
+
+async def _move(box: Mailbox, moves: _Moves) -> None:
+    for folder, moved in moves.done.items():
+        await box.move(moved, folder)
+    for folder, moved in moves.earlier.items():  # another replica may have moved them
+        with contextlib.suppress(ImapError):
+            await box.move(moved, folder)
+
+
+async def _ingest_batch(rt: Runtime, claims: SlotClaims, box: Mailbox,
+                        clock: Callable[[], datetime], hooks: _Hooks,
+                        fetched: list[tuple[int, bytes]], moves: _Moves,
+                        stats: DrainStats) -> list[int]:
+    """Ingest one fetched batch into ``moves``; returns the UIDs another replica holds."""
+    cfg = rt.settings.imap
+    busy: list[int] = []
+    for uid, raw in fetched:
+        if hooks.stop():
+            break
+        started = time.perf_counter()
+        result = await asyncio.to_thread(claims.ingest, raw, clock(), box.source(uid))
+        if result is None:
+            busy.append(uid)
+            continue
+        if hooks.observe:
+            hooks.observe(result, time.perf_counter() - started)
+        failed = result.disposition == Disposition.FAILED
+        target = moves.earlier if result.already_recorded else moves.done
+        target[cfg.failed_folder if failed else cfg.processed_folder].append(uid)
+        stats.count(result.disposition)
+        if hooks.on_ingested:
+            hooks.on_ingested()
     return busy

@@ -14,9 +14,11 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiosmtplib
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import col
 
 from maild.config import SmtpSettings
 from maild.db import queries
@@ -71,19 +73,16 @@ def claim(rt: Runtime, now: datetime, ignore_schedule: bool) -> list[Claimed]:
 
 def _mark(rt: Runtime, row_id: int, status: str, now: datetime, error: str | None = None,
           retry_at: datetime | None = None, count_attempt: bool = True) -> None:
-    with Session(rt.engine) as s:
-        row = s.get(OutboxMail, row_id)
-        if row is None:
-            return
-        row.status = status
-        if count_attempt:
-            row.attempts += 1
-        row.last_error = error
-        if status == "sent":
-            row.sent_at = now
-        if retry_at is not None:
-            row.next_attempt_at = retry_at
-        s.commit()
+    """One UPDATE, no ORM load: the row's raw bytes need not come back to be marked."""
+    values: dict[str, Any] = {"status": status, "last_error": error}
+    if count_attempt:
+        values["attempts"] = col(OutboxMail.attempts) + 1
+    if status == "sent":
+        values["sent_at"] = now
+    if retry_at is not None:
+        values["next_attempt_at"] = retry_at
+    with transaction(rt.engine) as s:
+        s.execute(sa.update(OutboxMail).where(col(OutboxMail.id) == row_id).values(values))
 
 
 def _client(cfg: SmtpSettings, tls_context: ssl.SSLContext | None) -> aiosmtplib.SMTP:

@@ -1,0 +1,97 @@
+"""Memory of one `maild run` process fed a long stream of mixed messages in batches.
+
+A real Dovecot, the SMTP sink in its own process and ``maild run`` as a
+subprocess. Each batch is delivered over LMTP; once the inbox is empty again
+the daemon's VmRSS and VmHWM (peak) are read from /proc. The baseline is the
+same daemon's RSS idle after start, before the first message. Usage:
+
+    .venv/bin/python benchmarks/memory.py [--messages 100000] [--batch 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import signal
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks")]
+
+from maildenv import HELPDESK, Maild, write_config  # noqa: E402
+from mailgen import CUSTOMERS, mixed  # noqa: E402
+from servers import Dovecot  # noqa: E402
+from sinkproc import SinkProcess  # noqa: E402
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of ``pid`` in MB."""
+    fields = dict(line.split(":", 1) for line in
+                  Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+
+
+def wait_empty(dovecot: Dovecot, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while dovecot.count("INBOX") > 0:
+        if proc.poll() is not None:
+            raise RuntimeError(f"maild exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise TimeoutError("the inbox did not empty in time")
+        time.sleep(0.5)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--messages", type=int, default=100_000)
+    ap.add_argument("--batch", type=int, default=1000)
+    args = ap.parse_args()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up servers on kill
+    stream = mixed(args.messages)
+    with tempfile.TemporaryDirectory(prefix="perf-memory") as tmp, \
+            Dovecot(Path(tmp) / "dc") as dovecot, SinkProcess(Path(tmp) / "sink.jsonl") as sink:
+        maild = Maild(write_config(Path(tmp), dovecot.imap_port, sink.port))
+        for email_addr, name, company in CUSTOMERS:
+            maild.add_customer(email_addr, name, company)
+        log = (Path(tmp) / "maild.log").open("wb")
+        proc = subprocess.Popen([sys.executable, "-m", "maild", "run", "--config",
+                                 str(maild.config)], stdout=log, stderr=log)
+        try:
+            time.sleep(8)  # started, connected, idling
+            idle_rss, _ = memory_mb(proc.pid)
+            print(f"baseline: idle daemon after start {idle_rss:.1f} MB RSS", flush=True)
+            print(f"{'messages':>9} {'RSS MB':>8} {'peak MB':>8} {'msg/s':>7} {'sent':>7}",
+                  flush=True)
+            samples: list[tuple[int, float, float]] = []
+            done, t0 = 0, time.monotonic()
+            while batch := list(itertools.islice(stream, args.batch)):
+                t1 = time.monotonic()
+                with smtplib.LMTP(dovecot.host, dovecot.lmtp_port) as lmtp:
+                    for raw in batch:
+                        lmtp.sendmail("sender@example.org", [HELPDESK], raw)
+                wait_empty(dovecot, proc, 3600)
+                done += len(batch)
+                rss, hwm = memory_mb(proc.pid)
+                samples.append((done, rss, hwm))
+                print(f"{done:9d} {rss:8.1f} {hwm:8.1f} "
+                      f"{len(batch) / (time.monotonic() - t1):7.1f} {sink.count():7d}", flush=True)
+            elapsed = time.monotonic() - t0
+        finally:
+            proc.terminate()
+            proc.wait(30)
+            log.close()
+    fifth = next(s for s in samples if s[0] >= args.messages // 5)
+    last = samples[-1]
+    slope = (last[1] - fifth[1]) / max(last[0] - fifth[0], 1) * 10_000
+    print(f"{done} messages in {elapsed / 60:.1f} min; idle baseline {idle_rss:.1f} MB; "
+          f"peak {max(s[2] for s in samples):.1f} MB; RSS at {fifth[0]} {fifth[1]:.1f} MB, "
+          f"at {last[0]} {last[1]:.1f} MB; growth {slope:+.2f} MB per 10,000 messages")
+
+
+if __name__ == "__main__":
+    main()
