@@ -62,12 +62,31 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
+class OAuth2Settings:
+    """Where XOAUTH2 access tokens come from: a command, or a refresh-token grant."""
+
+    token_command: str = ""  # run (no shell); stdout is the access token
+    token_url: str = ""
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    refresh_token: str = field(default="", repr=False)
+    scope: str = ""
+    refresh_before_seconds: int = 300
+    timeout_seconds: int = 30
+    token_cache: str = ""  # where a rotated refresh token is kept; default store/oauth2-token.json
+
+
+@dataclass(frozen=True)
 class ImapSettings:
     host: str = "127.0.0.1"
     port: int = 993
     security: str = "ssl"
     username: str = ""
     password: str = field(default="", repr=False)
+    ca_file: str = ""  # PEM bundle of trusted CAs; empty: the system's
+    verify: bool = True
+    auth: str = "password"
+    oauth2: OAuth2Settings | None = field(default=None, metadata={"derived": True})
     folder: str = "INBOX"
     processed_folder: str = "Processed"
     failed_folder: str = "Failed"
@@ -86,6 +105,10 @@ class SmtpSettings:
     timeout_seconds: int = 30
     retry_hours: int = 48
     retry_base_seconds: int = 30  # first back-off after a failed send; doubles, capped at 1 h
+    ca_file: str = ""
+    verify: bool = True
+    auth: str = "password"
+    oauth2: OAuth2Settings | None = field(default=None, metadata={"derived": True})
 
 
 @dataclass(frozen=True)
@@ -143,6 +166,7 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    oauth2: OAuth2Settings = field(default_factory=OAuth2Settings)
     source: Path = Path("config.toml")
 
 
@@ -156,6 +180,7 @@ _SECTIONS: dict[str, type] = {
     "limits": LimitSettings,
     "logging": LoggingSettings,
     "metrics": MetricsSettings,
+    "oauth2": OAuth2Settings,
 }
 
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -165,6 +190,8 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("smtp", "security"): ("ssl", "starttls", "none"),
     ("logging", "format"): ("text", "json", "kv"),
     ("logging", "level"): ("debug", "info", "warning", "error"),
+    ("imap", "auth"): ("password", "xoauth2"),
+    ("smtp", "auth"): ("password", "xoauth2"),
 }
 
 
@@ -204,7 +231,7 @@ def _convert(section: str, key: str, value: Any, default: Any, where: str) -> An
 
 def _build(section: str, cls: type, raw: Mapping[str, Any], where: str) -> Any:
     """Build one section's dataclass, naming unknown, missing or bad keys."""
-    known = {f.name: f for f in dataclasses.fields(cls)}
+    known = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("derived")}
     unknown = sorted(set(raw) - set(known))
     if unknown:
         raise ConfigError(
@@ -297,9 +324,43 @@ def load_settings(data: Mapping[str, Any], source: Path) -> Settings:
     )
     db: DatabaseSettings = parts["database"]
     parts["database"] = replace(db, url=absolute_sqlite_url(db.url, base))
+    oauth2: OAuth2Settings = parts["oauth2"]
+    cache = base / oauth2.token_cache if oauth2.token_cache else None
+    parts["oauth2"] = replace(oauth2, token_cache=str(
+        cache or parts["paths"].store / "oauth2-token.json"))
+    for name in ("imap", "smtp"):
+        parts[name] = _with_tls_and_oauth2(name, parts[name], parts["oauth2"], base, where)
     settings = Settings(source=source, **parts)
     _validate(settings, where)
     return settings
+
+
+def _with_tls_and_oauth2(section: str, cfg: Any, oauth2: OAuth2Settings, base: Path,
+                         where: str) -> Any:
+    """Make ``ca_file`` absolute and checked; give an ``auth = "xoauth2"`` section the
+    [oauth2] table, which must say where tokens come from."""
+    if cfg.ca_file:
+        ca = base / cfg.ca_file
+        if not ca.is_file():
+            raise ConfigError(f"{where}: [{section}] ca_file {str(ca)!r} does not exist")
+        cfg = replace(cfg, ca_file=str(ca))
+    if cfg.auth != "xoauth2":
+        return cfg
+    if not cfg.username:
+        raise ConfigError(f"{where}: [{section}] username is required with auth = \"xoauth2\"")
+    grant = oauth2.token_url or oauth2.client_id or oauth2.refresh_token
+    if bool(oauth2.token_command) == bool(grant):
+        raise ConfigError(
+            f"{where}: [{section}] auth = \"xoauth2\" needs an [oauth2] section with either "
+            "token_command, or token_url + client_id + refresh_token (not both)")
+    if grant:
+        for key in ("token_url", "client_id", "refresh_token"):
+            if not getattr(oauth2, key):
+                raise ConfigError(f"{where}: [oauth2] {key} is required for the refresh-token "
+                                  "flow (or use token_command)")
+        if not oauth2.token_url.startswith(("https://", "http://")):
+            raise ConfigError(f"{where}: [oauth2] token_url must be an https:// URL")
+    return replace(cfg, oauth2=oauth2)
 
 
 def absolute_sqlite_url(url: str, base: Path) -> str:

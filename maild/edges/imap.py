@@ -25,7 +25,9 @@ import aioimaplib
 from maild import service
 from maild.config import ImapSettings
 from maild.core.values import Disposition
+from maild.edges import imap_login, tls
 from maild.edges.claims import SlotClaims
+from maild.edges.oauth2 import OAuth2Error
 from maild.runtime import Runtime
 
 log = logging.getLogger("maild.imap")
@@ -73,21 +75,26 @@ class Mailbox:
 
     async def connect(self) -> None:
         cfg = self.cfg
-        if cfg.security == "starttls":
-            raise ImapError("[imap] security = starttls is not supported yet; use ssl (port 993)"
-                            " or none")
+        ctx = None if cfg.security == "none" else tls.client_context("imap", cfg.ca_file,
+                                                                      cfg.verify)
         if cfg.security == "ssl":
             self.client = aioimaplib.IMAP4_SSL(cfg.host, cfg.port, timeout=self.timeout,
-                                               ssl_context=ssl.create_default_context(),
-                                               conn_lost_cb=self._on_lost)
+                                               ssl_context=ctx, conn_lost_cb=self._on_lost)
         else:
             self.client = aioimaplib.IMAP4(cfg.host, cfg.port, timeout=self.timeout,
                                            conn_lost_cb=self._on_lost)
         try:
             await self.client.wait_hello_from_server()
+            if ctx is not None and cfg.security == "starttls":
+                await imap_login.starttls(self.client, ctx, cfg.host, self.timeout)
+            res = await imap_login.login(self.client, cfg, self.timeout)
+        except ssl.SSLError as exc:
+            raise ImapError(f"TLS with {cfg.host}:{cfg.port} failed: "
+                            f"{tls.describe(exc, 'imap')}") from exc
         except (OSError, TimeoutError) as exc:
             raise ImapError(f"cannot connect to {cfg.host}:{cfg.port}: {exc}") from exc
-        res = await self.client.login(cfg.username, cfg.password)
+        except OAuth2Error as exc:
+            raise ImapError(f"no OAuth2 token for {cfg.username}: {exc}") from exc
         if res.result != "OK":
             raise ImapError(f"login as {cfg.username} refused by {cfg.host}: {_text(res)}")
         await self.client.protocol.capability()  # the post-login list (MOVE, IDLE, UIDPLUS)

@@ -24,6 +24,7 @@ from maild.config import SmtpSettings
 from maild.db import queries
 from maild.db.models import OutboxMail
 from maild.db.session import transaction
+from maild.edges import oauth2, tls
 from maild.runtime import Runtime
 
 log = logging.getLogger("maild.smtp")
@@ -86,11 +87,16 @@ def _mark(rt: Runtime, row_id: int, status: str, now: datetime, error: str | Non
 
 
 def _client(cfg: SmtpSettings, tls_context: ssl.SSLContext | None) -> aiosmtplib.SMTP:
+    if tls_context is None and cfg.security != "none":
+        tls_context = tls.client_context("smtp", cfg.ca_file, cfg.verify)
+    xoauth2 = cfg.auth == "xoauth2" and cfg.oauth2 is not None
     return aiosmtplib.SMTP(
         hostname=cfg.host, port=cfg.port, timeout=cfg.timeout_seconds,
         use_tls=cfg.security == "ssl", start_tls=cfg.security == "starttls",
         tls_context=tls_context,
-        username=cfg.username or None, password=cfg.password or None,
+        username=cfg.username or None, password=None if xoauth2 else cfg.password or None,
+        oauth_token_generator=oauth2.source_for(cfg.oauth2).token
+        if xoauth2 else None,
     )
 
 
@@ -111,9 +117,9 @@ async def flush(rt: Runtime, clock: Callable[[], datetime],
         client = _client(cfg, None)
         try:
             await client.connect()
-        except (OSError, aiosmtplib.SMTPException) as exc:
+        except (OSError, aiosmtplib.SMTPException, oauth2.OAuth2Error) as exc:
             log.warning("smtp unavailable (%s:%s): %s; %d mail(s) wait",
-                        cfg.host, cfg.port, exc, len(batch))
+                        cfg.host, cfg.port, tls.describe(exc, "smtp"), len(batch))
             for item in batch:
                 await asyncio.to_thread(_defer, rt, item, clock(), f"connect: {exc}", False)
             stats.smtp_down = True
