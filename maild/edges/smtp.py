@@ -89,14 +89,13 @@ def _mark(rt: Runtime, row_id: int, status: str, now: datetime, error: str | Non
 def _client(cfg: SmtpSettings, tls_context: ssl.SSLContext | None) -> aiosmtplib.SMTP:
     if tls_context is None and cfg.security != "none":
         tls_context = tls.client_context("smtp", cfg.ca_file, cfg.verify)
-    xoauth2 = cfg.auth == "xoauth2" and cfg.oauth2 is not None
+    tokens = oauth2.source_for(cfg.oauth2) if cfg.auth == "xoauth2" and cfg.oauth2 else None
     return aiosmtplib.SMTP(
         hostname=cfg.host, port=cfg.port, timeout=cfg.timeout_seconds,
         use_tls=cfg.security == "ssl", start_tls=cfg.security == "starttls",
         tls_context=tls_context,
-        username=cfg.username or None, password=None if xoauth2 else cfg.password or None,
-        oauth_token_generator=oauth2.source_for(cfg.oauth2).token
-        if xoauth2 else None,
+        username=cfg.username or None, password=None if tokens else cfg.password or None,
+        oauth_token_generator=tokens.token if tokens else None,
     )
 
 
