@@ -191,11 +191,12 @@ class Mailbox:
     async def close(self) -> None:
         if self.client is None:
             return
-        with contextlib.suppress(OSError, TimeoutError, aioimaplib.AioImapException):
-            await asyncio.wait_for(self.client.logout(), 5)
+        transport = getattr(self.client.protocol, "transport", None)
+        if transport is not None and not transport.is_closing():  # closed: a failed TLS start
+            with contextlib.suppress(OSError, TimeoutError, aioimaplib.AioImapException):
+                await asyncio.wait_for(self.client.logout(), 5)
         # aioimaplib leaves the socket to the server's close after LOGOUT; close it now so a
         # slow or dead server does not leave it open (or a loop that ends first leak it)
-        transport = getattr(self.client.protocol, "transport", None)
         if transport is not None:
             transport.close()
         self.client = None

@@ -30,8 +30,13 @@ def client_context(section: str, ca_file: str, verify: bool) -> ssl.SSLContext:
 
 
 def describe(exc: BaseException, section: str) -> str:
-    """A sysadmin's explanation of a TLS failure, naming the config keys that fix it."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return (f"TLS certificate of the server not trusted ({exc.verify_message}); "
+    """A sysadmin's explanation of a TLS failure, naming the config keys that fix it.
+
+    Looks through wrapping exceptions (aiosmtplib's SMTPConnectError) for the cause."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return (f"TLS certificate of the server not trusted ({cause.verify_message}); "
                 f"if it is signed by your own CA, set [{section}] ca_file to that CA's PEM file")
     return str(exc) or type(exc).__name__
