@@ -1,4 +1,4 @@
-"""[imap]/[smtp] TLS keys and the [oauth2] section: checked at start-up, errors name file and key."""
+"""[imap]/[smtp] TLS keys and [oauth2]: checked at start-up, errors name file and key."""
 
 from __future__ import annotations
 
