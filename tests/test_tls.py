@@ -4,6 +4,7 @@ The CA and the server certificate are made by the test (tests/tlscerts.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Iterator
@@ -15,7 +16,8 @@ from maildenv import HELPDESK, Maild, new_mail, write_config
 from servers import Dovecot, SmtpSink, require_dovecot
 from tlscerts import Pki, make_pki
 
-from maild.edges import imap
+from maild.db.models import utcnow
+from maild.edges import imap, smtp
 from maild.edges.oauth2 import OAuth2Error
 
 CUSTOMER = "li.na@corp.example"
@@ -230,17 +232,20 @@ def test_outbox_over_starttls_with_xoauth2(tmp_path: Path, plain_dovecot: Doveco
         assert {msg.login for msg in sink.messages} == {HELPDESK}
 
 
-def test_outbox_xoauth2_refused_waits(tmp_path: Path, plain_dovecot: Dovecot, pki: Pki,
-                                      idp: IdentityProvider) -> None:
+def test_outbox_xoauth2_refused_token_waits_and_is_fetched_anew(
+        tmp_path: Path, plain_dovecot: Dovecot, pki: Pki, idp: IdentityProvider) -> None:
     with SmtpSink(tls_context=pki.server_context(),
-                  xoauth2_tokens={HELPDESK: "some-other-token"}) as sink:
-        script = tmp_path / "token.sh"
-        script.write_text("#!/bin/sh\necho stale-token\n")
-        script.chmod(0o755)
+                  xoauth2_tokens={HELPDESK: "at-2"}) as sink:  # at-1 counts as revoked
+        extra = (f'[oauth2]\ntoken_url = "{idp.url}/token"\nclient_id = "{idp.client_id}"\n'
+                 f'client_secret = "{idp.client_secret}"\nrefresh_token = "rt-initial"\n')
         m = _notify(tmp_path, plain_dovecot, sink, {
             "security": "starttls", "ca_file": str(pki.ca), "auth": "xoauth2",
-            "username": HELPDESK}, extra=f'[oauth2]\ntoken_command = "{script}"\n')
+            "username": HELPDESK}, extra=extra)
         plain_dovecot.deliver(new_mail(CUSTOMER, "VPN down", "VPN refuses me."))
         stats = m.run_once()
         assert stats.outbox.sent == 0 and stats.outbox.deferred >= 1
-        assert sink.xoauth2_seen == [(HELPDESK, "stale-token")] and sink.messages == []
+        assert sink.xoauth2_seen == [(HELPDESK, "at-1")] and sink.messages == []
+        # the refused token was dropped: the retry fetches at-2 although at-1 has not expired
+        again = asyncio.run(smtp.flush(m.rt, utcnow, ignore_schedule=True))
+        assert again.sent == stats.outbox.deferred and len(sink.to(CUSTOMER)) == 1
+        assert sink.xoauth2_seen[1:] == [(HELPDESK, "at-2")] and idp.issued == ["at-1", "at-2"]

@@ -99,6 +99,13 @@ def _client(cfg: SmtpSettings, tls_context: ssl.SSLContext | None) -> aiosmtplib
     )
 
 
+def _forget_refused_token(cfg: SmtpSettings, exc: BaseException) -> None:
+    """A refused XOAUTH2 login drops the cached token, so the next try fetches a new one."""
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError) and cfg.auth == "xoauth2" \
+            and cfg.oauth2 is not None:
+        oauth2.source_for(cfg.oauth2).invalidate()
+
+
 async def flush(rt: Runtime, clock: Callable[[], datetime],
                 ignore_schedule: bool = False) -> FlushStats:
     """Send everything due now; returns counts. Never raises for SMTP trouble."""
@@ -119,6 +126,7 @@ async def flush(rt: Runtime, clock: Callable[[], datetime],
         except (OSError, aiosmtplib.SMTPException, oauth2.OAuth2Error) as exc:
             log.warning("smtp unavailable (%s:%s): %s; %d mail(s) wait",
                         cfg.host, cfg.port, tls.describe(exc, "smtp"), len(batch))
+            _forget_refused_token(cfg, exc)
             for item in batch:
                 await asyncio.to_thread(_defer, rt, item, clock(), f"connect: {exc}", False)
             stats.smtp_down = True
