@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,9 +69,14 @@ def maild_for(tmp_path: Path, dovecot: Dovecot, sink: SmtpSink | None, *,
 
 
 def _tls_logins(dovecot: Dovecot, method: str = "PLAIN") -> int:
-    """maild's logins over TLS, as Dovecot logged them (the test's own are plain)."""
-    return len(re.findall(rf"imap-login: Info: Login: user=<{HELPDESK}>, method={method},"
-                          r"[^\n]* TLS,", dovecot.log_tail(500)))
+    """maild's logins over TLS, as Dovecot logged them (the test's own are plain).
+    Dovecot's log process writes a moment later: wait up to 5 s for the first one."""
+    pattern = re.compile(rf"imap-login: Info: Login: user=<{HELPDESK}>, method={method},"
+                         r"[^\n]* TLS,")
+    deadline = time.monotonic() + 5
+    while not (found := pattern.findall(dovecot.log_tail(500))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return len(found)
 
 
 def deliver_and_drain(dovecot: Dovecot, m: Maild) -> None:
