@@ -255,3 +255,16 @@ def test_outbox_xoauth2_refused_token_waits_and_is_fetched_anew(
         again = asyncio.run(smtp.flush(m.rt, utcnow, ignore_schedule=True))
         assert again.sent == stats.outbox.deferred and len(sink.to(CUSTOMER)) == 1
         assert sink.xoauth2_seen[1:] == [(HELPDESK, "at-2")] and idp.issued == ["at-1", "at-2"]
+
+
+async def test_imap_starttls_never_falls_back_to_plaintext(tmp_path: Path,
+                                                           plain_dovecot: Dovecot) -> None:
+    """A server (or a man in the middle) that does not offer STARTTLS gets no password."""
+    m = maild_for(tmp_path, plain_dovecot, None, imap_keys={"security": "starttls"})
+    box = imap.Mailbox(m.settings.imap, timeout=5)
+    with pytest.raises(imap.ImapError, match='does not offer STARTTLS'):
+        try:
+            await box.connect()
+        finally:
+            await box.close()
+    assert "Login:" not in plain_dovecot.log_tail(500)
