@@ -78,8 +78,9 @@ class Mailbox:
         ctx = None if cfg.security == "none" else tls.client_context("imap", cfg.ca_file,
                                                                       cfg.verify)
         if cfg.security == "ssl":
-            self.client = aioimaplib.IMAP4_SSL(cfg.host, cfg.port, timeout=self.timeout,
-                                               ssl_context=ctx, conn_lost_cb=self._on_lost)
+            # IMAP4 with a context is IMAPS; IMAP4_SSL takes no conn_lost_cb
+            self.client = aioimaplib.IMAP4(cfg.host, cfg.port, timeout=self.timeout,
+                                           ssl_context=ctx, conn_lost_cb=self._on_lost)
         else:
             self.client = aioimaplib.IMAP4(cfg.host, cfg.port, timeout=self.timeout,
                                            conn_lost_cb=self._on_lost)
