@@ -66,7 +66,7 @@ def _transient(exc: BaseException) -> bool:
 def ingest(rt: Runtime, raw: bytes, now: datetime, source: str | None = None) -> IngestResult:
     """Give one raw message its disposition; never raises except ``TransientError``."""
     try:
-        return _ingest(rt, raw, now, source)
+        return _ingest_retrying_conflicts(rt, raw, now, source)
     except UnparseableMessage as exc:  # expected: recorded, no traceback
         log.warning("message is not an email: source=%s: %s", source, exc)
         return _record_failed(rt, raw, now, source, f"not an email: {exc}")
@@ -78,6 +78,25 @@ def ingest(rt: Runtime, raw: bytes, now: datetime, source: str | None = None) ->
             return _record_failed(rt, raw, now, source, f"{type(exc).__name__}: {exc}")
         except Exception as exc2:
             raise TransientError(f"could not record a failed message: {exc2}") from exc2
+
+
+CONFLICT_RETRIES = 3
+
+
+def _ingest_retrying_conflicts(rt: Runtime, raw: bytes, now: datetime,
+                               source: str | None) -> IngestResult:
+    """``_ingest``, again from the start when another process committed the same new row
+    first (two replicas creating one new customer): the whole transaction was rolled
+    back, and the next attempt finds the other's row instead of inserting it."""
+    for attempt in range(CONFLICT_RETRIES):
+        try:
+            return _ingest(rt, raw, now, source)
+        except sa_exc.IntegrityError:
+            if attempt == CONFLICT_RETRIES - 1:
+                raise
+            log.info("unique-key conflict with another writer: source=%s; trying again",
+                     source)
+    raise AssertionError("unreachable")
 
 
 def _new_row(raw: bytes, now: datetime, source: str | None) -> InboundMessage:
