@@ -26,6 +26,8 @@ from pathlib import Path
 
 from servers import Dovecot, SinkMessage
 
+from maild.config import read_config
+
 MAILD = [sys.executable, "-m", "maild"]
 _CASE = re.compile(r"\[Case #(\d+)\]")
 
@@ -105,12 +107,25 @@ def sqlite_path(config: Path) -> Path:
 
 
 def db_count(config: Path, sql: str, *params: object) -> int:
-    """One number from the maild database, read with a plain sqlite3 connection."""
-    con = sqlite3.connect(sqlite_path(config), timeout=30)
-    try:
-        return int(con.execute(sql, params).fetchone()[0])
-    finally:
-        con.close()
+    """One number from the maild database, read with a plain connection of its own (as
+    another process would): sqlite3 on the SQLite file, or psycopg on the PostgreSQL
+    database the config names (the PostgreSQL pass). ``?`` marks parameters."""
+    url = read_config(config).database.url
+    if url.startswith("sqlite"):
+        con = sqlite3.connect(sqlite_path(config), timeout=30)
+        try:
+            return int(con.execute(sql, params).fetchone()[0])
+        finally:
+            con.close()
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as pg:
+        query = sql.replace("%", "%%").replace("?", "%s")
+        row = pg.execute(query, params).fetchone()  # type: ignore[arg-type]
+        assert row is not None
+        return int(row[0])
 
 
 def wait_until(check: Callable[[], object], timeout: float, what: str,

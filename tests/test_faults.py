@@ -8,6 +8,7 @@ message has one disposition, every notification arrived exactly once.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import time
@@ -175,6 +176,7 @@ def _ingest(maild: Maild, path: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.timeout(120)
 def test_sqlite_locked_ingest_exits_75_and_writes_nothing(maild: Maild, tmp_path: Path) -> None:
     """`maild ingest` against a locked database: exit 75 (the MTA retries), no row, no file;
@@ -195,6 +197,7 @@ def test_sqlite_locked_ingest_exits_75_and_writes_nothing(maild: Maild, tmp_path
     assert len(_files(store / "attachments")) == 1
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.timeout(120)
 def test_sqlite_locked_daemon_waits_and_resumes(maild: Maild, dovecot: Dovecot,
                                                 smtp_sink: SmtpSink, tmp_path: Path) -> None:
@@ -221,6 +224,7 @@ def test_sqlite_locked_daemon_waits_and_resumes(maild: Maild, dovecot: Dovecot,
     assert "database is locked" in proc.log.read_text()
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.timeout(60)
 def test_sqlite_locked_at_start_the_daemon_waits(maild: Maild, dovecot: Dovecot,
                                                  smtp_sink: SmtpSink, tmp_path: Path) -> None:
@@ -254,9 +258,9 @@ def test_postgres_unreachable_ingest_exits_75(maild: Maild, tmp_path: Path) -> N
     from sqlalchemy.engine import make_url
 
     url = make_url(_postgres_url()).set(port=free_port())
-    text = maild.config.read_text().replace(
-        f'url = "sqlite:///{sqlite_path(maild.config)}"',
-        f'url = "{url.render_as_string(hide_password=False)}"')
+    text, n = re.subn(r'(?m)^url = ".*"$', f'url = "{url.render_as_string(hide_password=False)}"',
+                      maild.config.read_text())
+    assert n == 1, "the config's [database] url line"
     maild.config.write_text(text)
     started = time.monotonic()
     out = _ingest(maild, _mail_with_attachment(tmp_path))

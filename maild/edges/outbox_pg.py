@@ -26,7 +26,8 @@ from sqlmodel import Session
 
 from maild.db import queries
 from maild.db.models import OutboxMail
-from maild.edges.smtp import BATCH, FlushStats, _client, backoff
+from maild.edges import oauth2, tls
+from maild.edges.smtp import BATCH, FlushStats, _client, _forget_refused_token, backoff
 from maild.runtime import Runtime
 
 log = logging.getLogger("maild.smtp")
@@ -40,7 +41,7 @@ def _lock_next(s: Session, now: datetime, ignore_schedule: bool) -> OutboxMail |
 
 
 def _record(s: Session, row: OutboxMail, verdict: str, error: str | None, now: datetime,
-            retry_hours: int, count_attempt: bool = True) -> None:
+            retry_hours: int, retry_base_seconds: int, count_attempt: bool = True) -> None:
     """Write the attempt's result and commit, which ends the row's lock."""
     if count_attempt:
         row.attempts += 1
@@ -53,7 +54,7 @@ def _record(s: Session, row: OutboxMail, verdict: str, error: str | None, now: d
         row.status = "failed"
         row.last_error = f"gave up after {row.attempts} attempts: {error}"
     else:
-        row.next_attempt_at = now + backoff(max(row.attempts, 1))
+        row.next_attempt_at = now + backoff(max(row.attempts, 1), retry_base_seconds)
     s.commit()
 
 
@@ -67,7 +68,8 @@ def _defer_due(rt: Runtime, now: datetime, error: str) -> int:
                 row.last_error = f"gave up after {row.attempts} attempts: {error}"
             else:
                 row.last_error = error
-                row.next_attempt_at = now + backoff(max(row.attempts, 1))
+                row.next_attempt_at = now + backoff(max(row.attempts, 1),
+                                                    rt.settings.smtp.retry_base_seconds)
         s.commit()
         return len(rows)
 
@@ -111,16 +113,17 @@ async def flush(rt: Runtime, clock: Callable[[], datetime],
                 row = await _in_thread(_lock_next, s, clock(), ignore_schedule)
                 if row is None:
                     return stats
+                why = ""
                 if client is None or not client.is_connected:
-                    client = await _connect(rt)
+                    client, why = await _connect(rt)
                 if client is None:  # SMTP down: this row and the other due ones wait
                     s.rollback()
                     stats.smtp_down = True
-                    stats.deferred += await asyncio.to_thread(_defer_due, rt, clock(),
-                                                              "connect: smtp unavailable")
+                    stats.deferred += await asyncio.to_thread(_defer_due, rt, clock(), why)
                     return stats
                 verdict, error = await _attempt(client, rt.settings.helpdesk.address, row)
-                await _in_thread(_record, s, row, verdict, error, clock(), cfg.retry_hours)
+                await _in_thread(_record, s, row, verdict, error, clock(), cfg.retry_hours,
+                                 cfg.retry_base_seconds)
             if verdict == "sent":
                 log.info("outbox %s sent to %s", row.id, ",".join(row.recipients))
                 stats.sent += 1
@@ -136,12 +139,17 @@ async def flush(rt: Runtime, clock: Callable[[], datetime],
                 client.close()
 
 
-async def _connect(rt: Runtime) -> aiosmtplib.SMTP | None:
+async def _connect(rt: Runtime) -> tuple[aiosmtplib.SMTP | None, str]:
+    """A connected client, or None and why not (as the SQLite path says it: a TLS failure
+    names ``[smtp] ca_file``; a refused XOAUTH2 token is dropped so the next try gets
+    a new one)."""
     cfg = rt.settings.smtp
     client = _client(cfg, None)
     try:
         await client.connect()
-    except (OSError, aiosmtplib.SMTPException) as exc:
-        log.warning("smtp unavailable (%s:%s): %s; mail waits", cfg.host, cfg.port, exc)
-        return None
-    return client
+    except (OSError, aiosmtplib.SMTPException, oauth2.OAuth2Error) as exc:
+        log.warning("smtp unavailable (%s:%s): %s; mail waits",
+                    cfg.host, cfg.port, tls.describe(exc, "smtp"))
+        _forget_refused_token(cfg, exc)
+        return None, f"connect: {exc}"
+    return client, ""
