@@ -65,8 +65,11 @@ def deliver_all(dovecot: Dovecot, raws: list[bytes], errors: list[BaseException]
                     try:
                         lmtp.sendmail("mta@corp.example", [HELPDESK], raw)
                         break
-                    except smtplib.SMTPRecipientsRefused:
-                        if attempt == 4:
+                    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
+                        # a 4xx at RCPT or DATA (Dovecot says "451 Internal error" when its
+                        # maildir is busy under load) is tried again; anything else is not
+                        code = getattr(exc, "smtp_code", 400)
+                        if attempt == 4 or not 400 <= code < 500:
                             raise
                         time.sleep(0.5)
     except BaseException as exc:
