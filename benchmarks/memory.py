@@ -82,8 +82,12 @@ def main() -> None:
                       f"{len(batch) / (time.monotonic() - t1):7.1f} {sink.count():7d}", flush=True)
             elapsed = time.monotonic() - t0
         finally:
-            proc.terminate()
-            proc.wait(30)
+            proc.terminate()  # the daemon finishes the work in hand (bounded at 30 s), then exits
+            try:
+                proc.wait(90)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
             log.close()
     fifth = next(s for s in samples if s[0] >= args.messages // 5)
     last = samples[-1]
