@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from maild.core.sla import Calendar, business_seconds
+from maild.core.sla import Calendar, as_utc, business_seconds
 
 DONE = ("resolved", "closed", "invalid")
 AGE_BUCKETS = ("<1d", "1-3d", "3-7d", ">7d")
@@ -61,16 +61,7 @@ class Period:
     label: str  # 2026-11-22 | 2026-11
 
     def contains(self, moment: datetime | None) -> bool:
-        return moment is not None and self.start <= _utc(moment) < self.end
-
-
-def _utc(moment: datetime) -> datetime:
-    """Aware UTC; naive is taken as UTC. The common case (already UTC) costs one test."""
-    if moment.tzinfo is UTC:
-        return moment
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+        return moment is not None and self.start <= as_utc(moment) < self.end
 
 
 def _midnight(d: date, tz: ZoneInfo) -> datetime:
@@ -98,12 +89,12 @@ def month_period(year: int, month: int, tz: ZoneInfo) -> Period:
 
 def previous_day(now: datetime, tz: ZoneInfo) -> Period:
     """The local day before the one ``now`` falls on (the daily report's period)."""
-    return day_period(_utc(now).astimezone(tz).date() - timedelta(days=1), tz)
+    return day_period(as_utc(now).astimezone(tz).date() - timedelta(days=1), tz)
 
 
 def previous_month(now: datetime, tz: ZoneInfo) -> Period:
     """The local month before the one ``now`` falls on (the monthly report's period)."""
-    last = _utc(now).astimezone(tz).date().replace(day=1) - timedelta(days=1)
+    last = as_utc(now).astimezone(tz).date().replace(day=1) - timedelta(days=1)
     return month_period(last.year, last.month, tz)
 
 
@@ -170,11 +161,11 @@ def open_at(c: CaseFacts, moment: datetime) -> bool:
     invalid one closed without a stamp) is not open. A case that is not
     finished now but carries an old stamp is open.
     """
-    if _utc(c.created_at) >= moment:
+    if as_utc(c.created_at) >= moment:
         return False
     if c.status not in DONE:
         return True
-    stamps = [_utc(t) for t in (c.resolved_at, c.closed_at) if t is not None]
+    stamps = [as_utc(t) for t in (c.resolved_at, c.closed_at) if t is not None]
     return bool(stamps) and min(stamps) >= moment
 
 
@@ -203,9 +194,9 @@ class BacklogCount:
 
 def backlog_counts(cases: Iterable[CaseFacts], moment: datetime) -> list[BacklogCount]:
     """The open backlog at ``moment`` by engineer and age bucket (``open_at``, ``age_bucket``)."""
-    moment = _utc(moment)
+    moment = as_utc(moment)
     counts: Counter[tuple[str | None, str]] = Counter(
-        (c.engineer, age_bucket(moment - _utc(c.created_at)))
+        (c.engineer, age_bucket(moment - as_utc(c.created_at)))
         for c in cases if open_at(c, moment))
     return [BacklogCount(who, bucket, n) for (who, bucket), n in counts.items()]
 
@@ -266,7 +257,7 @@ def build_report(period: Period, cases: Iterable[CaseFacts], engineers: Sequence
     it the backlog is counted from ``cases``, which must then hold every case
     open at the end too.
     """
-    start, end = _utc(period.start), _utc(period.end)
+    start, end = as_utc(period.start), as_utc(period.end)
     period = replace(period, start=start, end=end)
     if backlog is None:
         cases = list(cases)
@@ -285,8 +276,8 @@ def build_report(period: Period, cases: Iterable[CaseFacts], engineers: Sequence
     ratings: list[int] = []
     opened = escalated = reopened = 0
     for c in cases:
-        created = _utc(c.created_at)
-        done_at = _utc(c.resolved_at) if c.resolved_at is not None else None
+        created = as_utc(c.created_at)
+        done_at = as_utc(c.resolved_at) if c.resolved_at is not None else None
         is_opened = start <= created < end
         is_resolved = done_at is not None and start <= done_at < end
         is_dispatched = period.contains(c.dispatched_at)
@@ -301,7 +292,7 @@ def build_report(period: Period, cases: Iterable[CaseFacts], engineers: Sequence
             tally.dispatched += int(is_dispatched)
         if done_at is None or not is_resolved:
             continue
-        begin = _utc(c.dispatched_at or c.created_at)
+        begin = as_utc(c.dispatched_at or c.created_at)
         wall = max(0.0, (done_at - begin).total_seconds())
         business = business_seconds(cal, begin, done_at)
         team_wall.append(wall)
