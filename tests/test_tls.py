@@ -138,8 +138,7 @@ def test_imap_xoauth2_login_checked_by_dovecot_oauth2_passdb(
         tmp_path: Path, tls_dovecot: Dovecot, pki: Pki, idp: IdentityProvider) -> None:
     m = maild_for(tmp_path, tls_dovecot, None, imap_keys={
         "security": "starttls", "ca_file": str(pki.ca), "auth": "xoauth2", "password": ""},
-        extra=f'[oauth2]\ntoken_url = "{idp.url}/token"\nclient_id = "{idp.client_id}"\n'
-              f'client_secret = "{idp.client_secret}"\nrefresh_token = "rt-initial"\n')
+        extra=_oauth2_table(idp, "rt-initial"))
     deliver_and_drain(tls_dovecot, m)
     assert _tls_logins(tls_dovecot, "XOAUTH2") == 1
     assert idp.issued == ["at-1"]
@@ -167,8 +166,7 @@ async def test_imap_xoauth2_without_a_token_says_why(tmp_path: Path, tls_dovecot
                                                      pki: Pki, idp: IdentityProvider) -> None:
     m = maild_for(tmp_path, tls_dovecot, None, imap_keys={
         "security": "starttls", "ca_file": str(pki.ca), "auth": "xoauth2"},
-        extra=f'[oauth2]\ntoken_url = "{idp.url}/token"\nclient_id = "{idp.client_id}"\n'
-              f'client_secret = "{idp.client_secret}"\nrefresh_token = "rt-revoked"\n')
+        extra=_oauth2_table(idp, "rt-revoked"))
     box = imap.Mailbox(m.settings.imap, timeout=5)
     with pytest.raises(imap.ImapError, match=r"no OAuth2 token .*invalid_grant") as err:
         try:
@@ -222,12 +220,17 @@ def test_outbox_refuses_an_untrusted_smtp_certificate(
         assert "certificate" in caplog.text and "[smtp] ca_file" in caplog.text
 
 
+def _oauth2_table(idp: IdentityProvider, refresh_token: str = "rt-initial") -> str:
+    """An [oauth2] refresh-token table for the test IdP."""
+    return (f'[oauth2]\ntoken_url = "{idp.url}/token"\nclient_id = "{idp.client_id}"\n'
+            f'client_secret = "{idp.client_secret}"\nrefresh_token = "{refresh_token}"\n')
+
+
 def test_outbox_over_starttls_with_xoauth2(tmp_path: Path, plain_dovecot: Dovecot, pki: Pki,
                                            idp: IdentityProvider) -> None:
     with SmtpSink(tls_context=pki.server_context(),
                   xoauth2_tokens={HELPDESK: "at-1"}) as sink:
-        extra = (f'[oauth2]\ntoken_url = "{idp.url}/token"\nclient_id = "{idp.client_id}"\n'
-                 f'client_secret = "{idp.client_secret}"\nrefresh_token = "rt-initial"\n')
+        extra = _oauth2_table(idp)
         m = _notify(tmp_path, plain_dovecot, sink, {
             "security": "starttls", "ca_file": str(pki.ca), "auth": "xoauth2",
             "username": HELPDESK}, extra=extra)
@@ -242,8 +245,7 @@ def test_outbox_xoauth2_refused_token_waits_and_is_fetched_anew(
         tmp_path: Path, plain_dovecot: Dovecot, pki: Pki, idp: IdentityProvider) -> None:
     with SmtpSink(tls_context=pki.server_context(),
                   xoauth2_tokens={HELPDESK: "at-2"}) as sink:  # at-1 counts as revoked
-        extra = (f'[oauth2]\ntoken_url = "{idp.url}/token"\nclient_id = "{idp.client_id}"\n'
-                 f'client_secret = "{idp.client_secret}"\nrefresh_token = "rt-initial"\n')
+        extra = _oauth2_table(idp)
         m = _notify(tmp_path, plain_dovecot, sink, {
             "security": "starttls", "ca_file": str(pki.ca), "auth": "xoauth2",
             "username": HELPDESK}, extra=extra)
