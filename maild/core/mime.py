@@ -9,11 +9,30 @@ from email.header import Header
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.policy import compat32
+from email.policy import Compat32
 from email.utils import format_datetime, formataddr
 
 LOOP_HEADER = "X-Maild-Loop"
-SMTP_COMPAT = compat32.clone(linesep="\r\n")
+HEADER_LINE = 78  # RFC 5322's "SHOULD" line length, compat32's default fold width
+
+
+class _Compat32(Compat32):
+    """compat32, writing a short plain-ASCII header line directly.
+
+    compat32 builds an ``email.header.Header`` for every header only to learn
+    that it fits on one line: a third of the time of building a notification
+    (0.42 → 0.28 ms). Such a header (printable: no CR, LF or other line break)
+    folds to itself; longer or non-ASCII ones take the usual path
+    (tests/core/test_mime.py checks that both give the same bytes)."""
+
+    def fold_binary(self, name: str, value: object) -> bytes:
+        if (type(value) is str and value.isascii() and value.isprintable()
+                and len(name) + len(value) + 2 <= HEADER_LINE):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)  # type: ignore[arg-type]
+
+
+SMTP_COMPAT = _Compat32(linesep="\r\n")
 
 
 @dataclass(frozen=True)
