@@ -37,7 +37,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = [
     "DEFAULT_USERS",
@@ -70,8 +70,20 @@ def free_port(host: str = HOST) -> int:
         return int(s.getsockname()[1])
 
 
-def _is_ci() -> bool:
+def is_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A server a test needs is missing: skip the test, but under CI=true fail it.
+
+    CI installs the servers itself, so a missing one there is a broken CI, not
+    a reason to quietly skip the real-server tests."""
+    import pytest  # local import: this module must stay importable without pytest
+
+    if is_ci():
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 # --------------------------------------------------------------------------- Dovecot
@@ -123,19 +135,10 @@ def _has_service(name: str) -> bool:
 
 
 def require_dovecot() -> None:
-    """Skip the calling test when Dovecot can't run here; under CI=true fail instead.
-
-    CI installs Dovecot itself, so a missing Dovecot there is a broken CI, not
-    a reason to quietly skip the real-server tests.
-    """
-    import pytest  # local import: this module must stay importable without pytest
-
+    """Skip the calling test when Dovecot can't run here; under CI=true fail instead."""
     reason = dovecot_unavailable_reason()
-    if reason is None:
-        return
-    if _is_ci():
-        pytest.fail(f"CI=true but {reason}", pytrace=False)
-    pytest.skip(reason)
+    if reason is not None:
+        unavailable(reason)
 
 
 def _proc_state(pid: int) -> tuple[str, int] | None:

@@ -17,12 +17,12 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from faults import wait_until
 from maildenv import HELPDESK, Maild, write_config
 from servers import Dovecot, SmtpSink
 from sqlmodel import Session
@@ -83,14 +83,6 @@ def start_replica(config: Path, log: Path) -> subprocess.Popen[bytes]:
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
-def wait_until(what: str, check: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.2)
-
-
 def test_three_replicas_one_killed(tmp_path: Path, dovecot: Dovecot,
                                    smtp_sink: SmtpSink) -> None:
     config = write_config(tmp_path, dovecot.imap_port, smtp_sink.port)
@@ -110,26 +102,26 @@ def test_three_replicas_one_killed(tmp_path: Path, dovecot: Dovecot,
     logs = [tmp_path / f"replica{i}.log" for i in range(REPLICAS)]
     procs = [start_replica(config, logs[0])]
     try:  # replica 0 leads (it starts first); it is the one killed
-        wait_until("replica 0 to lead", lambda: LEADS in logs[0].read_text(), 30)
+        wait_until(lambda: LEADS in logs[0].read_text(), 30, "replica 0 to lead")
         procs += [start_replica(config, log) for log in logs[1:]]
         raws = mails()
         started = time.monotonic()
         errors: list[BaseException] = []
         delivery = threading.Thread(target=deliver_all, args=(dovecot, raws, errors), daemon=True)
         delivery.start()
-        wait_until("half the messages", lambda: count("SELECT count(*) FROM messages")
-                   >= MESSAGES // 2, 400)
+        wait_until(lambda: count("SELECT count(*) FROM messages") >= MESSAGES // 2, 400,
+                   "half the messages")
         procs[0].send_signal(signal.SIGKILL)
         killed_at = count("SELECT count(*) FROM messages")
         delivery.join(timeout=120)
         assert not errors, errors
-        wait_until("every message and mail", lambda: (
+        wait_until(lambda: (
             count("SELECT count(*) FROM messages") >= MESSAGES
             and count("SELECT count(*) FROM outbox WHERE status <> 'sent'") == 0
-            and dovecot.count("INBOX") == 0), 600)
+            and dovecot.count("INBOX") == 0), 600, "every message and mail")
         seconds = time.monotonic() - started
-        wait_until("a new leader", lambda: any(LEADS in log.read_text() for log in logs[1:]),
-                   15)
+        wait_until(lambda: any(LEADS in log.read_text() for log in logs[1:]), 15,
+                   "a new leader")
     finally:
         for proc in procs:
             if proc.poll() is None:
