@@ -220,7 +220,7 @@ class Daemon:
         failures = 0
         while not self.stopping.is_set():
             try:
-                stats = await smtp.flush(self.rt, self.clock)
+                stats = await smtp.flush(self.rt, self.clock, stop=self.stopping.is_set)
                 failures = failures + 1 if stats.smtp_down else 0
             except asyncio.CancelledError:
                 raise

@@ -711,6 +711,7 @@ class _SinkHandler:
             received_at=time.time(),
             login=login.decode() if isinstance(login, bytes) else (login and str(login)),
         )
+        await self.sink._maybe_stall()
         return self.sink._accept(rec)
 
 
@@ -770,6 +771,8 @@ class SmtpSink:
         self._cond = threading.Condition()
         self._fail_remaining = 0
         self._fail_reply = ""
+        self._stall_after: int | None = None
+        self._unstall = threading.Event()
         self._controller: Any = None
 
     # -- lifecycle ---------------------------------------------------------
@@ -838,6 +841,23 @@ class SmtpSink:
         with self._cond:
             self._fail_remaining = n
             self._fail_reply = reply
+
+    def stall_after(self, n: int) -> None:
+        """Keep every message after the first n waiting at end of DATA, unanswered, until
+        ``unstall()`` (or 30 s): a mail "in flight" for as long as a test needs."""
+        self._unstall.clear()
+        self._stall_after = n
+
+    def unstall(self) -> None:
+        self._stall_after = None
+        self._unstall.set()
+
+    async def _maybe_stall(self) -> None:
+        if self._stall_after is None or len(self.messages) < self._stall_after:
+            return
+        deadline = time.monotonic() + 30
+        while not self._unstall.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
 
     def clear(self) -> None:
         with self._cond:

@@ -102,13 +102,15 @@ async def _in_thread(fn: Callable[..., T], *args: object) -> T:
 
 
 async def flush(rt: Runtime, clock: Callable[[], datetime],
-                ignore_schedule: bool = False) -> FlushStats:
-    """Send everything due now, one locked row at a time; never raises for SMTP trouble."""
+                ignore_schedule: bool = False,
+                stop: Callable[[], bool] = lambda: False) -> FlushStats:
+    """Send everything due now, one locked row at a time; never raises for SMTP trouble.
+    ``stop()`` true ends it before the next row (nothing is claimed ahead here)."""
     stats = FlushStats()
     cfg = rt.settings.smtp
     client: aiosmtplib.SMTP | None = None
     try:
-        while True:
+        while not stop():
             with Session(rt.engine, expire_on_commit=False) as s:
                 row = await _in_thread(_lock_next, s, clock(), ignore_schedule)
                 if row is None:
@@ -131,6 +133,7 @@ async def flush(rt: Runtime, clock: Callable[[], datetime],
                 stats.failed += 1
             else:
                 stats.deferred += 1
+        return stats
     finally:
         if client is not None and client.is_connected:
             try:

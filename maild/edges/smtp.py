@@ -106,16 +106,34 @@ def _forget_refused_token(cfg: SmtpSettings, exc: BaseException) -> None:
         oauth2.source_for(cfg.oauth2).invalidate()
 
 
+def release(rt: Runtime, ids: list[int], now: datetime) -> None:
+    """Give claimed, unattempted rows back at once (a clean stop), instead of letting
+    their lease run out: the next start sends them without a five-minute wait."""
+    if not ids:
+        return
+    with transaction(rt.engine) as s:
+        s.execute(sa.update(OutboxMail)
+                  .where(col(OutboxMail.id).in_(ids), col(OutboxMail.status) == "pending")
+                  .values(next_attempt_at=now))
+
+
+def _never() -> bool:
+    return False
+
+
 async def flush(rt: Runtime, clock: Callable[[], datetime],
-                ignore_schedule: bool = False) -> FlushStats:
-    """Send everything due now; returns counts. Never raises for SMTP trouble."""
+                ignore_schedule: bool = False, stop: Callable[[], bool] = _never) -> FlushStats:
+    """Send everything due now; returns counts. Never raises for SMTP trouble.
+
+    ``stop()`` true (the daemon is stopping) ends the flush before the next mail;
+    the rest of the claimed batch is released, as it is when the flush is cancelled.
+    The mail being sent at a cancellation keeps its lease: the server may have it."""
     if rt.engine.dialect.name == "postgresql":  # replicas: a row stays locked while sent
         from maild.edges import outbox_pg
 
-        return await outbox_pg.flush(rt, clock, ignore_schedule)
+        return await outbox_pg.flush(rt, clock, ignore_schedule, stop)
     stats = FlushStats()
     cfg = rt.settings.smtp
-    sender = rt.settings.helpdesk.address
     while True:
         batch = await asyncio.to_thread(claim, rt, clock(), ignore_schedule)
         if not batch:
@@ -133,21 +151,42 @@ async def flush(rt: Runtime, clock: Callable[[], datetime],
             stats.deferred += len(batch)
             return stats
         try:
-            for i, item in enumerate(batch):
-                if not client.is_connected:  # dropped mid-batch: the rest waits, unattempted
-                    for rest in batch[i:]:
-                        await asyncio.to_thread(_defer, rt, rest, clock(), "connection lost",
-                                                False)
-                    stats.smtp_down = True
-                    stats.deferred += len(batch) - i
-                    return stats
-                await _send_one(rt, client, sender, item, clock, stats)
+            if not await _send_batch(rt, client, batch, clock, stats, stop):
+                return stats
         finally:
             if client.is_connected:
                 try:
                     await client.quit()
                 except aiosmtplib.SMTPException:
                     client.close()
+
+
+async def _send_batch(rt: Runtime, client: aiosmtplib.SMTP, batch: list[Claimed],
+                      clock: Callable[[], datetime], stats: FlushStats,
+                      stop: Callable[[], bool]) -> bool:
+    """Send a claimed batch over one connection; False when the flush should end now
+    (stopping, or the connection dropped: the rest is released or deferred)."""
+    sender = rt.settings.helpdesk.address
+    tried = 0  # mails of the batch attempted so far
+    try:
+        for i, item in enumerate(batch):
+            if stop():
+                log.info("stopping: %d claimed mail(s) released for the next start",
+                         len(batch) - i)
+                await asyncio.to_thread(release, rt, [c.id for c in batch[i:]], clock())
+                return False
+            if not client.is_connected:  # dropped mid-batch: the rest waits, unattempted
+                for rest in batch[i:]:
+                    await asyncio.to_thread(_defer, rt, rest, clock(), "connection lost", False)
+                stats.smtp_down = True
+                stats.deferred += len(batch) - i
+                return False
+            tried = i + 1
+            await _send_one(rt, client, sender, item, clock, stats)
+    except asyncio.CancelledError:
+        release(rt, [c.id for c in batch[tried:]], clock())  # a quick UPDATE, then go
+        raise
+    return True
 
 
 async def _send_one(rt: Runtime, client: aiosmtplib.SMTP, sender: str, item: Claimed,
