@@ -4,9 +4,11 @@
 track: SQLite's page cache (up to 2 MB per pooled connection, filling as the
 database grows) and the allocator's free lists. This script asks the narrower
 question: after a warm-up, does maild's *Python heap* grow with the number of
-messages? The mixed stream is generated before tracing starts (the generator
-keeps every message for its duplicate deliveries, which would look like a
-leak); then every message goes through ``service.ingest`` on a SQLite file,
+messages? Beside it, SQLite's own count of the memory it holds
+(``sqlite3_memory_used``, mostly page caches) shows where the rest goes.
+The mixed stream is generated before tracing starts (the generator keeps
+every message for its duplicate deliveries, which would look like a leak);
+then every message goes through ``service.ingest`` on a SQLite file,
 and the traced heap is printed every ``--every`` messages, with the source
 lines that grew most between the end of the warm-up and the end. Usage:
 
@@ -16,6 +18,8 @@ lines that grew most between the end of the warm-up and the end. Usage:
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import gc
 import logging
 import sys
@@ -43,6 +47,16 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def sqlite_memory_mb() -> float:
+    """What the process's SQLite library holds now (the same library _sqlite3 uses)."""
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        return float("nan")
+    lib = ctypes.CDLL(name)
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    return int(lib.sqlite3_memory_used()) / 2**20
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--messages", type=int, default=10000)
@@ -59,7 +73,7 @@ def main() -> None:
             s.commit()
         tracemalloc.start(1)
         started, warm, rows = time.perf_counter(), None, []
-        print(f"{'messages':>9} {'python heap MB':>15} {'RSS MB':>7} {'s':>6}")
+        print(f"{'messages':>9} {'python heap MB':>15} {'SQLite MB':>10} {'RSS MB':>7} {'s':>6}")
         for i, raw in enumerate(messages, 1):
             service.ingest(maild.rt, raw, utcnow(), source=f"bench:{i}")
             messages[i - 1] = b""  # the caller's copy goes; only maild's objects remain
@@ -67,8 +81,8 @@ def main() -> None:
                 gc.collect()
                 heap = tracemalloc.get_traced_memory()[0] / 2**20
                 rows.append((i, heap))
-                print(f"{i:9d} {heap:15.2f} {rss_mb():7.1f} {time.perf_counter() - started:6.0f}",
-                      flush=True)
+                print(f"{i:9d} {heap:15.2f} {sqlite_memory_mb():10.2f} {rss_mb():7.1f} "
+                      f"{time.perf_counter() - started:6.0f}", flush=True)
             if i == args.warmup:
                 gc.collect()
                 warm = tracemalloc.take_snapshot()

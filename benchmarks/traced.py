@@ -1,0 +1,63 @@
+"""`maild` with tracemalloc on, for ``memory.py --trace``.
+
+SIGUSR1 appends one line to ``$MAILD_TRACE_FILE``: the traced Python heap and
+what the SQLite library holds (``sqlite3_memory_used``: page caches of every
+connection), both in MB. The first SIGUSR1 after ``$MAILD_TRACE_WARM`` signals
+also keeps a snapshot; SIGUSR2 appends the source lines that grew most since.
+Tracing costs the daemon about half its speed; the RSS it reports is only a
+shape, not the number ``memory.py`` reports without ``--trace``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import os
+import signal
+import sys
+import tracemalloc
+from types import FrameType
+
+OUT = os.environ["MAILD_TRACE_FILE"]
+WARM = int(os.environ.get("MAILD_TRACE_WARM", "1"))
+_state: dict[str, object] = {"signals": 0, "snapshot": None}
+
+
+def _sqlite_mb() -> float:
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        return float("nan")
+    lib = ctypes.CDLL(name)
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    return int(lib.sqlite3_memory_used()) / 2**20
+
+
+def _sample(_sig: int, _frame: FrameType | None) -> None:
+    gc.collect()
+    heap = tracemalloc.get_traced_memory()[0] / 2**20
+    _state["signals"] = int(str(_state["signals"])) + 1
+    if _state["signals"] == WARM:
+        _state["snapshot"] = tracemalloc.take_snapshot()
+    with open(OUT, "a") as out:
+        out.write(f"{heap:.2f} {_sqlite_mb():.2f}\n")
+
+
+def _diff(_sig: int, _frame: FrameType | None) -> None:
+    warm = _state["snapshot"]
+    gc.collect()
+    with open(OUT, "a") as out:
+        if isinstance(warm, tracemalloc.Snapshot):
+            for stat in tracemalloc.take_snapshot().compare_to(warm, "lineno")[:10]:
+                out.write(f"grew: {stat}\n")
+        out.write("end\n")
+
+
+if __name__ == "__main__":
+    tracemalloc.start(1)
+    signal.signal(signal.SIGUSR1, _sample)
+    signal.signal(signal.SIGUSR2, _diff)
+    from maild.cli import main
+
+    sys.argv[0] = "maild"
+    sys.exit(main())
