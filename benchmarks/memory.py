@@ -56,8 +56,7 @@ def traced(pid: int, trace: Path, sig: signal.Signals) -> str:
         text = trace.read_text()[before:] if trace.exists() else ""
         if text.endswith("\n") and (sig != signal.SIGUSR2 or text.endswith("end\n")):
             if sig == signal.SIGUSR1:
-                heap, sqlite = text.split()
-                return f" {float(heap):10.2f} {float(sqlite):9.2f}"
+                return "".join(f" {float(v):9.2f}" for v in text.split())
             return text.removesuffix("end\n").rstrip()
         time.sleep(0.05)
     raise TimeoutError("the traced daemon did not answer its signal")
@@ -69,8 +68,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--trace", action="store_true",
                     help="run the daemon under tracemalloc (benchmarks/traced.py): also print "
-                         "its Python heap and SQLite's memory after each batch (about half "
-                         "the speed)")
+                         "its Python heap, SQLite's memory and glibc malloc's in-use, free-kept "
+                         "and mmapped bytes after each batch (about half the speed)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up servers on kill
     stream = mixed(args.messages)
@@ -91,7 +90,8 @@ def main() -> None:
             idle_rss, _ = memory_mb(proc.pid)
             print(f"baseline: idle daemon after start {idle_rss:.1f} MB RSS", flush=True)
             print(f"{'messages':>9} {'RSS MB':>8} {'peak MB':>8} {'msg/s':>7} {'sent':>7}"
-                  + (f" {'py heap MB':>10} {'SQLite MB':>9}" if args.trace else ""), flush=True)
+                  + (" py heap MB SQLite MB malloc MB  kept MB  mmap MB" if args.trace else ""),
+                  flush=True)
             samples: list[tuple[int, float, float]] = []
             done, t0 = 0, time.monotonic()
             while batch := list(itertools.islice(stream, args.batch)):

@@ -1,9 +1,13 @@
 """`maild` with tracemalloc on, for ``memory.py --trace``.
 
-SIGUSR1 appends one line to ``$MAILD_TRACE_FILE``: the traced Python heap and
-what the SQLite library holds (``sqlite3_memory_used``: page caches of every
-connection), both in MB. The first SIGUSR1 after ``$MAILD_TRACE_WARM`` signals
-also keeps a snapshot; SIGUSR2 appends the source lines that grew most since.
+SIGUSR1 appends one line to ``$MAILD_TRACE_FILE``, in MB: the traced Python
+heap; what the SQLite library holds (``sqlite3_memory_used``: page caches of
+every connection); and glibc's ``mallinfo2`` over all arenas: bytes in use,
+bytes free but kept by the allocator, and bytes in mmapped blocks. Python heap
+flat while "in use" grows means C allocations; "free but kept" growing means
+fragmentation (threads get arenas of their own). The first SIGUSR1 after
+``$MAILD_TRACE_WARM`` signals also keeps a snapshot; SIGUSR2 appends the
+source lines that grew most since.
 Tracing costs the daemon about half its speed; the RSS it reports is only a
 shape, not the number ``memory.py`` reports without ``--trace``.
 """
@@ -33,6 +37,20 @@ def _sqlite_mb() -> float:
     return int(lib.sqlite3_memory_used()) / 2**20
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def _malloc_mb() -> tuple[float, float, float]:
+    """(in use, free but kept, mmapped) over every glibc arena."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.mallinfo2.restype = _MallInfo2
+    info = libc.mallinfo2()
+    return (info.uordblks / 2**20, info.fordblks / 2**20, info.hblkhd / 2**20)
+
+
 def _sample(_sig: int, _frame: FrameType | None) -> None:
     gc.collect()
     heap = tracemalloc.get_traced_memory()[0] / 2**20
@@ -40,7 +58,8 @@ def _sample(_sig: int, _frame: FrameType | None) -> None:
     if _state["signals"] == WARM:
         _state["snapshot"] = tracemalloc.take_snapshot()
     with open(OUT, "a") as out:
-        out.write(f"{heap:.2f} {_sqlite_mb():.2f}\n")
+        in_use, kept, mapped = _malloc_mb()
+        out.write(f"{heap:.2f} {_sqlite_mb():.2f} {in_use:.2f} {kept:.2f} {mapped:.2f}\n")
 
 
 def _diff(_sig: int, _frame: FrameType | None) -> None:

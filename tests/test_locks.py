@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from faults import wait_until
 from maildenv import Maild, new_mail, write_config
 
 from maild.db import locks
@@ -92,10 +93,20 @@ def test_two_leader_candidates_never_both_lead_and_a_dead_leaders_lock_passes(m:
         for _ in range(20):
             assert [a.hold(), b.hold()].count(True) == 1
         leader, follower = (a, b) if a.held else (b, a)
-        with m.rt.engine.connect() as admin:  # the leader's connection dies, as on SIGKILL
+        # The leader's connection dies, as on SIGKILL. Only in this test's database: the
+        # other test workers run leaders of their own. pg_terminate_backend only signals
+        # the backend; its lock goes when it has exited, so wait for that first.
+        this_db = ("AND database = (SELECT oid FROM pg_database "
+                   "WHERE datname = current_database())")
+        with m.rt.engine.connect() as admin:
             admin.execute(sa.text(
                 "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                "AND classid = :k AND granted"), {"k": locks.LEADER})
+                f"AND classid = :k AND granted {this_db}"), {"k": locks.LEADER})
+            admin.commit()
+            wait_until(lambda: admin.execute(sa.text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                f"AND classid = :k {this_db}"), {"k": locks.LEADER}).scalar() == 0, 10,
+                "the killed leader's lock to go")
         assert follower.hold()
         assert not leader.hold()
         assert [a.hold(), b.hold()].count(True) == 1
