@@ -124,9 +124,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from maild import logs
+    from maild import arenas, logs
     from maild.daemon import Daemon
 
+    arenas.limit_arenas()  # before any thread: see maild/arenas.py
     loaded = settings(args)
     logs.setup(loaded.logging, loaded)
     rt = runtime(args)
