@@ -27,7 +27,14 @@ from sqlmodel import Session
 from maild.db import queries
 from maild.db.models import OutboxMail
 from maild.edges import oauth2, tls
-from maild.edges.smtp import BATCH, FlushStats, _client, _forget_refused_token, backoff
+from maild.edges.smtp import (
+    BATCH,
+    FlushStats,
+    _client,
+    _forget_refused_token,
+    backoff,
+    never_stop,
+)
 from maild.runtime import Runtime
 
 log = logging.getLogger("maild.smtp")
@@ -103,7 +110,7 @@ async def _in_thread(fn: Callable[..., T], *args: object) -> T:
 
 async def flush(rt: Runtime, clock: Callable[[], datetime],
                 ignore_schedule: bool = False,
-                stop: Callable[[], bool] = lambda: False) -> FlushStats:
+                stop: Callable[[], bool] = never_stop) -> FlushStats:
     """Send everything due now, one locked row at a time; never raises for SMTP trouble.
     ``stop()`` true ends it before the next row (nothing is claimed ahead here)."""
     stats = FlushStats()

@@ -117,12 +117,12 @@ def release(rt: Runtime, ids: list[int], now: datetime) -> None:
                   .values(next_attempt_at=now))
 
 
-def _never() -> bool:
+def never_stop() -> bool:
     return False
 
 
 async def flush(rt: Runtime, clock: Callable[[], datetime],
-                ignore_schedule: bool = False, stop: Callable[[], bool] = _never) -> FlushStats:
+                ignore_schedule: bool = False, stop: Callable[[], bool] = never_stop) -> FlushStats:
     """Send everything due now; returns counts. Never raises for SMTP trouble.
 
     ``stop()`` true (the daemon is stopping) ends the flush before the next mail;
@@ -184,7 +184,10 @@ async def _send_batch(rt: Runtime, client: aiosmtplib.SMTP, batch: list[Claimed]
             tried = i + 1
             await _send_one(rt, client, sender, item, clock, stats)
     except asyncio.CancelledError:
-        release(rt, [c.id for c in batch[tried:]], clock())  # a quick UPDATE, then go
+        try:
+            release(rt, [c.id for c in batch[tried:]], clock())  # a quick UPDATE, then go
+        except Exception as exc:  # the leases then run out instead; the cancel goes on
+            log.warning("could not release %d claimed mail(s): %s", len(batch) - tried, exc)
         raise
     return True
 
