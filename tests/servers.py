@@ -86,6 +86,18 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+async def imap_logout(client: Any) -> None:
+    """LOGOUT an aioimaplib client and close its socket now. aioimaplib leaves the socket
+    to the server's close; if the test's event loop ends first, the transport is
+    collected unclosed later, and its ResourceWarning fails whatever test runs then."""
+    try:
+        await client.logout()
+    finally:
+        transport = getattr(client.protocol, "transport", None)
+        if transport is not None:
+            transport.close()
+
+
 # --------------------------------------------------------------------------- Dovecot
 
 

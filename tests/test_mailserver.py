@@ -11,6 +11,7 @@ import aioimaplib
 import aiosmtplib
 import pytest
 import pytest_asyncio
+from servers import imap_logout
 
 from maild.mailserver import Delivery, LocalMailServer, mailbox_address
 
@@ -92,7 +93,7 @@ async def test_plus_address_delivers_to_base_mailbox(ms: LocalMailServer) -> Non
     try:
         messages = await fetch_all(client)
     finally:
-        await client.logout()
+        await imap_logout(client)
     assert len(messages) == 1
     (got,) = messages.values()
     assert got == (
@@ -121,7 +122,7 @@ async def test_each_recipient_gets_own_copy(ms: LocalMailServer) -> None:
         try:
             (got,) = (await fetch_all(client)).values()
         finally:
-            await client.logout()
+            await imap_logout(client)
         assert got.startswith(f"Return-Path: <{HELPDESK}>\r\nDelivered-To: {rcpt}\r\n".encode())
         assert got.endswith(sent)
     assert len(ms.deliveries) == 1
@@ -139,7 +140,7 @@ async def test_utf8_message_round_trips_byte_exact(ms: LocalMailServer) -> None:
     try:
         (got,) = (await fetch_all(client)).values()
     finally:
-        await client.logout()
+        await imap_logout(client)
     prefix = b"Return-Path: <li.na@corp.example>\r\nDelivered-To: helpdesk+c2-zh@corp.example\r\n"
     assert got == prefix + sent
     assert "三楼的打印机坏了".encode() in got
@@ -157,7 +158,7 @@ async def test_idle_gets_exists_push_after_smtp_delivery(ms: LocalMailServer) ->
         client.idle_done()
         assert (await asyncio.wait_for(idle, 3)).result == "OK"
     finally:
-        await client.logout()
+        await imap_logout(client)
 
 
 @pytest.mark.asyncio
@@ -171,7 +172,7 @@ async def test_idle_reports_mail_that_arrived_before_idle(ms: LocalMailServer) -
         client.idle_done()
         assert (await asyncio.wait_for(idle, 3)).result == "OK"
     finally:
-        await client.logout()
+        await imap_logout(client)
 
 
 @pytest.mark.asyncio
@@ -185,7 +186,7 @@ async def test_polling_sees_new_mail_after_noop(ms: LocalMailServer) -> None:
         resp = await client.uid_search("UNSEEN")
         assert len(resp.lines[0].split()) == 1
     finally:
-        await client.logout()
+        await imap_logout(client)
 
 
 @pytest.mark.asyncio
@@ -218,7 +219,7 @@ async def test_search_move_copy_expunge_into_processed(ms: LocalMailServer) -> N
         listing = await client.list('""', "*")
         assert any(b'"Processed"' in line or line.endswith(b" Processed") for line in listing.lines)
     finally:
-        await client.logout()
+        await imap_logout(client)
 
 
 @pytest.mark.asyncio
@@ -229,7 +230,7 @@ async def test_unknown_recipient_auto_created(ms: LocalMailServer) -> None:
     try:
         assert len(await fetch_all(client)) == 1
     finally:
-        await client.logout()
+        await imap_logout(client)
 
 
 @pytest.mark.asyncio
@@ -263,11 +264,11 @@ async def test_wait_for_deliveries_and_timeline(ms: LocalMailServer) -> None:
 async def test_add_user_and_bad_password(ms: LocalMailServer) -> None:
     await ms.add_user("Ops@Corp.Example", "ops-pw")
     client = await imap_login(ms, "ops@corp.example", "ops-pw")
-    await client.logout()
+    await imap_logout(client)
     client = aioimaplib.IMAP4(host="127.0.0.1", port=ms.imap_port, timeout=5)
     await client.wait_hello_from_server()
     assert (await client.login(HELPDESK, "wrong")).result == "NO"
-    await client.logout()
+    await imap_logout(client)
 
 
 @pytest.mark.asyncio

@@ -22,7 +22,7 @@ import aioimaplib
 import aiosmtplib
 import pytest
 import servers
-from servers import Dovecot, SmtpSink, free_port, require_dovecot
+from servers import Dovecot, SmtpSink, free_port, imap_logout, require_dovecot
 
 HELPDESK = "helpdesk@corp.example"
 
@@ -205,7 +205,7 @@ async def test_idle_sees_new_mail(dovecot: Dovecot) -> None:
     assert any(b"EXISTS" in (line if isinstance(line, bytes) else b"") for line in pushed) or any(
         "EXISTS" in str(line) for line in pushed
     )
-    await client.logout()
+    await imap_logout(client)
 
 
 @pytest.mark.integration
