@@ -5,8 +5,9 @@ an arena is kept there for reuse, not given back. The daemon's threads (the
 ``asyncio.to_thread`` pool, APScheduler) each filled one: over 100,000 messages RSS
 crept up by 0.8 MB per 10,000 while the Python heap, SQLite and the memory in use
 stayed flat, and the kept free memory grew (docs/PERFORMANCE.md). With two arenas
-the same stream used 92.9 MB instead of 107.4 MB at the 20,000th message, and peaked
-at 105 MB instead of 122 MB; throughput did not change.
+the same 100,000 messages used 13-18 MB less throughout and peaked at 112 MB
+instead of 130 MB, at the same speed; the slow creep itself (0.7 MB per 10,000
+messages, free memory kept inside the arenas) remains.
 
 ``MALLOC_ARENA_MAX`` in the environment, when set, is left to win. Elsewhere than
 glibc (musl, macOS) nothing is done.
