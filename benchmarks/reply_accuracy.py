@@ -19,13 +19,20 @@ from __future__ import annotations
 import argparse
 import email
 import email.policy
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+import corpus
+
 from maild.core.quoting import split_reply
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+CORPUS = corpus.find() or sys.exit(
+    f"the mail corpus is not in {', '.join(map(str, corpus.candidates()))}; "
+    f"set {corpus.ENV}=/path/to/shared/corpus")
 
 
 def norm(text: str) -> str:

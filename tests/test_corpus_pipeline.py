@@ -10,31 +10,24 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
+from corpus import corpus_dir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from maildenv import REPO, Maild, write_config
+from maildenv import Maild, write_config
 from sqlmodel import Session, func, select
 
 from maild.db.models import InboundMessage
 from maild.service import ingest
 
-CORPUS = REPO.parent / "shared" / "corpus"
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
 
 def corpus_rows() -> list[dict[str, str]]:
-    index = CORPUS / "INDEX.tsv"
-    if not index.is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"corpus missing at {CORPUS}")
-        pytest.skip(f"corpus missing at {CORPUS}")
-    with index.open(encoding="utf-8", newline="") as fh:
+    with (corpus_dir() / "INDEX.tsv").open(encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh, delimiter="\t"))
 
 
@@ -45,7 +38,7 @@ def test_every_corpus_file_gets_a_disposition(tmp_path: Path) -> None:
     crashed = []
     rows = corpus_rows()
     for i, row in enumerate(rows):
-        raw = (CORPUS / row["path"]).read_bytes()
+        raw = (corpus_dir() / row["path"]).read_bytes()
         result = ingest(m.rt, raw, NOW + timedelta(seconds=i))
         counts[result.disposition.value] += 1
         expected = (result.reason or "").startswith(("no From", "not an email"))

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
+from corpus import corpus_dir
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from maild.core.html_quote import html_new_text, html_to_text
 
-TALON = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "talon"
-
 
 def talon_file(name: str) -> str:
-    path = TALON / name
-    if not path.is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"corpus missing at {path}")
-        pytest.skip(f"corpus missing at {path}")
-    return path.read_text(encoding="utf-8", errors="replace")
+    return (corpus_dir() / "talon" / name).read_text(encoding="utf-8", errors="replace")
 
 
 # Every talon HTML reply answers "Hello! How are you? ... Sasha."

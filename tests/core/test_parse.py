@@ -5,28 +5,16 @@ from __future__ import annotations
 import base64
 import contextlib
 import csv
-import os
 import time
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from complexity import assert_linear
+from corpus import corpus_dir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from maild.core.parse import UnparseableMessage, html_to_text, parse
-
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
-
-
-def corpus_dir() -> Path:
-    """The shared corpus; fail under CI=true when it is missing, else skip."""
-    if not (CORPUS / "INDEX.tsv").is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"corpus missing at {CORPUS}")
-        pytest.skip(f"corpus missing at {CORPUS}")
-    return CORPUS
 
 
 def message_rows() -> list[dict[str, str]]:

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import csv
-import os
-from pathlib import Path
 
 import pytest
 from complexity import assert_linear
+from corpus import corpus_dir
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from maild.core.quoting import split_reply
-
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
-
-
-def corpus_dir() -> Path:
-    """The shared corpus; fail under CI=true when it is missing, else skip."""
-    if not (CORPUS / "INDEX.tsv").is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"corpus missing at {CORPUS}")
-        pytest.skip(f"corpus missing at {CORPUS}")
-    return CORPUS
-
 
 NEW = "#inprogress waiting for parts\nWill report tomorrow."
 

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import csv
-import os
-from pathlib import Path
 
 import pytest
+from corpus import corpus_dir
 
 from maild.core.parse import parse
 from maild.core.screening import RULES, screen
 from maild.core.values import Inbound
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
 OWN = frozenset({"helpdesk@corp.example", "IT@Corp.Example"})
 
-
-def corpus_dir() -> Path:
-    """The shared corpus; fail under CI=true when it is missing, else skip."""
-    if not (CORPUS / "INDEX.tsv").is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"corpus missing at {CORPUS}")
-        pytest.skip(f"corpus missing at {CORPUS}")
-    return CORPUS
 
 
 def mail(*headers: str, sender: str = "From: Alice <alice@customer.example>") -> Inbound:
