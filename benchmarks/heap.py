@@ -18,8 +18,6 @@ lines that grew most between the end of the warm-up and the end. Usage:
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import gc
 import logging
 import sys
@@ -34,6 +32,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks")]
 from maildenv import Maild, write_config  # noqa: E402
 from mailgen import CUSTOMERS, mixed  # noqa: E402
 from sqlmodel import Session  # noqa: E402
+from traced import sqlite_memory_mb  # noqa: E402
 
 from maild import service  # noqa: E402
 from maild.db.models import Customer, utcnow  # noqa: E402
@@ -45,16 +44,6 @@ def rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def sqlite_memory_mb() -> float:
-    """What the process's SQLite library holds now (the same library _sqlite3 uses)."""
-    name = ctypes.util.find_library("sqlite3")
-    if name is None:
-        return float("nan")
-    lib = ctypes.CDLL(name)
-    lib.sqlite3_memory_used.restype = ctypes.c_int64
-    return int(lib.sqlite3_memory_used()) / 2**20
 
 
 def main() -> None:

@@ -23,12 +23,9 @@ import sys
 import tracemalloc
 from types import FrameType
 
-OUT = os.environ["MAILD_TRACE_FILE"]
-WARM = int(os.environ.get("MAILD_TRACE_WARM", "1"))
-_state: dict[str, object] = {"signals": 0, "snapshot": None}
 
-
-def _sqlite_mb() -> float:
+def sqlite_memory_mb() -> float:
+    """What this process's SQLite library holds now (the library _sqlite3 uses)."""
     name = ctypes.util.find_library("sqlite3")
     if name is None:
         return float("nan")
@@ -51,31 +48,41 @@ def _malloc_mb() -> tuple[float, float, float]:
     return (info.uordblks / 2**20, info.fordblks / 2**20, info.hblkhd / 2**20)
 
 
-def _sample(_sig: int, _frame: FrameType | None) -> None:
-    gc.collect()
-    heap = tracemalloc.get_traced_memory()[0] / 2**20
-    _state["signals"] = int(str(_state["signals"])) + 1
-    if _state["signals"] == WARM:
-        _state["snapshot"] = tracemalloc.take_snapshot()
-    with open(OUT, "a") as out:
+class _Tracer:
+    """The signal handlers, writing to ``out``; keeps the snapshot of the ``warm``-th sample."""
+
+    def __init__(self, out: str, warm: int) -> None:
+        self.out, self.warm = out, warm
+        self.samples = 0
+        self.snapshot: tracemalloc.Snapshot | None = None
+
+    def sample(self, _sig: int, _frame: FrameType | None) -> None:
+        gc.collect()
+        heap = tracemalloc.get_traced_memory()[0] / 2**20
+        self.samples += 1
+        if self.samples == self.warm:
+            self.snapshot = tracemalloc.take_snapshot()
         in_use, kept, mapped = _malloc_mb()
-        out.write(f"{heap:.2f} {_sqlite_mb():.2f} {in_use:.2f} {kept:.2f} {mapped:.2f}\n")
+        with open(self.out, "a") as out:
+            out.write(f"{heap:.2f} {sqlite_memory_mb():.2f} {in_use:.2f} {kept:.2f} "
+                      f"{mapped:.2f}\n")
 
-
-def _diff(_sig: int, _frame: FrameType | None) -> None:
-    warm = _state["snapshot"]
-    gc.collect()
-    with open(OUT, "a") as out:
-        if isinstance(warm, tracemalloc.Snapshot):
-            for stat in tracemalloc.take_snapshot().compare_to(warm, "lineno")[:10]:
-                out.write(f"grew: {stat}\n")
-        out.write("end\n")
+    def diff(self, _sig: int, _frame: FrameType | None) -> None:
+        gc.collect()
+        with open(self.out, "a") as out:
+            if self.snapshot is not None:
+                for stat in tracemalloc.take_snapshot().compare_to(self.snapshot,
+                                                                  "lineno")[:10]:
+                    out.write(f"grew: {stat}\n")
+            out.write("end\n")
 
 
 if __name__ == "__main__":
     tracemalloc.start(1)
-    signal.signal(signal.SIGUSR1, _sample)
-    signal.signal(signal.SIGUSR2, _diff)
+    tracer = _Tracer(os.environ["MAILD_TRACE_FILE"],
+                     int(os.environ.get("MAILD_TRACE_WARM", "1")))
+    signal.signal(signal.SIGUSR1, tracer.sample)
+    signal.signal(signal.SIGUSR2, tracer.diff)
     from maild.cli import main
 
     sys.argv[0] = "maild"
