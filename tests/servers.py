@@ -70,7 +70,7 @@ def free_port(host: str = HOST) -> int:
         return int(s.getsockname()[1])
 
 
-def is_ci() -> bool:
+def _is_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
 
@@ -81,7 +81,7 @@ def unavailable(reason: str) -> NoReturn:
     a reason to quietly skip the real-server tests."""
     import pytest  # local import: this module must stay importable without pytest
 
-    if is_ci():
+    if _is_ci():
         pytest.fail(f"CI=true but {reason}", pytrace=False)
     pytest.skip(reason)
 

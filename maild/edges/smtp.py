@@ -134,7 +134,7 @@ async def flush(rt: Runtime, clock: Callable[[], datetime],
         return await outbox_pg.flush(rt, clock, ignore_schedule, stop)
     stats = FlushStats()
     cfg = rt.settings.smtp
-    while True:
+    while not stop():  # stopping: claim nothing more
         batch = await asyncio.to_thread(claim, rt, clock(), ignore_schedule)
         if not batch:
             return stats
@@ -159,6 +159,7 @@ async def flush(rt: Runtime, clock: Callable[[], datetime],
                     await client.quit()
                 except aiosmtplib.SMTPException:
                     client.close()
+    return stats
 
 
 async def _send_batch(rt: Runtime, client: aiosmtplib.SMTP, batch: list[Claimed],
