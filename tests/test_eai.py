@@ -131,6 +131,11 @@ def test_idn_domain_through_an_ascii_relay(tmp_path: Path, dovecot: Dovecot,
     # the reply comes from the A-label spelling of the same address: still the same person
     confirm_and_open(m, dovecot, ascii_sink, "zhang@例子.广告", "zhang@xn--fsqu00a.xn--4rr70v",
                      "zhang@xn--fsqu00a.xn--4rr70v")
+    from maild.db.search import Filters, search
+
+    with Session(m.rt.engine) as s:  # found by either spelling of the address
+        for spelling in ("zhang@例子.广告", "ZHANG@XN--FSQU00A.XN--4RR70V"):
+            assert [c.id for c in search(s, [], Filters(customer=spelling))] == [1]
 
 
 def test_chinese_local_part_through_an_ascii_relay_fails_clearly(tmp_path: Path,

@@ -157,3 +157,12 @@ def send_plan(recipients: list[str], raw: bytes,
         raise AddressError("the message's headers need SMTPUTF8, which the mail relay "
                            "does not offer")
     return [e.address for e in envelopes], (["SMTPUTF8"] if utf8 else [])
+
+
+def domain_key(domain: str) -> str:
+    """A domain as ``key`` compares it (lower-case U-label); lower-cased when not valid."""
+    try:
+        return u_label(domain.strip()) if not domain.isascii() or "xn--" in domain.lower() \
+            else domain.strip().lower()
+    except AddressError:
+        return domain.strip().lower()
