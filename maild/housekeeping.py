@@ -10,6 +10,7 @@ from maild.core import cases
 from maild.db import queries
 from maild.db.models import Case
 from maild.db.session import transaction
+from maild.isolated import each
 from maild.opening import notify_events
 from maild.runtime import Runtime
 
@@ -20,19 +21,21 @@ def auto_close(rt: Runtime, now: datetime) -> int:
     with transaction(rt.engine) as s:
         ids = list(s.exec(select(Case.id).where(Case.status == "resolved")
                           .where(col(Case.resolved_at) <= cutoff)))
-    closed = 0
-    for case_id in ids:
-        with transaction(rt.engine) as s:
-            case = queries.get_case(s, case_id or 0)  # locked: a reply may be changing it
-            if case is None or case.status != "resolved":
-                continue
-            view = queries.view_of(case)
-            outcome = cases.customer_action(view, "confirm", None, now)
-            assert outcome is not None
-            queries.store_view(case, outcome.case, now)
-            queries.add_log(s, case_id or 0, now, "maild", "close",
-                            f"closed automatically after {rt.settings.helpdesk.auto_close_days}"
-                            " days without a reply")
-            notify_events(s, rt, case, outcome.events, rt.settings.helpdesk.name, None, None)
-            closed += 1
-    return closed
+    return each(ids, lambda case_id: _close(rt, case_id or 0, now), "auto-close of case")
+
+
+def _close(rt: Runtime, case_id: int, now: datetime) -> bool:
+    """Close one case, if it is still resolved; True when it was closed."""
+    with transaction(rt.engine) as s:
+        case = queries.get_case(s, case_id)  # locked: a reply may be changing it
+        if case is None or case.status != "resolved":
+            return False
+        view = queries.view_of(case)
+        outcome = cases.customer_action(view, "confirm", None, now)
+        assert outcome is not None
+        queries.store_view(case, outcome.case, now)
+        queries.add_log(s, case_id, now, "maild", "close",
+                        f"closed automatically after {rt.settings.helpdesk.auto_close_days}"
+                        " days without a reply")
+        notify_events(s, rt, case, outcome.events, rt.settings.helpdesk.name, None, None)
+    return True

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlmodel import Session, func, select
 
-from maild.core import cases, notify, sla
+from maild.core import addresses, cases, notify, sla
 from maild.core.forwarding import Forwarded, find_forwarded, looks_forwarded
 from maild.core.html_quote import reply_text
 from maild.core.phone import PhoneFields, missing, parse_summary
@@ -132,7 +132,7 @@ def _new_customer(s: Session, now: datetime, *, name: str, email: str | None = N
                   employee_id: str | None = None, company: str | None = None,
                   phone: str | None = None) -> Customer:
     """A customer created from mail or a call, marked for the operators to complete."""
-    customer = Customer(name=name, email=email.lower() if email else None,
+    customer = Customer(name=name, email=addresses.key(email) if email else None,
                         employee_id=employee_id, company=company, phone=phone,
                         auto_created=True, created_at=now)
     s.add(customer)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from maild.core import mime
+from maild.core import addresses, mime
 from maild.core.notify import (
     CUSTOMER,
     ENGINEER,
@@ -93,7 +93,7 @@ def base_context(rt: Runtime, case_ctx: Mapping[str, Any] | None) -> dict[str, A
         "helpdesk": {"name": h.name, "address": h.address}, "tag": h.subject_tag,
         "case": case_ctx, "auto_close_days": h.auto_close_days,
         "error": None, "held": None, "failed": None, "sla": None, "results": None,
-        "query": None, "missing": None,
+        "query": None, "missing": None, "undelivered": None,
     }
 
 
@@ -129,24 +129,57 @@ def enqueue(s: Session, rt: Runtime, notice: Notice, context: Mapping[str, Any],
                             f"{notice.template} to {notice.to.email} not sent: more than "
                             f"{h.auto_replies_per_hour} automatic answers in an hour")
         return None
+    try:
+        row = _rendered(rt, notice, context, now, case, in_reply_to, token, attachments)
+    except Exception as exc:  # a template or an address: this mail fails, the change stands
+        log.warning("%s to %r not queued: %s: %s", notice.template, notice.to.email,
+                    type(exc).__name__, exc)
+        why = "not sendable" if isinstance(exc, addresses.AddressError) else "not rendered"
+        row = _unsendable(notice, case, now, f"{why}: {type(exc).__name__}: {exc}",
+                          new_message_id(h.domain))
+    s.add(row)
+    if case and case.id and row.status == "pending":
+        queries.remember_ref(s, row.message_id, case.id, new=True)
+    return row
+
+
+def _printable(text: str, limit: int) -> str:
+    """Text any database column takes: lone surrogates escaped, cut to ``limit``."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")[:limit]
+
+
+def _unsendable(notice: Notice, case: Case | None, now: datetime, reason: str,
+                message_id: str) -> OutboxMail:
+    """A ``failed`` row that keeps who should have had which notice and why it could not."""
+    to = _printable(notice.to.email, 320)
+    return OutboxMail(
+        case_id=case.id if case else None, recipients=[to], to_addr=addresses.key(to),
+        subject=notice.template, template=notice.template, message_id=message_id, raw=b"",
+        status="failed", attempts=0, last_error=_printable(reason, 2000), next_attempt_at=now,
+        created_at=now,
+    )
+
+
+def _rendered(rt: Runtime, notice: Notice, context: Mapping[str, Any], now: datetime,
+              case: Case | None, in_reply_to: str | None, token: tuple[str, int] | None,
+              attachments: Sequence[tuple[str, str, bytes]]) -> OutboxMail:
+    """The pending row with the message as it will be sent; raises for a bad template
+    or an address no relay could take (``addresses.AddressError``)."""
+    h = rt.settings.helpdesk
+    to = addresses.check(notice.to.email)
     subject, text, html = render(rt.envs, notice, context)
     kind, ident = token if token else (CASE, case.id if case and case.id else 0)
-    reply_to = (token_address(h.address, make_token(h.secret, kind, ident, notice.to.email))
+    reply_to = (token_address(h.address, make_token(h.secret, kind, ident, to))
                 if ident else None)
     message_id = new_message_id(h.domain)
     refs = tuple(r for r in ((case.root_message_id if case else None), in_reply_to) if r)
     raw = mime.build(mime.OutgoingMail(
-        from_name=h.name, from_addr=h.address, to=(notice.to.email,), subject=subject,
+        from_name=h.name, from_addr=h.address, to=(to,), subject=subject,
         text=text, html=html, message_id=message_id, date=now, reply_to=reply_to,
         in_reply_to=in_reply_to, references=refs, attachments=tuple(attachments),
     ))
-    row = OutboxMail(
-        case_id=case.id if case else None, recipients=[notice.to.email],
-        to_addr=notice.to.email.lower(),
+    return OutboxMail(
+        case_id=case.id if case else None, recipients=[to], to_addr=addresses.key(to),
         subject=mime.one_line(subject, 998), template=notice.template, message_id=message_id,
         raw=raw, status="pending", attempts=0, next_attempt_at=now, created_at=now,
     )
-    s.add(row)
-    if case and case.id:
-        queries.remember_ref(s, message_id, case.id, new=True)
-    return row

@@ -38,6 +38,7 @@ from maild.core.report import (
 from maild.core.values import OPEN_STATUSES, Role, Status
 from maild.db.models import Case, LogEntry, ReportRun, SlaEvent
 from maild.db.session import transaction
+from maild.isolated import each
 from maild.outbound import base_context, enqueue
 from maild.runtime import Runtime
 
@@ -228,4 +229,4 @@ def due_periods(rt: Runtime, now: datetime) -> list[Period]:
 
 def send_due(rt: Runtime, now: datetime) -> int:
     """Send every due report not sent yet (the scheduler's job); returns how many were sent."""
-    return sum(1 for period in due_periods(rt, now) if send(rt, period, now))
+    return each(due_periods(rt, now), lambda period: send(rt, period, now), "report")

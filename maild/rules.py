@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from maild.core import sla
+from maild.core import addresses, sla
 from maild.core.values import Role
 
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
@@ -83,11 +83,11 @@ class RuleSet:
         return sla.matrix_priority(urgency or "medium", impact or "medium", self.matrix)
 
     def role_of(self, email: str) -> Role | None:
-        person = self.people.get(email.lower())
+        person = self.people.get(addresses.key(email))
         return person.role if person else None
 
     def person(self, email: str) -> Person | None:
-        return self.people.get(email.lower())
+        return self.people.get(addresses.key(email))
 
     def with_role(self, role: Role) -> tuple[Person, ...]:
         return tuple(p for p in self.people.values() if p.role == role)
@@ -127,7 +127,7 @@ def _people(data: Mapping[str, Any], where: str) -> dict[str, Person]:
             raise RulesError(f"{where}: [[{key}]] must be an array of tables")
         for i, entry in enumerate(entries):
             at = f"{where}: {key}[{i}]"
-            email = _str(entry, "email", at).lower()
+            email = addresses.key(_str(entry, "email", at))
             if "@" not in email:
                 raise RulesError(f"{at}: email {email!r} is not an email address")
             if email in people:
@@ -136,7 +136,7 @@ def _people(data: Mapping[str, Any], where: str) -> dict[str, Person]:
             if language not in (None, "en", "zh"):
                 raise RulesError(f"{at}: language must be en or zh")
             people[email] = Person(email, _str(entry, "name", at), role, language)
-    im = _str(data, "incident_manager", where).lower()
+    im = addresses.key(_str(data, "incident_manager", where))
     if im not in people:
         people[im] = Person(im, "Incident Manager", Role.INCIDENT_MANAGER)
     return people
@@ -146,14 +146,14 @@ def _sites(data: Mapping[str, Any], people: Mapping[str, Person], where: str) ->
     sites = []
     for i, entry in enumerate(data.get("sites", [])):
         at = f"{where}: sites[{i}]"
-        engineers = tuple(e.lower() for e in _strs(entry, "engineers", at))
+        engineers = tuple(addresses.key(e) for e in _strs(entry, "engineers", at))
         for e in engineers:
             if e not in people or people[e].role != Role.ENGINEER:
                 raise RulesError(f"{at}: engineer {e} is not in staff.toml [[engineers]]")
         sites.append(Site(
             code=_str(entry, "code", at), name=_str(entry, "name", at),
             companies=_strs(entry, "companies", at),
-            domains=tuple(d.lower() for d in _strs(entry, "domains", at)),
+            domains=tuple(addresses.domain_key(d) for d in _strs(entry, "domains", at)),
             engineers=engineers,
         ))
     return tuple(sites)
@@ -211,7 +211,7 @@ def load_rules(directory: Path, tz: ZoneInfo | None = None) -> RuleSet:
         raise RulesError(str(exc)) from exc
     return RuleSet(
         people=people,
-        incident_manager=_str(staff_data, "incident_manager", str(staff_path)).lower(),
+        incident_manager=addresses.key(_str(staff_data, "incident_manager", str(staff_path))),
         sites=sites,
         default_priority=_priority(sla_data.get("default_priority", "P3"),
                                    f"{sla_path}: default_priority"),

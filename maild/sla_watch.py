@@ -20,6 +20,7 @@ from maild.core.values import OPEN_STATUSES
 from maild.db import queries
 from maild.db.models import Case, SlaEvent
 from maild.db.session import transaction
+from maild.isolated import each
 from maild.outbound import audiences, base_context, case_context, enqueue
 from maild.runtime import Runtime
 
@@ -45,11 +46,7 @@ def sweep(rt: Runtime, now: datetime) -> int:
     with Session(rt.engine) as s:
         ids = list(s.exec(select(Case.id).where(col(Case.status).in_(
             [st.value for st in OPEN_STATUSES])).where(col(Case.resolution_due).is_not(None))))
-    sent = 0
-    for case_id in ids:
-        assert case_id is not None
-        sent += _check_case(rt, case_id, now)
-    return sent
+    return each((i for i in ids if i is not None), lambda i: _check_case(rt, i, now), "SLA case")
 
 
 def _check_case(rt: Runtime, case_id: int, now: datetime) -> int:

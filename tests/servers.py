@@ -767,10 +767,13 @@ class SmtpSink:
         tls_context: Any = None,
         implicit_tls: bool = False,
         xoauth2_tokens: Mapping[str, str] | None = None,
+        smtputf8: bool = True,
     ) -> None:
         """``tls_context`` (a server-side ssl.SSLContext): STARTTLS is offered and
         required, or with ``implicit_tls`` the port speaks TLS at once (SMTPS).
-        ``xoauth2_tokens`` (user -> access token): AUTH XOAUTH2 accepts these."""
+        ``xoauth2_tokens`` (user -> access token): AUTH XOAUTH2 accepts these.
+        ``smtputf8=False``: an ASCII-only relay (no SMTPUTF8 in its EHLO)."""
+        self.smtputf8 = smtputf8
         self.tls_context = tls_context
         self.implicit_tls = implicit_tls
         self.xoauth2_tokens = dict(xoauth2_tokens or {})
@@ -802,7 +805,7 @@ class SmtpSink:
         kwargs: dict[str, Any] = {
             "server_hostname": "sink.test",  # skip socket.getfqdn(): it can hang on DNS
             "ready_timeout": 10.0,
-            "enable_SMTPUTF8": True,
+            "enable_SMTPUTF8": self.smtputf8,
         }
         if self.auth is not None or self.xoauth2_tokens:
             kwargs.update(

@@ -18,7 +18,7 @@ from maild.templating import TEMPLATE_NAMES, make_env
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 LANGS = ("en", "zh")
 NO_CASE = ("hold", "rejected_sender", "failed_alert", "help", "phone_missing", "search_results",
-           "report")
+           "report", "outbox_failed")
 CASE_TEMPLATES = tuple(n for n in TEMPLATE_NAMES if n not in NO_CASE)
 STATUSES = ("new", "dispatched", "in_progress", "resolved", "closed", "invalid")
 LABELS = {
@@ -94,6 +94,11 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
              "resolved_at": None, "engineer_name": None},
         ] if name == "search_results" else None,
         "missing": ["Description", "Employee or Name"] if name == "phone_missing" else None,
+        "undelivered": {"count": 3, "more": 1, "items": [
+            {"id": 12, "to": "用户@例子.广告", "template": "hold", "subject": "鼠标坏了",
+             "reason": "not sendable: no SMTPUTF8"},
+            {"id": 14, "to": "josé@sh.corp.example", "template": "ack", "subject": "Hola",
+             "reason": "550 5.1.1 no such user"}]} if name == "outbox_failed" else None,
         **(sample_report() if name == "report" else {}),
     }
 
@@ -309,6 +314,15 @@ def test_text_shows_the_free_text(lang: str, name: str) -> None:
     if name == "closed":
         assert "4/5" in text and "4/5" in html
     assert "None" not in text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_outbox_failed_lists_each_mail_and_its_reason(lang: str) -> None:
+    ctx = sample_context("outbox_failed")
+    text = render(lang, "outbox_failed", "txt", ctx)
+    html = render(lang, "outbox_failed", "html", ctx)
+    for part in ("用户@例子.广告", "no SMTPUTF8", "#14", "550 5.1.1", "--status failed", "3"):
+        assert part in text and part in html
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -258,7 +258,11 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         stats = asyncio.run(smtp.flush(rt, utcnow, ignore_schedule=True))
         print(f"{stats.sent} sent, {stats.deferred} deferred, {stats.failed} failed"
               + (" (SMTP server unavailable)" if stats.smtp_down else ""))
-        return 0 if not stats.smtp_down else EX_TEMPFAIL
+        if stats.failed:  # 1: some mail will never go ('maild outbox list --status failed')
+            print("maild: some mail failed for good: maild outbox list --status failed",
+                  file=sys.stderr)
+            return 1
+        return EX_TEMPFAIL if stats.smtp_down else 0
     with Session(rt.engine) as s:
         q = select(OutboxMail).order_by(col(OutboxMail.id))
         if args.status:

@@ -6,6 +6,7 @@ Pure: the random source is an argument, so the table of delays is testable.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 
 def ceiling(failures: int, base: float, cap: float) -> float:
@@ -28,3 +29,15 @@ def delay(failures: int, base: float, cap: float, rng: Callable[[], float]) -> f
     top = ceiling(failures, base, cap)
     low = min(base, top)
     return low + rng() * (top - low)
+
+
+def retry_at(attempts: int, created_at: datetime, now: datetime, retry_hours: int,
+             base_seconds: int) -> datetime | None:
+    """The outbox's one retry rule: when to try a mail again, or None to give up.
+
+    ``base_seconds`` after the first attempt, doubling, capped at one hour (no
+    jitter: a mail waits in a table, no one hammers a server by it), until
+    ``retry_hours`` have passed since the mail was queued."""
+    if now - created_at > timedelta(hours=retry_hours):
+        return None
+    return now + timedelta(seconds=ceiling(max(attempts, 1), base_seconds, 3600))

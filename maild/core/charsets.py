@@ -92,6 +92,18 @@ def decode(data: bytes, label: str | None, hint: str | None = None) -> str:
         return guess(data, hint)
 
 
+def raw_param(data: bytes, hint: str | None = None) -> str:
+    """Raw 8-bit bytes in a header parameter (a filename sent without RFC 2231/2047):
+    UTF-8 when they are valid UTF-8, else the message's charset, else GB18030."""
+    for codec in ("utf-8", _codec(hint)):
+        if codec:
+            try:
+                return _clean(data.decode(codec))
+            except UnicodeError:
+                pass
+    return _clean(data.decode("gb18030", "replace"))
+
+
 # --- headers ----------------------------------------------------------------
 
 ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?]*)(?:\?=|$)")

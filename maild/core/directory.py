@@ -7,12 +7,12 @@ the file in a spreadsheet and import it again.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from maild.core import addresses
+
 COLUMNS = ("employee_id", "name", "company", "phone", "address", "email", "vip")
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 _TRUE = frozenset({"1", "true", "yes", "y", "vip", "是", "真"})
 _FALSE = frozenset({"", "0", "false", "no", "n", "否", "假"})
 
@@ -40,7 +40,12 @@ class RowError:
 
 
 def valid_email(value: str) -> bool:
-    return bool(_EMAIL.match(value)) and len(value) <= 320
+    """An address mail can be sent to: ASCII or internationalised (``addresses.check``)."""
+    try:
+        addresses.check(value)
+    except addresses.AddressError:
+        return False
+    return True
 
 
 def parse_vip(value: str) -> bool | None:
@@ -66,7 +71,7 @@ def validate_row(raw: Mapping[str, str | None], line: int) -> CustomerRow | RowE
     get = {k: (v or "").strip() for k, v in raw.items() if k}
     if not get.get("name"):
         return RowError(line, "name is empty")
-    email = get.get("email", "").lower()
+    email = addresses.key(get.get("email", ""))
     if email and not valid_email(email):
         return RowError(line, f"email {email!r} is not an email address")
     vip = parse_vip(get.get("vip", ""))

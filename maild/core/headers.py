@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_tz
 
+from maild.core.addresses import key as address_key
 from maild.core.charsets import CONTROL, ENCODED_WORD, guess, header_text, raw_bytes
 
 # --- addresses --------------------------------------------------------------
@@ -47,7 +48,7 @@ def _split_list(value: str) -> Iterator[str]:
 
 def bare_address(addr: str) -> str:
     addr = "".join(COMMENT.sub("", addr).split()).rsplit(":", 1)[-1]  # "mailto:", routes
-    return guess(raw_bytes(addr)).lower() if addr else ""
+    return address_key(guess(raw_bytes(addr))) if addr else ""
 
 
 def _mailbox(item: str, hint: str | None) -> tuple[str, str]:

@@ -12,6 +12,8 @@ from email.mime.text import MIMEText
 from email.policy import Compat32
 from email.utils import format_datetime, formataddr
 
+from maild.core import addresses
+
 LOOP_HEADER = "X-Maild-Loop"
 HEADER_LINE = 78  # RFC 5322's "SHOULD" line length, compat32's default fold width
 
@@ -32,7 +34,19 @@ class _Compat32(Compat32):
         return super().fold_binary(name, value)  # type: ignore[arg-type]
 
 
-SMTP_COMPAT = _Compat32(linesep="\r\n")
+class Utf8Header(str):
+    """A header value written as raw UTF-8 (RFC 6532): addresses whose local part has
+    no ASCII form, which RFC 2047 may not encode. Such a message needs SMTPUTF8."""
+
+
+class _Compat32Utf8(_Compat32):
+    def fold_binary(self, name: str, value: object) -> bytes:
+        if isinstance(value, Utf8Header):  # checked addresses: no CR, LF or controls
+            return f"{name}: {value}{self.linesep}".encode()
+        return super().fold_binary(name, value)
+
+
+SMTP_COMPAT = _Compat32Utf8(linesep="\r\n")
 
 
 @dataclass(frozen=True)
@@ -92,7 +106,8 @@ def build(mail: OutgoingMail) -> bytes:
                             filename=("utf-8", "", one_line(filename, 120)))
             msg.attach(part)
     msg["From"] = _address(mail.from_name, mail.from_addr)
-    msg["To"] = ", ".join(mail.to)
+    to = ", ".join(addresses.header_form(a) for a in mail.to)  # AddressError when unusable
+    msg["To"] = to if to.isascii() else Utf8Header(to)
     if mail.reply_to:
         msg["Reply-To"] = _address(mail.from_name, mail.reply_to)
     subject = one_line(mail.subject, 400)

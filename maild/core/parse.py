@@ -29,7 +29,7 @@ from email.utils import collapse_rfc2231_value
 from html.parser import HTMLParser
 from typing import TypeVar
 
-from maild.core.charsets import WHITESPACE, decode, header_text
+from maild.core.charsets import WHITESPACE, decode, header_text, raw_bytes, raw_param
 from maild.core.headers import (
     addresses,
     bare_address,
@@ -152,9 +152,23 @@ def _charset(part: Message) -> str | None:
     return label if isinstance(label, str) and label else None
 
 
-def _filename(part: Message) -> str:
-    name = _safe(part.get_filename, None)
-    return header_text(name, _charset(part)) if isinstance(name, str) else ""
+def _filename(part: Message, hint: str | None = None) -> str:
+    """The attachment's name; raw 8-bit bytes in its header are decoded by ``raw_param``
+    (compat32 would turn them into U+FFFD before we saw them)."""
+    name = _safe(lambda: _raw_filename(part, hint) or part.get_filename(), None)
+    return header_text(name, _charset(part) or hint) if isinstance(name, str) else ""
+
+
+def _raw_filename(part: Message, hint: str | None) -> str | None:
+    for key, value in part.raw_items():
+        if key.lower() in ("content-disposition", "content-type") and isinstance(value, str) \
+                and not value.isascii():
+            decoded = Message()
+            decoded[key] = raw_param(raw_bytes(value), _charset(part) or hint)
+            name = decoded.get_filename()
+            if name:
+                return name
+    return None
 
 
 def _disposition(part: Message) -> str | None:
@@ -231,7 +245,7 @@ def _bodies(msg: Message, hint: str | None) -> tuple[str, str, tuple[Attachment,
     html = ""
     attachments: list[Attachment] = []
     for part, attached in _walk(msg):
-        ctype, name = _ctype(part), _filename(part)
+        ctype, name = _ctype(part), _filename(part, hint)
         if ctype in ("message/rfc822", "message/global"):
             attachments.append(Attachment(name or "forwarded.eml", ctype, _message_bytes(part)))
         elif ctype.startswith("message/"):

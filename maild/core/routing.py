@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from maild.core import addresses
 from maild.rules import Site, TypeRule
 
 
@@ -31,7 +32,7 @@ def pick_site(company: str | None, email: str | None, sites: Sequence[Site]) -> 
             if any(_fold(c) == folded for c in site.companies):
                 return site
     if email and "@" in email:
-        domain = email.rsplit("@", 1)[1].lower()
+        domain = addresses.domain_key(email.rsplit("@", 1)[1])
         for site in sites:
             if domain in site.domains:
                 return site

@@ -16,6 +16,8 @@ import hmac
 import re
 from collections.abc import Sequence
 
+from maild.core import addresses
+
 CASE = "c"  # a case notification
 HOLD = "h"  # a held message awaiting the sender's confirmation
 
@@ -23,7 +25,7 @@ _TOKEN_RE = re.compile(r"^([ch])(\d{1,12})-([a-z2-7]{16})$")
 
 
 def _sig(secret: str, kind: str, ident: int, recipient: str) -> str:
-    mac = hmac.new(secret.encode(), f"{kind}{ident}:{recipient.strip().lower()}".encode(),
+    mac = hmac.new(secret.encode(), f"{kind}{ident}:{addresses.key(recipient)}".encode(),
                    hashlib.sha256).digest()
     return base64.b32encode(mac[:10]).decode().lower()
 

@@ -150,7 +150,7 @@ class OutboxMail(SQLModel, table=True):
     raw: bytes = Field(sa_type=sa.LargeBinary)
     status: str = Field(default="pending", max_length=16, index=True)
     attempts: int = 0
-    next_attempt_at: datetime = _when(nullable=False)
+    next_attempt_at: datetime = _when(nullable=False)  # a failed row: when it failed
     last_error: str | None = None
     created_at: datetime = _when(nullable=False)
     sent_at: datetime | None = _when()

@@ -9,6 +9,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from maild.core import addresses
 from maild.core.cases import CaseView
 from maild.core.values import OPEN_STATUSES, Status
 from maild.db.models import Case, Customer, InboundMessage, LogEntry, MessageRef, OutboxMail
@@ -92,7 +93,10 @@ def remember_ref(s: Session, message_id: str | None, case_id: int, new: bool = F
 
 
 def customer_by_email(s: Session, email: str) -> Customer | None:
-    return s.exec(select(Customer).where(func.lower(Customer.email) == email.lower())).first()
+    """By address compared as ``addresses.key`` does (older rows: ASCII in any case)."""
+    k = addresses.key(email)
+    match = func.lower(Customer.email) == k if k.isascii() else col(Customer.email) == k
+    return s.exec(select(Customer).where(match)).first()
 
 
 def engineer_loads(s: Session,
@@ -163,10 +167,28 @@ def failed_alert_since(s: Session, since: datetime) -> bool:
     return row is not None
 
 
+def last_outbox_at(s: Session, template: str) -> datetime | None:
+    """When mail of ``template`` was last queued (the hourly limit of operators' notices)."""
+    return s.exec(select(func.max(OutboxMail.created_at))
+                  .where(OutboxMail.template == template)).one()
+
+
+def failed_outbox_since(s: Session, since: datetime | None, skip_template: str,
+                        limit: int) -> tuple[list[OutboxMail], int]:
+    """Outbox rows that failed after ``since`` (a failed row's ``next_attempt_at`` is when
+    it failed), the first ``limit`` of them and how many there are."""
+    where = [col(OutboxMail.status) == "failed", col(OutboxMail.template) != skip_template]
+    if since is not None:
+        where.append(col(OutboxMail.next_attempt_at) > since)
+    rows = list(s.exec(select(OutboxMail).where(*where).order_by(col(OutboxMail.id))
+                       .limit(limit)))
+    return rows, count_where(s, OutboxMail, *where)
+
+
 def responses_since(s: Session, address: str, templates: frozenset[str],
                     since: datetime) -> int:
     """How many automatic answers went to ``address`` since ``since`` (loop protection)."""
-    return count_where(s, OutboxMail, col(OutboxMail.to_addr) == address.lower(),
+    return count_where(s, OutboxMail, col(OutboxMail.to_addr) == addresses.key(address),
                        col(OutboxMail.template).in_(sorted(templates)),
                        col(OutboxMail.created_at) >= since)
 

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session, col, or_, select
 
+from maild.core import addresses
 from maild.core.fts import Query, fts5_match, index_text, parse_query, tsquery
 from maild.db.models import Case, Customer, LogEntry
 
@@ -37,6 +38,11 @@ _pg_fts.name = TABLE
 
 _CASE_TEXT = sa.text("SELECT subject, description, resolution FROM cases WHERE id = :id")
 _LOG_TEXT = sa.text("SELECT text FROM case_log WHERE case_id = :id ORDER BY id")
+
+
+def _as_stored(text: str) -> str:
+    """Search text lower-cased, and an address in it written as ``addresses.key`` stores it."""
+    return addresses.key(text) if "@" in text else text.lower()
 
 
 def reindex(conn: sa.Connection, case_ids: Sequence[int]) -> None:
@@ -148,8 +154,8 @@ def search(s: Session, words: Sequence[str], filters: Filters = Filters(),
         (table, key), conds = _text_condition(s.get_bind().dialect.name, query)
         q = q.join(table, key == Case.id).where(*conds)
         order = key.desc()
-    if filters.customer:
-        pattern = f"%{filters.customer.lower()}%"
+    if filters.customer:  # an address in any spelling (A-label domain…) as it is stored
+        pattern = f"%{_as_stored(filters.customer)}%"
         q = q.join(Customer, Customer.id == Case.customer_id).where(or_(  # type: ignore[arg-type]
             sa.func.lower(Customer.name).like(pattern),
             sa.func.lower(sa.func.coalesce(Customer.email, "")).like(pattern),
@@ -157,7 +163,7 @@ def search(s: Session, words: Sequence[str], filters: Filters = Filters(),
         ))
     if filters.engineer:
         q = q.where(sa.func.lower(sa.func.coalesce(Case.engineer_email, ""))
-                    == filters.engineer.lower())
+                    == addresses.key(filters.engineer))
     if filters.status:
         q = q.where(col(Case.status).in_(list(filters.status)))
     if filters.type:

@@ -18,12 +18,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TypeVar
 
 import aiosmtplib
 from sqlmodel import Session
 
+from maild.core import backoff
 from maild.db import queries
 from maild.db.models import OutboxMail
 from maild.edges import oauth2, tls
@@ -32,7 +33,7 @@ from maild.edges.smtp import (
     FlushStats,
     _client,
     _forget_refused_token,
-    backoff,
+    attempt,
     never_stop,
 )
 from maild.runtime import Runtime
@@ -56,44 +57,33 @@ def _record(s: Session, row: OutboxMail, verdict: str, error: str | None, now: d
     if verdict == "sent":
         row.status, row.sent_at = "sent", now
     elif verdict == "failed":
-        row.status = "failed"
-    elif now - row.created_at > timedelta(hours=retry_hours):
-        row.status = "failed"
+        row.status, row.next_attempt_at = "failed", now  # when it failed
+    else:
+        _retry_or_give_up(row, now, error, retry_hours, retry_base_seconds)
+    s.commit()
+
+
+def _retry_or_give_up(row: OutboxMail, now: datetime, error: str | None, retry_hours: int,
+                      retry_base_seconds: int) -> None:
+    """The one retry rule (``core.backoff.retry_at``) applied to a locked row."""
+    when = backoff.retry_at(row.attempts, row.created_at, now, retry_hours, retry_base_seconds)
+    if when is None:
+        row.status, row.next_attempt_at = "failed", now
         row.last_error = f"gave up after {row.attempts} attempts: {error}"
     else:
-        row.next_attempt_at = now + backoff(max(row.attempts, 1), retry_base_seconds)
-    s.commit()
+        row.last_error = error
+        row.next_attempt_at = when
 
 
 def _defer_due(rt: Runtime, now: datetime, error: str) -> int:
     """SMTP is down: push the due rows no other replica holds back by their back-off."""
     with Session(rt.engine, expire_on_commit=False) as s:
         rows = queries.due_outbox(s, now, BATCH)
+        cfg = rt.settings.smtp
         for row in rows:
-            if now - row.created_at > timedelta(hours=rt.settings.smtp.retry_hours):
-                row.status = "failed"
-                row.last_error = f"gave up after {row.attempts} attempts: {error}"
-            else:
-                row.last_error = error
-                row.next_attempt_at = now + backoff(max(row.attempts, 1),
-                                                    rt.settings.smtp.retry_base_seconds)
+            _retry_or_give_up(row, now, error, cfg.retry_hours, cfg.retry_base_seconds)
         s.commit()
         return len(rows)
-
-
-async def _attempt(client: aiosmtplib.SMTP, sender: str, row: OutboxMail) -> tuple[str, str | None]:
-    """("sent" | "failed" | "retry", error) for one send."""
-    try:
-        await client.sendmail(sender, list(row.recipients), row.raw)
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        return "failed", f"refused: {exc}"
-    except aiosmtplib.SMTPResponseException as exc:
-        if 500 <= exc.code < 600:
-            return "failed", f"{exc.code} {exc}"
-        return "retry", f"{exc.code} {exc.message}"
-    except (OSError, aiosmtplib.SMTPException) as exc:
-        return "retry", str(exc)
-    return "sent", None
 
 
 async def _in_thread(fn: Callable[..., T], *args: object) -> T:
@@ -130,7 +120,8 @@ async def flush(rt: Runtime, clock: Callable[[], datetime],
                     stats.smtp_down = True
                     stats.deferred += await asyncio.to_thread(_defer_due, rt, clock(), why)
                     return stats
-                verdict, error = await _attempt(client, rt.settings.helpdesk.address, row)
+                verdict, error = await attempt(client, rt.settings.helpdesk.address,
+                                               list(row.recipients), row.raw)
                 await _in_thread(_record, s, row, verdict, error, clock(), cfg.retry_hours,
                                  cfg.retry_base_seconds)
             if verdict == "sent":

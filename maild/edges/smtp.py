@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from maild.config import SmtpSettings
+from maild.core import addresses, backoff
 from maild.db import queries
 from maild.db.models import OutboxMail
 from maild.db.session import transaction
@@ -40,6 +41,12 @@ class FlushStats:
     failed: int = 0
     smtp_down: bool = False
 
+    def add(self, other: FlushStats) -> None:
+        self.sent += other.sent
+        self.deferred += other.deferred
+        self.failed += other.failed
+        self.smtp_down = self.smtp_down or other.smtp_down
+
 
 @dataclass(frozen=True)
 class Claimed:
@@ -48,11 +55,6 @@ class Claimed:
     raw: bytes
     attempts: int
     created_at: datetime
-
-
-def backoff(attempts: int, base_seconds: int = 30) -> timedelta:
-    """30 s, 1 min, 2 min … (``[smtp] retry_base_seconds`` doubling) capped at one hour."""
-    return timedelta(seconds=min(base_seconds * 2 ** max(attempts - 1, 0), 3600))
 
 
 def idle_seconds(cfg: SmtpSettings) -> float:
@@ -80,6 +82,8 @@ def _mark(rt: Runtime, row_id: int, status: str, now: datetime, error: str | Non
         values["attempts"] = col(OutboxMail.attempts) + 1
     if status == "sent":
         values["sent_at"] = now
+    if status == "failed":  # a failed row's next_attempt_at says when it failed
+        values["next_attempt_at"] = now
     if retry_at is not None:
         values["next_attempt_at"] = retry_at
     with transaction(rt.engine) as s:
@@ -123,11 +127,31 @@ def never_stop() -> bool:
 
 async def flush(rt: Runtime, clock: Callable[[], datetime],
                 ignore_schedule: bool = False, stop: Callable[[], bool] = never_stop) -> FlushStats:
-    """Send everything due now; returns counts. Never raises for SMTP trouble.
+    """Send everything due now; returns counts. Never raises for SMTP trouble, and no
+    one mail stops the others (``attempt``).
 
     ``stop()`` true (the daemon is stopping) ends the flush before the next mail;
     the rest of the claimed batch is released, as it is when the flush is cancelled.
-    The mail being sent at a cancellation keeps its lease: the server may have it."""
+    The mail being sent at a cancellation keeps its lease: the server may have it.
+    Afterwards the operators are told about failed mail (``maild.undelivered``),
+    and that notice is sent at once."""
+    stats = await _flush_due(rt, clock, ignore_schedule, stop)
+    if stop():
+        return stats
+    from maild import undelivered
+
+    try:
+        told = await asyncio.to_thread(undelivered.tell_operators, rt, clock())
+    except Exception:  # the notice is a courtesy: its trouble never stops the outbox
+        log.exception("could not queue the operators' notice about failed mail")
+        told = 0
+    if told:
+        stats.add(await _flush_due(rt, clock, ignore_schedule, stop))
+    return stats
+
+
+async def _flush_due(rt: Runtime, clock: Callable[[], datetime], ignore_schedule: bool,
+                     stop: Callable[[], bool]) -> FlushStats:
     if rt.engine.dialect.name == "postgresql":  # replicas: a row stays locked while sent
         from maild.edges import outbox_pg
 
@@ -193,35 +217,74 @@ async def _send_batch(rt: Runtime, client: aiosmtplib.SMTP, batch: list[Claimed]
     return True
 
 
-async def _send_one(rt: Runtime, client: aiosmtplib.SMTP, sender: str, item: Claimed,
-                    clock: Callable[[], datetime], stats: FlushStats) -> None:
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    """RSET after a mail failed on our side, so no half-open envelope reaches the next one;
+    a connection that cannot even do that is closed (the rest of the batch then waits)."""
+    if not client.is_connected:
+        return
     try:
-        await client.sendmail(sender, item.recipients, item.raw)
+        await client.rset()
+    except Exception:
+        client.close()
+
+
+async def attempt(client: aiosmtplib.SMTP, sender: str, recipients: list[str],
+                  raw: bytes) -> tuple[str, str | None]:
+    """("sent" | "failed" | "retry", error) for one mail; never raises but for a cancel.
+
+    A 5xx, an address this relay cannot take (no SMTPUTF8 for a non-ASCII local
+    part) or any other error of this mail alone fails this mail and no other."""
+    try:
+        await client._ehlo_or_helo_if_needed()  # SMTPUTF8 is known only after EHLO
+        rcpts, options = addresses.send_plan(recipients, raw,
+                                             client.supports_extension("smtputf8"))
+    except addresses.AddressError as exc:
+        return "failed", f"not sendable: {exc}"
+    except (OSError, aiosmtplib.SMTPException) as exc:
+        return "retry", str(exc)
+    try:
+        await client.sendmail(sender, rcpts, raw, mail_options=options)
     except aiosmtplib.SMTPRecipientsRefused as exc:
-        await asyncio.to_thread(_mark, rt, item.id, "failed", clock(), f"refused: {exc}")
-        stats.failed += 1
+        return "failed", f"refused: {exc}"
     except aiosmtplib.SMTPResponseException as exc:
         if 500 <= exc.code < 600:
-            await asyncio.to_thread(_mark, rt, item.id, "failed", clock(), f"{exc.code} {exc}")
-            stats.failed += 1
-        else:
-            await asyncio.to_thread(_defer, rt, item, clock(), f"{exc.code} {exc.message}", True)
-            stats.deferred += 1
+            return "failed", f"{exc.code} {exc}"
+        return "retry", f"{exc.code} {exc.message}"
     except (OSError, aiosmtplib.SMTPException) as exc:
-        await asyncio.to_thread(_defer, rt, item, clock(), str(exc), True)
-        stats.deferred += 1
-    else:
+        return "retry", str(exc)
+    except Exception as exc:  # this mail's own fault (an encoding, a bug): it alone fails
+        log.exception("outbox mail failed to send")
+        await _reset(client)
+        return "failed", f"{type(exc).__name__}: {exc}"
+    return "sent", None
+
+
+async def _send_one(rt: Runtime, client: aiosmtplib.SMTP, sender: str, item: Claimed,
+                    clock: Callable[[], datetime], stats: FlushStats) -> None:
+    verdict, error = await attempt(client, sender, item.recipients, item.raw)
+    if verdict == "sent":
         await asyncio.to_thread(_mark, rt, item.id, "sent", clock())
         log.info("outbox %s sent to %s", item.id, ",".join(item.recipients))
         stats.sent += 1
+    elif verdict == "failed":
+        await asyncio.to_thread(_mark, rt, item.id, "failed", clock(), error)
+        log.warning("outbox %s to %s failed: %s", item.id, ",".join(item.recipients), error)
+        stats.failed += 1
+    elif await asyncio.to_thread(_defer, rt, item, clock(), error or "", True):
+        stats.failed += 1  # its retry window had passed
+    else:
+        stats.deferred += 1
 
 
-def _defer(rt: Runtime, item: Claimed, now: datetime, error: str, count_attempt: bool) -> None:
-    """Retry later with back-off, or give up once the retry window has passed."""
+def _defer(rt: Runtime, item: Claimed, now: datetime, error: str, count_attempt: bool) -> bool:
+    """Retry later with back-off, or give up (True) once the retry window has passed."""
     attempts = item.attempts + (1 if count_attempt else 0)
-    if now - item.created_at > timedelta(hours=rt.settings.smtp.retry_hours):
+    cfg = rt.settings.smtp
+    when = backoff.retry_at(attempts, item.created_at, now, cfg.retry_hours,
+                            cfg.retry_base_seconds)
+    if when is None:
         _mark(rt, item.id, "failed", now, f"gave up after {attempts} attempts: {error}",
               count_attempt=count_attempt)
-        return
-    delay = backoff(max(attempts, 1), rt.settings.smtp.retry_base_seconds)
-    _mark(rt, item.id, "pending", now, error, retry_at=now + delay, count_attempt=count_attempt)
+        return True
+    _mark(rt, item.id, "pending", now, error, retry_at=when, count_attempt=count_attempt)
+    return False

@@ -387,3 +387,20 @@ def test_corpus_mutations_never_raise(data: st.DataObject) -> None:
         raw = raw[: data.draw(st.integers(0, len(raw)))]
     with contextlib.suppress(UnparseableMessage):
         parse(bytes(raw))
+
+
+@pytest.mark.parametrize(("name", "charset"), [
+    ("报告.docx".encode(), "utf-8"), ("报告.docx".encode(), "gbk"),
+    ("报告.docx".encode("gb18030"), "gbk"), ("报告.docx".encode("gb18030"), None),
+    ("Résumé.pdf".encode("latin-1"), "iso-8859-1"),
+])
+def test_raw_8bit_filenames(name: bytes, charset: str | None) -> None:
+    """Raw bytes in filename=: UTF-8 if valid, else the message's charset, else GB18030."""
+    raw = (b"From: a@b.example\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\n"
+           b"Content-Type: text/plain; charset=" + (charset or "us-ascii").encode() +
+           b"\r\n\r\nhello\r\n--XX\r\nContent-Type: application/octet-stream\r\n"
+           b'Content-Disposition: attachment; filename="' + name + b'"\r\n'
+           b"Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--XX--\r\n")
+    expected = "Résumé.pdf" if charset == "iso-8859-1" else "报告.docx"
+    assert [a.filename for a in parse(raw).attachments] == [expected]
