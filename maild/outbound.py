@@ -26,7 +26,7 @@ from maild.core.notify import (
     Recipient,
     render,
 )
-from maild.core.tokens import CASE, make_token, token_address
+from maild.core.tokens import CASE, make_token, personal_token, token_address
 from maild.core.values import Role
 from maild.db import queries
 from maild.db.models import Case, Customer, OutboxMail
@@ -37,6 +37,12 @@ log = logging.getLogger("maild.outbound")
 
 def new_message_id(domain: str) -> str:
     return f"maild.{uuid.uuid4().hex}@{domain}"
+
+
+def personal_address(rt: Runtime, staff_email: str) -> str:
+    """``helpdesk+s-<token>@domain`` for one staff member (SPEC §9, proof 2)."""
+    h = rt.settings.helpdesk
+    return token_address(h.address, personal_token(h.secret, staff_email))
 
 
 def staff_recipient(rt: Runtime, email: str) -> Recipient:
@@ -90,7 +96,8 @@ def case_context(s: Session, rt: Runtime, case: Case) -> dict[str, Any]:
 def base_context(rt: Runtime, case_ctx: Mapping[str, Any] | None) -> dict[str, Any]:
     h = rt.settings.helpdesk
     return {
-        "helpdesk": {"name": h.name, "address": h.address}, "tag": h.subject_tag,
+        "helpdesk": {"name": h.name, "address": h.address, "personal": None},
+        "tag": h.subject_tag, "unproven": None,
         "case": case_ctx, "auto_close_days": h.auto_close_days,
         "error": None, "held": None, "failed": None, "sla": None, "results": None,
         "query": None, "missing": None,
@@ -129,6 +136,9 @@ def enqueue(s: Session, rt: Runtime, notice: Notice, context: Mapping[str, Any],
                             f"{notice.template} to {notice.to.email} not sent: more than "
                             f"{h.auto_replies_per_hour} automatic answers in an hour")
         return None
+    if rt.rules.person(notice.to.email) is not None:  # staff: their personal address
+        personal = personal_address(rt, notice.to.email)
+        context = {**context, "helpdesk": {**context["helpdesk"], "personal": personal}}
     subject, text, html = render(rt.envs, notice, context)
     kind, ident = token if token else (CASE, case.id if case and case.id else 0)
     reply_to = (token_address(h.address, make_token(h.secret, kind, ident, notice.to.email))

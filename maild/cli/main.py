@@ -22,6 +22,7 @@ from maild import __version__
 from maild.cli import customers
 from maild.cli import report as report_cli
 from maild.cli import search as search_cli
+from maild.cli import staff as staff_cli
 from maild.cli.common import (
     EX_TEMPFAIL,
     common_options,
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     customers.add_parser(sub, common)
     search_cli.add_parser(sub, common)
+    staff_cli.add_parser(sub, common)
     report_cli.add_parser(sub, common)
 
     demo = sub.add_parser("demo", parents=[common],
@@ -282,7 +284,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "db": cmd_db, "check": cmd_check, "run": cmd_run, "ingest": cmd_ingest, "cases": cmd_cases,
     "messages": cmd_messages, "outbox": cmd_outbox, "customers": customers.run,
-    "search": search_cli.run, "report": report_cli.run, "demo": cmd_demo,
+    "search": search_cli.run, "staff": staff_cli.run, "report": report_cli.run, "demo": cmd_demo,
 }
 
 
