@@ -21,6 +21,7 @@ from maild.config import Settings, read_config
 from maild.daemon import Daemon, RunStats
 from maild.db import migrate
 from maild.db.models import Case, Customer, utcnow
+from maild.outbound import personal_address
 from maild.runtime import Runtime, database
 from maild.views import case_json
 
@@ -72,6 +73,10 @@ class Maild:
             s.add(Customer(email=email_addr, name=name, company=company, vip=vip,
                            created_at=utcnow()))
             s.commit()
+
+    def personal(self, staff_email: str) -> str:
+        """The staff member's personal helpdesk address (SPEC §9, proof 2)."""
+        return personal_address(self.rt, staff_email)
 
     def case(self, case_id: int) -> dict[str, Any]:
         with Session(self.rt.engine) as s:

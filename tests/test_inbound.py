@@ -60,11 +60,15 @@ def test_subject_tag_behind_any_prefix(m: Maild, prefix: str) -> None:
 
 
 def test_staff_from_header_without_token_is_a_customer(m: Maild) -> None:
-    """Mail that only claims an engineer's From: applies no command."""
+    """Mail that only claims an engineer's From: applies no command: it is handled as the
+    mail of a customer who is not this case's (a case of its own), and the engineer's real
+    address is told, once."""
     feed(m, new_mail(CUSTOMER, "Printer", "It jams."))
     forged = new_mail(ENGINEER, "Re: [Case #1] Printer", "#resolve nothing to do")
-    assert feed(m, forged) == ("reply", 1)
+    assert feed(m, forged) == ("new_case", 2)
     assert m.case(1)["status"] == "dispatched"
+    assert any("case #2" in e["text"] for e in m.case(1)["log"])
+    assert [o.recipients for o in outbox(m, "staff_unproven")] == [[ENGINEER]]
 
 
 def test_quoted_tags_never_act(m: Maild) -> None:

@@ -18,7 +18,7 @@ from maild.templating import TEMPLATE_NAMES, make_env
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 LANGS = ("en", "zh")
 NO_CASE = ("hold", "rejected_sender", "failed_alert", "help", "phone_missing", "search_results",
-           "report")
+           "report", "staff_unproven")
 CASE_TEMPLATES = tuple(n for n in TEMPLATE_NAMES if n not in NO_CASE)
 STATUSES = ("new", "dispatched", "in_progress", "resolved", "closed", "invalid")
 LABELS = {
@@ -70,7 +70,8 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         ],
     }
     return {
-        "helpdesk": {"name": "IT Helpdesk", "address": "helpdesk@corp.example"},
+        "helpdesk": {"name": "IT Helpdesk", "address": "helpdesk@corp.example",
+                     "personal": "helpdesk+s-abcdefghijklmnop@corp.example"},
         "tag": "Case",
         "case": None if name in NO_CASE else case,
         "recipient_name": "张三",
@@ -94,6 +95,9 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
              "resolved_at": None, "engineer_name": None},
         ] if name == "search_results" else None,
         "missing": ["Description", "Employee or Name"] if name == "phone_missing" else None,
+        "unproven": {"subject": f"Call {SCRIPT}", "what": "a phone summary",
+                     "personal": "helpdesk+s-abcdefghijklmnop@corp.example"}
+        if name == "staff_unproven" else None,
         **(sample_report() if name == "report" else {}),
     }
 
