@@ -90,8 +90,9 @@ def on_case(s: Session, rt: Runtime, msg: Inbound, case: Case, ref: CaseRef,
         if proofs.answers_our_mail(s, case, msg, customer):
             have |= {Proof.REFERENCES}
         return on_reply(s, rt, msg, case, row, Claim.CUSTOMER, have)
-    if ref.via == "subject":
-        return None
+    if ref.via == "subject" and \
+            queries.case_by_references(s, threads.reference_ids(msg)) != case.id:
+        return None  # named only by its subject tag: a stranger's mail
     return on_reply(s, rt, msg, case, row, Claim.STRANGER, have)
 
 

@@ -18,7 +18,7 @@ from maild.templating import TEMPLATE_NAMES, make_env
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 LANGS = ("en", "zh")
 NO_CASE = ("hold", "rejected_sender", "failed_alert", "help", "phone_missing", "search_results",
-           "report", "staff_unproven")
+           "report", "staff_unproven", "address_changed")
 CASE_TEMPLATES = tuple(n for n in TEMPLATE_NAMES if n not in NO_CASE)
 STATUSES = ("new", "dispatched", "in_progress", "resolved", "closed", "invalid")
 LABELS = {
@@ -98,6 +98,8 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         "unproven": {"subject": f"Call {SCRIPT}", "what": "a phone summary",
                      "personal": "helpdesk+s-abcdefghijklmnop@corp.example"}
         if name == "staff_unproven" else None,
+        "changed": {"old": "old@corp.example", "new": f"new{SCRIPT}@corp.example",
+                    "by": "Call Centre"} if name == "address_changed" else None,
         **(sample_report() if name == "report" else {}),
     }
 
