@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ from maild.cli.common import (
 from maild.config import ConfigError, default_config_path
 from maild.db import migrate
 from maild.db.models import Case, InboundMessage, OutboxMail, utcnow
+from maild.private import UMASK
 from maild.rules import RulesError
 from maild.runtime import database
 
@@ -286,6 +288,13 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "messages": cmd_messages, "outbox": cmd_outbox, "customers": customers.run,
     "search": search_cli.run, "staff": staff_cli.run, "report": report_cli.run, "demo": cmd_demo,
 }
+
+
+def entry() -> int:
+    """The ``maild`` command: ``main`` with an owner-only umask, so that whatever maild
+    creates (store, database, attachments, token cache) is private (tests call ``main``)."""
+    os.umask(UMASK)
+    return main()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
