@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from maild import proofs
+from maild import flood, proofs
 from maild.attachments import Kept
 from maild.core import cases, notify, threads
 from maild.core.forwarding import looks_forwarded
@@ -56,6 +56,13 @@ def handle(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handle
     reason = screen(msg, frozenset({h.address.lower()}), LOOP_HEADER)
     if reason:
         return Handled(Disposition.IGNORED, None, reason)
+    mark = flood.outbox_mark(s)
+    return flood.cap(s, rt, msg.from_addr, row, mark, _handle_mail(s, rt, msg, row))
+
+
+def _handle_mail(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handled:
+    """Threading, then who is writing (SPEC §3.3-§3.9, §9)."""
+    h = rt.settings.helpdesk
     rcpts = proofs.recipients(rt, msg)
     sender = proofs.of_sender(rt, msg, rcpts)
     ref = find_case(s, rt, msg, rcpts)

@@ -98,6 +98,7 @@ def base_context(rt: Runtime, case_ctx: Mapping[str, Any] | None) -> dict[str, A
     return {
         "helpdesk": {"name": h.name, "address": h.address, "personal": None},
         "tag": h.subject_tag, "unproven": None, "changed": None,
+        "flood": None,
         "case": case_ctx, "auto_close_days": h.auto_close_days,
         "error": None, "held": None, "failed": None, "sla": None, "results": None,
         "query": None, "missing": None,

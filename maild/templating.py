@@ -16,7 +16,7 @@ TEMPLATE_NAMES = (
     "command_error", "unassigned", "reopened", "hold", "rejected_sender", "failed_alert",
     "help", "phone_missing", "search_results", "reassigned", "escalation", "sla_warning",
     "sla_breach", "report", "staff_unproven", "reply_to_case_mail",
-    "address_changed",
+    "address_changed", "flood_alert",
 )
 
 

@@ -18,7 +18,8 @@ from maild.templating import TEMPLATE_NAMES, make_env
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 LANGS = ("en", "zh")
 NO_CASE = ("hold", "rejected_sender", "failed_alert", "help", "phone_missing", "search_results",
-           "report", "staff_unproven", "address_changed")
+           "report", "staff_unproven", "address_changed",
+           "flood_alert")
 CASE_TEMPLATES = tuple(n for n in TEMPLATE_NAMES if n not in NO_CASE)
 STATUSES = ("new", "dispatched", "in_progress", "resolved", "closed", "invalid")
 LABELS = {
@@ -100,6 +101,8 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         if name == "staff_unproven" else None,
         "changed": {"old": "old@corp.example", "new": f"new{SCRIPT}@corp.example",
                     "by": "Call Centre"} if name == "address_changed" else None,
+        "flood": {"sender": f"bot{SCRIPT}@evil.example", "limit": 30}
+        if name == "flood_alert" else None,
         **(sample_report() if name == "report" else {}),
     }
 

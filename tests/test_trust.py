@@ -307,3 +307,25 @@ def test_staff_footer_shows_the_personal_address_customers_do_not_get_one(m: Mai
     dispatch = outbox(m, "dispatch")[0]
     assert m.personal(dispatch.recipients[0]) in text_of(dispatch.raw)
     assert "+s-" not in text_of(outbox(m, "ack")[0].raw)
+
+
+# --------------------------------------------------------------------- floods
+
+
+def test_one_sender_cannot_make_maild_write_without_end(tmp_path: Path) -> None:
+    path = write_config(tmp_path, 1, 1)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("[limits]\nmails_per_sender_per_hour = 3\n")
+    m = Maild(path)
+    m.add_customer(VIP, "Liu Yang", company="上海分公司")
+    for i in range(5):
+        assert feed(m, new_mail(VIP, f"printer {i}", "jams"),
+                    NOW + timedelta(minutes=i))[0] == "new_case"
+    assert len(outbox(m, "dispatch")) == 3 and len(outbox(m, "ack")) == 3
+    assert [o.recipients for o in outbox(m, "flood_alert")] == [[OPERATOR]]
+    assert any(e["kind"] == "suppressed" and "dispatch to" in e["text"]
+               for e in m.case(5)["log"])
+    # an hour after the last of them, the sender's mail is answered again
+    assert feed(m, new_mail(VIP, "printer 6", "jams"), NOW + timedelta(minutes=65))[0] == \
+        "new_case"
+    assert len(outbox(m, "dispatch")) == 4 and len(outbox(m, "flood_alert")) == 1
