@@ -1,5 +1,5 @@
 """``python -m maild`` runs the command line."""
 
-from maild.cli import main
+from maild.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

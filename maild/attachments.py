@@ -19,6 +19,7 @@ from sqlmodel import Session
 from maild.config import LimitSettings
 from maild.core.values import Inbound
 from maild.db.models import AttachmentFile
+from maild.private import private_dir, write_private
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
 
@@ -38,9 +39,9 @@ def store_blob(store: Path, data: bytes) -> str:
     digest = hashlib.sha256(data).hexdigest()
     path = store / "attachments" / digest[:2] / digest
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(data)
+        write_private(tmp, data)
         os.replace(tmp, path)
     return digest
 

@@ -18,6 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from maild.config import ConfigError, Settings, read_config
 from maild.db import migrate
 from maild.edges import imap, smtp
+from maild.private import loose_modes
 from maild.reload import ReloadError, load_rule_set, load_templates
 from maild.runtime import database
 
@@ -29,9 +30,11 @@ class Check:
     name: str
     ok: bool
     detail: str
+    warning: bool = False  # ok, but something an operator should fix (exit code unchanged)
 
     def line(self) -> str:
-        return f"{'ok  ' if self.ok else 'FAIL'}  {self.name:<10} {self.detail}"
+        word = "FAIL" if not self.ok else "warn" if self.warning else "ok  "
+        return f"{word}  {self.name:<10} {self.detail}"
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,17 +115,47 @@ async def check_smtp(settings: Settings) -> Check:
     return Check("smtp", True, f"{where}: connected{login}")
 
 
+def check_trust(settings: Settings) -> Check:
+    """Warn when staff must now prove their mail but the server's proof is off (SPEC §9)."""
+    try:
+        staff = len(load_rule_set(settings).people)
+    except ReloadError:
+        staff = 0
+    if settings.trust.authserv_id:
+        return Check("trust", True, f"Authentication-Results of {settings.trust.authserv_id} "
+                                    "are believed; personal addresses and case tokens too")
+    if not staff:
+        return Check("trust", True, "no staff; [trust] authserv_id unset")
+    return Check("trust", True, f"{staff} staff but [trust] authserv_id is unset: operators' "
+                 "phone summaries, forwards and #search count only when sent to their personal "
+                 "address ('maild staff address EMAIL'); see docs/TRUST.md", warning=True)
+
+
+def check_store(settings: Settings) -> Check:
+    """Warn about a store (database, attachments) that others on the host may read."""
+    store = settings.paths.store
+    url = settings.database.url
+    db = Path(url.split("///", 1)[1]) if url.startswith("sqlite:///") else None
+    loose = loose_modes(store, (db,) if db and db.exists() else ())
+    if loose:
+        more = f" (and {len(loose) - 3} more)" if len(loose) > 3 else ""
+        return Check("store", True, "readable by others: " + "; ".join(loose[:3]) + more +
+                     f": chmod -R go-rwx {store}", warning=True)
+    return Check("store", True, f"{store}: owner-only" if store.exists() else
+                 f"{store}: not created yet (maild creates it owner-only)")
+
+
 async def run_checks(path: Path) -> list[Check]:
     """Every check, in order; the ones after a bad config are reported as skipped."""
     config, settings = check_config(path)
     if settings is None:
         skipped = [Check(name, False, "skipped: the config must be fixed first")
-                   for name in ("database", "rules", "imap", "smtp")]
+                   for name in ("database", "rules", "trust", "store", "imap", "smtp")]
         return [config, *skipped]
     db = await asyncio.to_thread(check_database, settings)
     rules = await asyncio.to_thread(check_rules, settings)
     mailbox, relay = await asyncio.gather(check_imap(settings), check_smtp(settings))
-    return [config, db, rules, mailbox, relay]
+    return [config, db, rules, check_trust(settings), check_store(settings), mailbox, relay]
 
 
 def _first_line(exc: BaseException) -> str:

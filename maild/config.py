@@ -128,6 +128,16 @@ class LimitSettings:
     max_message_bytes: int = 50 * 1024 * 1024
     max_attachment_bytes: int = 20 * 1024 * 1024
     forward_attachments_bytes: int = 10 * 1024 * 1024
+    mails_per_sender_per_hour: int = 30  # what one sender can make maild send (SPEC §9); 0: off
+
+
+@dataclass(frozen=True)
+class TrustSettings:
+    """How maild tells who sent a mail (SPEC §9)."""
+
+    authserv_id: str = ""  # the Authentication-Results id our MTA stamps; empty: proof 3 off
+    # where reply tokens are read from: of an envelope header only the topmost counts
+    recipient_headers: tuple[str, ...] = ("delivered-to", "to", "cc")
 
 
 @dataclass(frozen=True)
@@ -164,6 +174,7 @@ class Settings:
     reports: ReportSettings
     paths: PathSettings
     limits: LimitSettings = field(default_factory=LimitSettings)
+    trust: TrustSettings = field(default_factory=TrustSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     oauth2: OAuth2Settings = field(default_factory=OAuth2Settings)
@@ -178,6 +189,7 @@ _SECTIONS: dict[str, type] = {
     "reports": ReportSettings,
     "paths": PathSettings,
     "limits": LimitSettings,
+    "trust": TrustSettings,
     "logging": LoggingSettings,
     "metrics": MetricsSettings,
     "oauth2": OAuth2Settings,
@@ -284,6 +296,23 @@ def _validate(s: Settings, where: str) -> None:
     if not 1 <= s.reports.monthly_day <= 28:
         raise ConfigError(f"{where}: [reports] monthly_day must be 1..28")
     _validate_ops(s, where)
+    _validate_trust(s, where)
+
+
+_RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "to", "cc")
+
+
+def _validate_trust(s: Settings, where: str) -> None:
+    """The [trust] header names and the [limits] sender cap."""
+    bad = [h for h in s.trust.recipient_headers if h.lower() not in _RECIPIENT_HEADERS]
+    if bad or not s.trust.recipient_headers:
+        raise ConfigError(f"{where}: [trust] recipient_headers must be a non-empty list of "
+                          f"{', '.join(_RECIPIENT_HEADERS)}; got {list(s.trust.recipient_headers)}")
+    if any(c in s.trust.authserv_id for c in " ;()\"\t"):
+        raise ConfigError(f"{where}: [trust] authserv_id must be one name such as "
+                          f'"mx.corp.example", got {s.trust.authserv_id!r}')
+    if s.limits.mails_per_sender_per_hour < 0:
+        raise ConfigError(f"{where}: [limits] mails_per_sender_per_hour must be 0 (off) or more")
 
 
 def _validate_ops(s: Settings, where: str) -> None:

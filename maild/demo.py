@@ -4,7 +4,8 @@ It starts the in-memory IMAP + SMTP server (``maild.mailserver``), a
 temporary SQLite database and the shipped ``rules/`` and ``templates/``,
 then plays a conversation through the real daemon code: customers write in
 (one in Chinese), engineers reply with tags above the quoted dispatch mail
-(whose example tags must not act), and a customer confirms. Nothing here
+(whose example tags must not act), a customer confirms, and the call centre
+takes a call, writing its summary to its personal helpdesk address. Nothing here
 is special-cased in maild: the demo only sends mail and calls ``run_once``.
 """
 
@@ -28,6 +29,7 @@ from maild.daemon import Daemon
 from maild.db import migrate
 from maild.db.models import Case, Customer, LogEntry, utcnow
 from maild.mailserver import Delivery, LocalMailServer
+from maild.outbound import personal_address
 from maild.resources import shipped_dir
 from maild.runtime import Runtime, database
 
@@ -46,6 +48,7 @@ class Step:
     who: str
     text: str
     subject: str | None = None  # set: a new mail; None: a reply
+    personal: bool = False  # a new mail to the writer's personal helpdesk address (staff)
 
 
 SCRIPT = (
@@ -62,6 +65,14 @@ SCRIPT = (
     Step("wang.fang@sh.corp.example", "确认，谢谢！"),
     Step("tom.brown@uk.corp.example", "Confirm - works again, thanks."),
     Step("tom.brown@uk.corp.example", "5"),
+    # the call centre takes a call; it writes to its personal address, which proves to
+    # maild that the summary is the operator's (a From: line alone proves nothing)
+    Step("callcenter@corp.example",
+         "Employee: E2001\nName: Tom Brown\nPhone: +44 20 7946 0001\n"
+         "Description: Outlook asks for the password again and again.\n",
+         subject="Phone call: Outlook password prompts", personal=True),
+    Step("john.smith@corp.example", "#resolve Cleared the cached credentials."),
+    Step("tom.brown@uk.corp.example", "Confirm, thanks."),
 )
 
 
@@ -93,13 +104,14 @@ def _body(msg: EmailMessage) -> str:
     return part.get_content() if part is not None else ""
 
 
-def compose(step: Step, server: LocalMailServer) -> EmailMessage:
+def compose(step: Step, server: LocalMailServer, rt: Runtime) -> EmailMessage:
     """A new mail, or a reply (tags on top, the received mail quoted below)."""
     msg = EmailMessage()
     msg["From"] = step.who
     msg["Message-ID"] = make_msgid(domain=step.who.split("@")[1])
     if step.subject is not None:
-        msg["To"], msg["Subject"] = HELPDESK, step.subject
+        to = personal_address(rt, step.who) if step.personal else HELPDESK
+        msg["To"], msg["Subject"] = to, step.subject
         msg.set_content(step.text)
         return msg
     last = next(d for d in reversed(server.deliveries) if step.who in d.rcpt_tos)
@@ -140,7 +152,7 @@ async def play(rt: Runtime, server: LocalMailServer, out: list[str]) -> bool:
     daemon = Daemon(rt)
     for step in SCRIPT:
         expected = len(server.deliveries) + 1
-        msg = compose(step, server)
+        msg = compose(step, server, rt)
         await aiosmtplib.send(msg, hostname="127.0.0.1", port=server.smtp_port)
         await server.wait_for_deliveries(expected)
         stats = await daemon.run_once()

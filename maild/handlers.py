@@ -12,14 +12,17 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from maild import flood, proofs
 from maild.attachments import Kept
 from maild.core import cases, notify, threads
+from maild.core.forwarding import looks_forwarded
 from maild.core.html_quote import reply_text
 from maild.core.mime import LOOP_HEADER
 from maild.core.parse import parse
 from maild.core.screening import screen
 from maild.core.tags import customer_intent, parse_tags
 from maild.core.tokens import HOLD
+from maild.core.trust import Action, Claim, Proof, allowed
 from maild.core.values import STAFF_ROLES, CaseRef, Command, Disposition, Inbound, Role
 from maild.db import queries, search
 from maild.db.models import Case, Customer, InboundMessage
@@ -34,6 +37,7 @@ from maild.opening import (
 )
 from maild.operators import on_staff_mail
 from maild.outbound import audiences, base_context, case_context, enqueue, staff_recipient
+from maild.rules import Person
 from maild.runtime import Runtime
 from maild.sla_watch import set_deadlines
 
@@ -52,18 +56,61 @@ def handle(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handle
     reason = screen(msg, frozenset({h.address.lower()}), LOOP_HEADER)
     if reason:
         return Handled(Disposition.IGNORED, None, reason)
-    ref = find_case(s, rt, msg)
+    mark = flood.outbox_mark(s)
+    return flood.cap(s, rt, msg.from_addr, row, mark, _handle_mail(s, rt, msg, row))
+
+
+def _handle_mail(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handled:
+    """Threading, then who is writing (SPEC §3.3-§3.9, §9)."""
+    h = rt.settings.helpdesk
+    rcpts = proofs.recipients(rt, msg)
+    sender = proofs.of_sender(rt, msg, rcpts)
+    ref = find_case(s, rt, msg, rcpts)
+    about = None
     if ref is not None:
-        case = queries.get_case(s, ref.case_id)
-        assert case is not None
-        role = rt.rules.role_of(msg.from_addr)
-        if role in STAFF_ROLES and ref.token_owner == msg.from_addr:
-            return on_command(s, rt, msg, case, row, role)
-        return on_reply(s, rt, msg, case, row)
-    held_id = threads.hold_token_id(msg, h.address, h.secrets)
+        about = queries.get_case(s, ref.case_id)
+        assert about is not None
+        handled = on_case(s, rt, msg, about, ref, sender, row)
+        if handled is not None:
+            return handled
+    held_id = threads.hold_token_id(msg, rcpts, h.address, h.secrets)
     if held_id is not None:
         return release_held(s, rt, msg, held_id, row)
-    return on_new(s, rt, msg, row)
+    result = on_new(s, rt, msg, row, sender)
+    if about is not None and about.id is not None:
+        _link(s, about.id, result, msg.from_addr, row.received_at)
+    return result
+
+
+def on_case(s: Session, rt: Runtime, msg: Inbound, case: Case, ref: CaseRef,
+            sender: frozenset[Proof], row: InboundMessage) -> Handled | None:
+    """Staff command, the customer's reply, or a third party's (SPEC §9); None: a stranger
+    who named the case only by its subject tag, to be handled as a mail about no case."""
+    have = sender | ({Proof.CASE_TOKEN} if ref.token_owner == msg.from_addr else set())
+    role = rt.rules.role_of(msg.from_addr)
+    if role in STAFF_ROLES:
+        if allowed(Claim.STAFF, Action.STAFF_COMMAND, have):
+            return on_command(s, rt, msg, case, row, role)
+        proofs.tell_unproven(s, rt, msg, row.received_at, f"a command on case #{case.id}")
+    customer = proofs.customer_of(s, case)
+    if customer == msg.from_addr.lower():
+        if proofs.answers_our_mail(s, case, msg, customer):
+            have |= {Proof.REFERENCES}
+        return on_reply(s, rt, msg, case, row, Claim.CUSTOMER, have)
+    if ref.via == "subject" and \
+            queries.case_by_references(s, threads.reference_ids(msg)) != case.id:
+        return None  # named only by its subject tag: a stranger's mail
+    return on_reply(s, rt, msg, case, row, Claim.STRANGER, have)
+
+
+def _link(s: Session, case_id: int, result: Handled, sender: str, now: datetime) -> None:
+    """A stranger's mail that named a case by its subject: say where it went instead."""
+    where = f"case #{result.case_id}" if result.case_id else result.disposition.value
+    queries.add_log(s, case_id, now, "maild", "link",
+                    f"mail from {sender} naming this case, not from its customer: {where}")
+    if result.case_id is not None and result.case_id != case_id:
+        queries.add_log(s, result.case_id, now, "maild", "link",
+                        f"the mail named case #{case_id}, whose customer {sender} is not")
 
 
 def _author(msg: Inbound) -> bool:
@@ -83,10 +130,10 @@ def new_text(msg: Inbound) -> str:
     return reply_text(msg)
 
 
-def find_case(s: Session, rt: Runtime, msg: Inbound) -> CaseRef | None:
+def find_case(s: Session, rt: Runtime, msg: Inbound, rcpts: tuple[str, ...]) -> CaseRef | None:
     """Token, then [Case #N] in the subject, then In-Reply-To/References (SPEC §3.3)."""
     h = rt.settings.helpdesk
-    ref = threads.token_ref(msg, h.address, h.secrets)
+    ref = threads.token_ref(msg, rcpts, h.address, h.secrets)
     if ref and queries.get_case(s, ref.case_id):
         return ref
     number = threads.subject_case_id(msg.subject, h.subject_tag)
@@ -96,16 +143,21 @@ def find_case(s: Session, rt: Runtime, msg: Inbound) -> CaseRef | None:
     return CaseRef(found, "references") if found else None
 
 
-def on_new(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handled:
+def on_new(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
+           sender: frozenset[Proof] = frozenset()) -> Handled:
     """A message about no case: a mailbox command, a new case, or a stranger held or rejected."""
     person = rt.rules.person(msg.from_addr)
     first = next(iter(parse_tags(new_text(msg))), None)
     if first is not None and first.tag == "help":
         return answer_help(s, rt, msg, row)
-    if first is not None and first.tag == "search" and person is not None:
-        return answer_search(s, rt, msg, row, first.arg)
-    if person is not None and (staff := on_staff_mail(s, rt, msg, row, person)) is not None:
-        return staff
+    if person is not None:
+        proven = allowed(Claim.STAFF, Action.MAILBOX, sender)
+        if first is not None and first.tag == "search" and proven:
+            return answer_search(s, rt, msg, row, first.arg)
+        if proven and (staff := on_staff_mail(s, rt, msg, row, person)) is not None:
+            return staff
+        if not proven and (what := staff_request(msg, person, first)):
+            proofs.tell_unproven(s, rt, msg, row.received_at, what)
     customer = queries.customer_by_email(s, msg.from_addr)
     if customer is None and (person is not None or rt.settings.helpdesk.unknown_senders == "open"):
         customer = Customer(email=msg.from_addr, name=(person.name if person else
@@ -122,6 +174,15 @@ def on_new(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handle
         msg.from_addr, msg.from_name or msg.from_addr, language_of(rt, msg.subject + msg.text)))
     enqueue(s, rt, notice, base_context(rt, None), row.received_at, in_reply_to=msg.message_id)
     return Handled(Disposition.REJECTED, None, "unknown sender (unknown_senders = reject)")
+
+
+def staff_request(msg: Inbound, person: Person, first: Command | None) -> str | None:
+    """What a staff mail about no case asks for that needs proof 2 or 3, if anything."""
+    if first is not None and first.tag == "search":
+        return "#search"
+    if looks_forwarded(msg):
+        return "a mail forwarded on behalf of a customer"
+    return "a phone summary" if person.role == Role.OPERATOR else None
 
 
 def _asker(rt: Runtime, msg: Inbound) -> notify.Recipient:
@@ -200,8 +261,10 @@ def _refuse(s: Session, rt: Runtime, msg: Inbound, case: Case, refusal: cases.Re
     return Handled(Disposition.REJECTED, case.id, refusal.reason)
 
 
-def on_reply(s: Session, rt: Runtime, msg: Inbound, case: Case, row: InboundMessage) -> Handled:
-    """A customer (or anyone without a staff token) wrote on a case (SPEC §5)."""
+def on_reply(s: Session, rt: Runtime, msg: Inbound, case: Case, row: InboundMessage,
+             claim: Claim = Claim.CUSTOMER, have: frozenset[Proof] = frozenset()) -> Handled:
+    """The customer (or a third party the case's thread reached) wrote on a case (SPEC §5):
+    a state change needs a proof (SPEC §9), anything else is logged and forwarded."""
     assert case.id is not None
     now = row.received_at
     new_text = reply_text(msg).strip()
@@ -210,6 +273,9 @@ def on_reply(s: Session, rt: Runtime, msg: Inbound, case: Case, row: InboundMess
     outcome = cases.customer_action(view, intent.action, intent.rating, now) if intent else None
     kept = keep_attachments(s, rt, msg, case, row)
     queries.remember_ref(s, msg.message_id, case.id)
+    if outcome is not None and not allowed(claim, Action.CUSTOMER_STATE, have):
+        outcome = None
+        _ask_for_case_mail(s, rt, msg, case, now)
     if outcome is not None:
         queries.store_view(case, outcome.case, now)
         write_log(s, case.id, now, msg.from_addr, outcome.log)
@@ -223,6 +289,20 @@ def on_reply(s: Session, rt: Runtime, msg: Inbound, case: Case, row: InboundMess
     return Handled(Disposition.REPLY, case.id, "logged and forwarded")
 
 
+def _ask_for_case_mail(s: Session, rt: Runtime, msg: Inbound, case: Case,
+                       now: datetime) -> None:
+    """A state change without a proof: logged, and the sender asked to answer the case mail."""
+    assert case.id is not None
+    queries.add_log(s, case.id, now, "maild", "unproven",
+                    f"{msg.from_addr} asked to change the case by a mail that does not answer "
+                    "a case mail; nothing changed")
+    to = notify.Recipient(msg.from_addr, msg.from_name or msg.from_addr,
+                          language_of(rt, msg.subject + msg.text))
+    enqueue(s, rt, notify.Notice("reply_to_case_mail", to),
+            base_context(rt, case_context(s, rt, case)), now, case=case,
+            in_reply_to=msg.message_id)
+
+
 def _notify_reply(s: Session, rt: Runtime, case: Case, event: cases.Event, msg: Inbound,
                   kept: Kept) -> None:
     """Forward a customer's words to the engineer, or to the operators when there is none."""
@@ -230,7 +310,8 @@ def _notify_reply(s: Session, rt: Runtime, case: Case, event: cases.Event, msg: 
     if notify.ENGINEER not in who:
         who[notify.ENGINEER] = who.get(notify.OPERATORS, [])
     ctx = base_context(rt, case_context(s, rt, case))
-    for notice in notify.plan((event,), who, msg.from_name or msg.from_addr, msg.from_addr):
+    shown = f"{msg.from_name} <{msg.from_addr}>" if msg.from_name else msg.from_addr
+    for notice in notify.plan((event,), who, shown, msg.from_addr):
         enqueue(s, rt, notice, ctx, case.updated_at, case=case, in_reply_to=msg.message_id,
                 attachments=kept.forwardable(rt.settings.limits.forward_attachments_bytes))
 

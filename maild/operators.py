@@ -73,7 +73,7 @@ def phone_case(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
         lacking.append(f"Email / 邮箱 ({f.email!r} is not an email address)")
     if lacking:
         return _refuse(s, rt, msg, row, lacking)
-    customer, changes = _caller(s, f, row.received_at)
+    customer, changes, old_email = _caller(s, f, row.received_at)
     assert f.description is not None
     first_line = f.description.strip().splitlines()[0][:80]
     opening = Opening(subject=f"{first_line}", description=f.description, source=msg,
@@ -84,7 +84,21 @@ def phone_case(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     if changes and result.case_id is not None:
         queries.add_log(s, result.case_id, row.received_at, msg.from_addr, "customer",
                         "customer details updated from the phone summary: " + "; ".join(changes))
+    if old_email and customer.email:
+        _tell_address_change(s, rt, customer, old_email, msg.from_addr, row.received_at)
     return result
+
+
+def _tell_address_change(s: Session, rt: Runtime, customer: Customer, old: str, by: str,
+                         now: datetime) -> None:
+    """Both the old and the new address hear of a changed email (SPEC §9): a wrong change
+    cannot quietly send someone's case mail elsewhere."""
+    assert customer.email is not None
+    ctx = base_context(rt, None)
+    ctx["changed"] = {"old": old, "new": customer.email, "by": staff_recipient(rt, by).name}
+    for address in (old, customer.email):
+        to = notify.Recipient(address, customer.name, rt.settings.helpdesk.language)
+        enqueue(s, rt, notify.Notice("address_changed", to), ctx, now)
 
 
 def _refuse(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
@@ -98,8 +112,10 @@ def _refuse(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
                    "phone summary not accepted: missing " + ", ".join(lacking))
 
 
-def _caller(s: Session, f: PhoneFields, now: datetime) -> tuple[Customer, list[str]]:
-    """Find the caller (employee id, else name + company), update what changed, or create."""
+def _caller(s: Session, f: PhoneFields,
+            now: datetime) -> tuple[Customer, list[str], str | None]:
+    """Find the caller (employee id, else name + company), update what changed, or create;
+    also the email address it had, when that changed. The employee id never changes."""
     found = None
     if f.employee:
         found = s.exec(select(Customer).where(Customer.employee_id == f.employee)).first()
@@ -110,14 +126,20 @@ def _caller(s: Session, f: PhoneFields, now: datetime) -> tuple[Customer, list[s
         found = s.exec(q).first()
     if found is None:
         return _new_customer(s, now, email=f.email, name=f.name or f.employee or "?",
-                             employee_id=f.employee, company=f.company, phone=f.phone), []
+                             employee_id=f.employee, company=f.company, phone=f.phone), [], None
     changes = []
+    old_email = found.email
     for field in ("phone", "email", "company"):
         new, old = getattr(f, field), getattr(found, field)
+        if field == "email" and new:
+            new = new.lower()
         if new and new != old and not _taken(s, field, new, found.id):
             changes.append(f"{field} {old or '-'} → {new}")
-            setattr(found, field, new.lower() if field == "email" else new)
-    return found, changes
+            setattr(found, field, new)
+    if any(c.startswith("company ") for c in changes):
+        changes.append("the customer moves to another company: site and engineer follow it")
+    moved = old_email if old_email and found.email != old_email else None
+    return found, changes, moved
 
 
 def _taken(s: Session, field: str, value: str, own_id: int | None) -> bool:

@@ -26,7 +26,7 @@ from maild.core.notify import (
     Recipient,
     render,
 )
-from maild.core.tokens import CASE, make_token, token_address
+from maild.core.tokens import CASE, make_token, personal_token, token_address
 from maild.core.values import Role
 from maild.db import queries
 from maild.db.models import Case, Customer, OutboxMail
@@ -37,6 +37,12 @@ log = logging.getLogger("maild.outbound")
 
 def new_message_id(domain: str) -> str:
     return f"maild.{uuid.uuid4().hex}@{domain}"
+
+
+def personal_address(rt: Runtime, staff_email: str) -> str:
+    """``helpdesk+s-<token>@domain`` for one staff member (SPEC §9, proof 2)."""
+    h = rt.settings.helpdesk
+    return token_address(h.address, personal_token(h.secret, staff_email))
 
 
 def staff_recipient(rt: Runtime, email: str) -> Recipient:
@@ -90,7 +96,9 @@ def case_context(s: Session, rt: Runtime, case: Case) -> dict[str, Any]:
 def base_context(rt: Runtime, case_ctx: Mapping[str, Any] | None) -> dict[str, Any]:
     h = rt.settings.helpdesk
     return {
-        "helpdesk": {"name": h.name, "address": h.address}, "tag": h.subject_tag,
+        "helpdesk": {"name": h.name, "address": h.address, "personal": None},
+        "tag": h.subject_tag, "unproven": None, "changed": None,
+        "flood": None,
         "case": case_ctx, "auto_close_days": h.auto_close_days,
         "error": None, "held": None, "failed": None, "sla": None, "results": None,
         "query": None, "missing": None, "undelivered": None,
@@ -167,6 +175,9 @@ def _rendered(rt: Runtime, notice: Notice, context: Mapping[str, Any], now: date
     or an address no relay could take (``addresses.AddressError``)."""
     h = rt.settings.helpdesk
     to = addresses.check(notice.to.email)
+    if rt.rules.person(notice.to.email) is not None:  # staff: their personal address
+        personal = personal_address(rt, notice.to.email)
+        context = {**context, "helpdesk": {**context["helpdesk"], "personal": personal}}
     subject, text, html = render(rt.envs, notice, context)
     kind, ident = token if token else (CASE, case.id if case and case.id else 0)
     reply_to = (token_address(h.address, make_token(h.secret, kind, ident, to))

@@ -15,7 +15,8 @@ TEMPLATE_NAMES = (
     "ack", "dispatch", "status", "resolved", "closed", "customer_reply", "staff_reply",
     "command_error", "unassigned", "reopened", "hold", "rejected_sender", "failed_alert",
     "help", "phone_missing", "search_results", "reassigned", "escalation", "sla_warning",
-    "sla_breach", "report", "outbox_failed",
+    "sla_breach", "report", "outbox_failed", "staff_unproven", "reply_to_case_mail",
+    "address_changed", "flood_alert",
 )
 
 

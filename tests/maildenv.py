@@ -9,19 +9,22 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
 from databases import database_url
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from maild.config import Settings, read_config
 from maild.daemon import Daemon, RunStats
 from maild.db import migrate
-from maild.db.models import Case, Customer, utcnow
+from maild.db.models import Case, Customer, OutboxMail, utcnow
+from maild.outbound import personal_address
 from maild.runtime import Runtime, database
+from maild.service import ingest
 from maild.views import case_json
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,11 +76,33 @@ class Maild:
                            created_at=utcnow()))
             s.commit()
 
+    def personal(self, staff_email: str) -> str:
+        """The staff member's personal helpdesk address (SPEC §9, proof 2)."""
+        return personal_address(self.rt, staff_email)
+
     def case(self, case_id: int) -> dict[str, Any]:
         with Session(self.rt.engine) as s:
             case = s.get(Case, case_id)
             assert case is not None, f"no case #{case_id}"
             return case_json(s, self.rt.rules, case)
+
+
+FED_AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # when ``feed`` says a mail arrived
+
+
+def outbox(m: Maild, template: str | None = None) -> list[OutboxMail]:
+    """The installation's outbox in order, or only the mail of one template."""
+    with Session(m.rt.engine) as s:
+        q = select(OutboxMail).order_by(col(OutboxMail.id))
+        if template:
+            q = q.where(OutboxMail.template == template)
+        return list(s.exec(q))
+
+
+def feed(m: Maild, raw: bytes, when: datetime = FED_AT) -> tuple[str, int | None]:
+    """Ingest one raw mail as the daemon does: (disposition, case id)."""
+    result = ingest(m.rt, raw, when)
+    return result.disposition.value, result.case_id
 
 
 def new_mail(sender: str, subject: str, body: str, to: str = HELPDESK,

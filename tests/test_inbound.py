@@ -9,11 +9,20 @@ from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
-from maildenv import HELPDESK, Maild, new_mail, parsed, reply_to, text_of, write_config
-from sqlmodel import Session, col, select
+from maildenv import (
+    HELPDESK,
+    Maild,
+    feed,
+    new_mail,
+    outbox,
+    parsed,
+    reply_to,
+    text_of,
+    write_config,
+)
+from sqlmodel import Session, select
 
-from maild.db.models import AttachmentFile, Case, InboundMessage, OutboxMail
-from maild.service import ingest
+from maild.db.models import AttachmentFile, Case, InboundMessage
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 CUSTOMER = "wang.fang@sh.corp.example"
@@ -25,19 +34,6 @@ def m(tmp_path: Path) -> Maild:
     mm = Maild(write_config(tmp_path, 1, 1))
     mm.add_customer(CUSTOMER, "王芳", company="上海分公司")
     return mm
-
-
-def outbox(m: Maild, template: str | None = None) -> list[OutboxMail]:
-    with Session(m.rt.engine) as s:
-        q = select(OutboxMail).order_by(col(OutboxMail.id))
-        if template:
-            q = q.where(OutboxMail.template == template)
-        return list(s.exec(q))
-
-
-def feed(m: Maild, raw: bytes, when: datetime = NOW) -> tuple[str, int | None]:
-    result = ingest(m.rt, raw, when)
-    return result.disposition.value, result.case_id
 
 
 def test_reply_with_changed_subject_threads_by_headers(m: Maild) -> None:
@@ -60,11 +56,15 @@ def test_subject_tag_behind_any_prefix(m: Maild, prefix: str) -> None:
 
 
 def test_staff_from_header_without_token_is_a_customer(m: Maild) -> None:
-    """Mail that only claims an engineer's From: applies no command."""
+    """Mail that only claims an engineer's From: applies no command: it is handled as the
+    mail of a customer who is not this case's (a case of its own), and the engineer's real
+    address is told, once."""
     feed(m, new_mail(CUSTOMER, "Printer", "It jams."))
     forged = new_mail(ENGINEER, "Re: [Case #1] Printer", "#resolve nothing to do")
-    assert feed(m, forged) == ("reply", 1)
+    assert feed(m, forged) == ("new_case", 2)
     assert m.case(1)["status"] == "dispatched"
+    assert any("case #2" in e["text"] for e in m.case(1)["log"])
+    assert [o.recipients for o in outbox(m, "staff_unproven")] == [[ENGINEER]]
 
 
 def test_quoted_tags_never_act(m: Maild) -> None:

@@ -22,6 +22,11 @@ def m(tmp_path: Path) -> Maild:
     return Maild(write_config(tmp_path, 1, 1))
 
 
+def call(m: Maild, summary: str) -> bytes:
+    """An operator's phone summary, sent to their personal address (proof 2)."""
+    return new_mail(OPERATOR, "call", summary, to=m.personal(OPERATOR))
+
+
 def outbox(m: Maild, template: str) -> list[OutboxMail]:
     with Session(m.rt.engine) as s:
         return list(s.exec(select(OutboxMail).where(OutboxMail.template == template)
@@ -32,7 +37,7 @@ def test_chinese_summary_creates_customer_and_dispatches_by_hand(m: Maild) -> No
     summary = ("工号：E1001\n姓名：王芳\n公司：上海分公司\n电话：13800000000\n"
                "邮箱：wang.fang@sh.corp.example\n优先级：高\n工程师：John Smith\n"
                "描述：电脑蓝屏，\n重启后仍然蓝屏\n")
-    result = ingest(m.rt, new_mail(OPERATOR, "来电", summary), NOW)
+    result = ingest(m.rt, new_mail(OPERATOR, "来电", summary, to=m.personal(OPERATOR)), NOW)
     assert result.disposition.value == "phone_case"
     case = m.case(1)
     assert case["channel"] == "phone" and case["priority"] == "P2"
@@ -49,7 +54,7 @@ def test_chinese_summary_creates_customer_and_dispatches_by_hand(m: Maild) -> No
 def test_known_caller_by_name_and_changed_details_are_logged(m: Maild) -> None:
     m.add_customer("tom.brown@uk.corp.example", "Tom Brown", company="London Office")
     summary = "Name: Tom Brown\nCompany: London Office\nPhone: +44 20 1234\nDescription: VPN\n"
-    assert ingest(m.rt, new_mail(OPERATOR, "call", summary), NOW).disposition.value == \
+    assert ingest(m.rt, call(m, summary), NOW).disposition.value == \
         "phone_case"
     case = m.case(1)
     assert case["customer"]["email"] == "tom.brown@uk.corp.example"
@@ -65,7 +70,7 @@ def test_known_caller_by_name_and_changed_details_are_logged(m: Maild) -> None:
 ])
 def test_incomplete_summary_opens_nothing_and_says_why(m: Maild, summary: str,
                                                        expected: str) -> None:
-    result = ingest(m.rt, new_mail(OPERATOR, "call", summary), NOW)
+    result = ingest(m.rt, call(m, summary), NOW)
     assert result.disposition.value == "rejected" and expected in (result.reason or "")
     reply = outbox(m, "phone_missing")
     assert len(reply) == 1 and reply[0].recipients == [OPERATOR]
@@ -83,7 +88,7 @@ def test_forwarded_mail_opens_the_case_for_the_original_sender(m: Maild) -> None
     inner.add_attachment(b"\x89PNG....", maintype="image", subtype="png", filename="photo.png")
     outer = EmailMessage()
     outer["From"], outer["To"], outer["Subject"] = "li.lei@corp.example", \
-        "helpdesk@corp.example", "Fwd: 显示器不亮"
+        m.personal("li.lei@corp.example"), "Fwd: 显示器不亮"
     outer.set_content("请处理")
     outer.add_attachment(inner)
     result = ingest(m.rt, outer.as_bytes(), NOW)
@@ -103,12 +108,12 @@ def test_forwarded_mail_opens_the_case_for_the_original_sender(m: Maild) -> None
 ])
 def test_urgency_and_impact_pick_the_priority(m: Maild, rating: str, priority: str) -> None:
     summary = f"Name: Tom Brown\nCompany: London Office\n{rating}Description: VPN down\n"
-    assert ingest(m.rt, new_mail(OPERATOR, "call", summary), NOW).disposition.value == "phone_case"
+    assert ingest(m.rt, call(m, summary), NOW).disposition.value == "phone_case"
     assert m.case(1)["priority"] == priority
 
 
 def test_unknown_urgency_word_is_refused(m: Maild) -> None:
     summary = "Name: Tom Brown\nUrgency: whenever\nDescription: VPN down\n"
-    ingest(m.rt, new_mail(OPERATOR, "call", summary), NOW)
+    ingest(m.rt, call(m, summary), NOW)
     [reply] = outbox(m, "phone_missing")
     assert "whenever" in text_of(reply.raw)

@@ -101,7 +101,7 @@ def test_search_by_mail_prefers_knowledge_base(m: Maild) -> None:
             case.status, case.resolution, case.kb, case.resolved_at = (
                 "resolved", f"打印机修好了 #{case_id}", kb, now)
             s.add(case)
-    ingest(m.rt, new_mail(LI, "search", "#search 打印机"), now)
+    ingest(m.rt, new_mail(LI, "search", "#search 打印机", to=m.personal(LI)), now)
     with Session(m.rt.engine) as s:
         out = s.exec(select(OutboxMail).where(OutboxMail.template == "search_results")
                      .order_by(col(OutboxMail.id).desc())).first()

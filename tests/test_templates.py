@@ -18,7 +18,7 @@ from maild.templating import TEMPLATE_NAMES, make_env
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 LANGS = ("en", "zh")
 NO_CASE = ("hold", "rejected_sender", "failed_alert", "help", "phone_missing", "search_results",
-           "report", "outbox_failed")
+           "report", "outbox_failed", "staff_unproven", "address_changed", "flood_alert")
 CASE_TEMPLATES = tuple(n for n in TEMPLATE_NAMES if n not in NO_CASE)
 STATUSES = ("new", "dispatched", "in_progress", "resolved", "closed", "invalid")
 LABELS = {
@@ -70,7 +70,8 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         ],
     }
     return {
-        "helpdesk": {"name": "IT Helpdesk", "address": "helpdesk@corp.example"},
+        "helpdesk": {"name": "IT Helpdesk", "address": "helpdesk@corp.example",
+                     "personal": "helpdesk+s-abcdefghijklmnop@corp.example"},
         "tag": "Case",
         "case": None if name in NO_CASE else case,
         "recipient_name": "张三",
@@ -99,6 +100,13 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
              "reason": "not sendable: no SMTPUTF8"},
             {"id": 14, "to": "josé@sh.corp.example", "template": "ack", "subject": "Hola",
              "reason": "550 5.1.1 no such user"}]} if name == "outbox_failed" else None,
+        "unproven": {"subject": f"Call {SCRIPT}", "what": "a phone summary",
+                     "personal": "helpdesk+s-abcdefghijklmnop@corp.example"}
+        if name == "staff_unproven" else None,
+        "changed": {"old": "old@corp.example", "new": f"new{SCRIPT}@corp.example",
+                    "by": "Call Centre"} if name == "address_changed" else None,
+        "flood": {"sender": f"bot{SCRIPT}@evil.example", "limit": 30}
+        if name == "flood_alert" else None,
         **(sample_report() if name == "report" else {}),
     }
 

@@ -149,7 +149,8 @@ def test_phone_summary_and_search_by_real_mail(maild: Maild, dovecot: Dovecot,
     """An operator's summary opens a phone case; later an engineer finds it with #search."""
     summary = ("工号：E2001\n姓名：赵六\n公司：上海分公司\n邮箱：zhao.liu@sh.corp.example\n"
                "紧急程度：高\n影响范围：中\n描述：财务部打印机硒鼓没粉了\n")
-    dovecot.deliver(new_mail(OPERATOR, "来电记录", summary), mail_from=OPERATOR)
+    dovecot.deliver(new_mail(OPERATOR, "来电记录", summary, to=maild.personal(OPERATOR)),
+                    mail_from=OPERATOR)
     maild.run_once()
     case = maild.case(1)
     assert case["channel"] == "phone" and case["priority"] == "P2"
@@ -159,7 +160,8 @@ def test_phone_summary_and_search_by_real_mail(maild: Maild, dovecot: Dovecot,
                     mail_from=eng)
     maild.run_once()
     assert maild.case(1)["status"] == "resolved"
-    dovecot.deliver(new_mail(HAN, "search", "#search 硒鼓"), mail_from=HAN)
+    dovecot.deliver(new_mail(HAN, "search", "#search 硒鼓", to=maild.personal(HAN)),
+                    mail_from=HAN)
     maild.run_once()
     found = last_to(smtp_sink, HAN)
     assert "硒鼓" in str(parsed(found)["Subject"])

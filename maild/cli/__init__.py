@@ -1,5 +1,5 @@
 """The command line (SPEC §7)."""
 
-from maild.cli.main import main
+from maild.cli.main import entry, main
 
-__all__ = ["main"]
+__all__ = ["entry", "main"]

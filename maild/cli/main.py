@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from maild import __version__
 from maild.cli import customers
 from maild.cli import report as report_cli
 from maild.cli import search as search_cli
+from maild.cli import staff as staff_cli
 from maild.cli.common import (
     EX_TEMPFAIL,
     common_options,
@@ -34,6 +36,7 @@ from maild.cli.common import (
 from maild.config import ConfigError, default_config_path
 from maild.db import migrate
 from maild.db.models import Case, InboundMessage, OutboxMail, utcnow
+from maild.private import UMASK
 from maild.rules import RulesError
 from maild.runtime import database
 
@@ -93,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     customers.add_parser(sub, common)
     search_cli.add_parser(sub, common)
+    staff_cli.add_parser(sub, common)
     report_cli.add_parser(sub, common)
 
     demo = sub.add_parser("demo", parents=[common],
@@ -286,8 +290,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "db": cmd_db, "check": cmd_check, "run": cmd_run, "ingest": cmd_ingest, "cases": cmd_cases,
     "messages": cmd_messages, "outbox": cmd_outbox, "customers": customers.run,
-    "search": search_cli.run, "report": report_cli.run, "demo": cmd_demo,
+    "search": search_cli.run, "staff": staff_cli.run, "report": report_cli.run, "demo": cmd_demo,
 }
+
+
+def entry() -> int:
+    """The ``maild`` command: ``main`` with an owner-only umask, so that whatever maild
+    creates (store, database, attachments, token cache) is private (tests call ``main``)."""
+    os.umask(UMASK)
+    return main()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

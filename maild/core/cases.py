@@ -118,6 +118,11 @@ def _allowed(rule: TagRule, case: CaseView, actor: Actor) -> str | None:
         return "only helpdesk staff can use command tags"
     if rule.who == ASSIGNED and (actor.role != Role.ENGINEER or actor.email != case.engineer):
         return "only the engineer assigned to this case can use it"
+    if actor.role == Role.ENGINEER and case.engineer not in (None, actor.email) \
+            and rule is not TAGS["log"]:
+        # a token outlives its holder's relation to the case: after #assign to someone
+        # else, the previous engineer may still add a note, but no longer move the case
+        return "this case is assigned to another engineer: you can only use #log"
     return None
 
 

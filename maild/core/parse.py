@@ -364,4 +364,7 @@ def parse(raw: bytes) -> Inbound:
         return_path=return_path_of(heads.get("return-path", [])),
         content_type=_ctype(msg),
         attachments=attachments,
+        envelope=tuple((k, a) for k in _DELIVERY for v in heads.get(k, [])
+                       for a in addresses([v])),
+        auth_results=tuple(heads.get("authentication-results", [])),
     )

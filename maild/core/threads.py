@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from maild.core.tokens import CASE, tokens_in, verify_token
+from maild.core.tokens import CASE, tokens_in, verify_personal, verify_token
 from maild.core.values import CaseRef, Inbound
 
 
@@ -28,22 +28,32 @@ def subject_case_id(subject: str, tag: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def token_ref(msg: Inbound, helpdesk_address: str, secrets: Sequence[str]) -> CaseRef | None:
-    """A case reference from a reply token issued to this very sender."""
-    for token in tokens_in(msg.recipients, helpdesk_address):
+def token_ref(msg: Inbound, recipients: tuple[str, ...], helpdesk_address: str,
+              secrets: Sequence[str]) -> CaseRef | None:
+    """A case reference from a reply token issued to this very sender; ``recipients`` are
+    the addresses our MTA vouches for (``core.trust.recipients``)."""
+    for token in tokens_in(recipients, helpdesk_address):
         verified = verify_token(secrets, token, msg.from_addr)
         if verified and verified[0] == CASE:
             return CaseRef(verified[1], "token", token_owner=msg.from_addr)
     return None
 
 
-def hold_token_id(msg: Inbound, helpdesk_address: str, secrets: Sequence[str]) -> int | None:
+def hold_token_id(msg: Inbound, recipients: tuple[str, ...], helpdesk_address: str,
+                  secrets: Sequence[str]) -> int | None:
     """The held message a stranger's confirming reply releases, if the token verifies."""
-    for token in tokens_in(msg.recipients, helpdesk_address):
+    for token in tokens_in(recipients, helpdesk_address):
         verified = verify_token(secrets, token, msg.from_addr)
         if verified and verified[0] != CASE:
             return verified[1]
     return None
+
+
+def to_personal_address(msg: Inbound, recipients: tuple[str, ...], helpdesk_address: str,
+                        secrets: Sequence[str]) -> bool:
+    """Proof 2: the mail reached the personal address issued to its very sender."""
+    return any(verify_personal(secrets, token, msg.from_addr)
+               for token in tokens_in(recipients, helpdesk_address))
 
 
 def reference_ids(msg: Inbound) -> tuple[str, ...]:

@@ -20,6 +20,9 @@ from maild.core import addresses
 
 CASE = "c"  # a case notification
 HOLD = "h"  # a held message awaiting the sender's confirmation
+PERSONAL = "s"  # a staff member's personal address: ``s-<sig>``, no id
+
+_PERSONAL_RE = re.compile(r"^s-([a-z2-7]{16})$")
 
 _TOKEN_RE = re.compile(r"^([ch])(\d{1,12})-([a-z2-7]{16})$")
 
@@ -57,6 +60,23 @@ def verify_token(secrets: Sequence[str], token: str, sender: str) -> tuple[str, 
     for secret in secrets:
         ok |= hmac.compare_digest(sig, _sig(secret, kind, ident, sender))
     return (kind, ident) if ok else None
+
+
+def personal_token(secret: str, staff_email: str) -> str:
+    """The plus-part of ``staff_email``'s personal helpdesk address (SPEC §9, proof 2)."""
+    return f"{PERSONAL}-{_sig(secret, PERSONAL, 0, staff_email)}"
+
+
+def verify_personal(secrets: Sequence[str], token: str, sender: str) -> bool:
+    """Whether ``token`` is the personal address of ``sender`` under one of ``secrets``
+    (the same rotation rule as ``verify_token``)."""
+    m = _PERSONAL_RE.match(token.lower())
+    if m is None:
+        return False
+    ok = False
+    for secret in secrets:
+        ok |= hmac.compare_digest(m.group(1), _sig(secret, PERSONAL, 0, sender))
+    return ok
 
 
 def token_address(helpdesk_address: str, token: str) -> str:

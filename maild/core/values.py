@@ -85,6 +85,8 @@ class Inbound:
     return_path: str | None = None
     content_type: str = "text/plain"
     attachments: tuple[Attachment, ...] = ()
+    envelope: tuple[tuple[str, str], ...] = ()  # (delivery header, address), top-down
+    auth_results: tuple[str, ...] = ()  # every Authentication-Results value, top-down
 
     @property
     def recipients(self) -> tuple[str, ...]:

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from maild.private import private_dir, tighten
+
 
 def make_engine(url: str, busy_timeout: float = 30.0) -> Engine:
     """An engine; for SQLite: WAL, a busy timeout and foreign keys on.
@@ -21,11 +23,13 @@ def make_engine(url: str, busy_timeout: float = 30.0) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_dir(Path(path).parent)
         engine = sa.create_engine(url, connect_args={"timeout": busy_timeout})
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            if path and path != ":memory:":  # owner-only, whatever the umask
+                tighten(*(Path(path + end) for end in ("", "-wal", "-shm")))
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")

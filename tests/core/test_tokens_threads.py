@@ -38,10 +38,10 @@ def test_tampered_tokens_fail(tampered: str) -> None:
 def test_token_ref_from_delivered_address() -> None:
     tok = tokens.make_token(SECRET, tokens.CASE, 7, "li.lei@corp.example")
     msg = _msg("li.lei@corp.example", to=(f"HelpDesk+{tok}@Corp.Example".lower(),))
-    ref = threads.token_ref(msg, "helpdesk@corp.example", [SECRET])
+    ref = threads.token_ref(msg, msg.recipients, "helpdesk@corp.example", [SECRET])
     assert ref is not None and ref.case_id == 7 and ref.token_owner == "li.lei@corp.example"
     forged = _msg("boss@corp.example", to=(f"helpdesk+{tok}@corp.example",))
-    assert threads.token_ref(forged, "helpdesk@corp.example", [SECRET]) is None
+    assert threads.token_ref(forged, forged.recipients, "helpdesk@corp.example", [SECRET]) is None
 
 
 @pytest.mark.parametrize(("subject", "expected"), [
