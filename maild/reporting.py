@@ -287,7 +287,8 @@ def send(rt: Runtime, period: Period, now: datetime, recipients: Sequence[str] |
     ctx = report_context(rt, report, previous,
                          {name: f"cid:{cid}" for name, (cid, _) in images.items()})
     inline = tuple((cid, "image/png", png) for cid, png in images.values())
-    attachment = (f"maild-{period.kind}-{period.label}.csv", "text/csv", to_csv(report, rt))
+    attachment = (f"maild-{period.kind}-{period.label}.csv", "text/csv; charset=utf-8",
+                  to_csv(report, rt))  # the charset: or a client reads Chinese names as ASCII
     try:
         with transaction(rt.engine) as s:
             if not force:
