@@ -48,11 +48,21 @@ def _figure() -> tuple[Any, Any]:
 
 
 def _png(fig: Any) -> bytes:
-    """The figure as PNG bytes, without a timestamp (the same data gives the same bytes)."""
+    """The figure as a small PNG: 64 colours, no timestamp (the same data, the same bytes).
+
+    Agg draws antialiased RGBA; a chart of a few flat colours loses nothing
+    visible as a 64-colour palette without dithering, and the mail a quarter of
+    its size (the handling-time chart 60 KB -> 15 KB). Pillow comes with matplotlib."""
+    from PIL import Image
+
     buf = io.BytesIO()
     fig.tight_layout(pad=0.4)
     fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    return buf.getvalue()
+    image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    small = image.quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    small.save(out, format="png", optimize=True)
+    return out.getvalue()
 
 
 def _day_ticks(ax: Any, days: Sequence[DayStat]) -> None:
