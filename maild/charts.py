@@ -8,6 +8,11 @@ imported here, inside the functions, only when a report is built: importing
 it costs a few hundred milliseconds and megabytes the CLI and the daemon
 should not pay at start-up.
 
+The report's sender calls ``draw``, which runs this module as a child
+process (``python -m maild.charts``, days in as JSON, PNGs out): matplotlib
+left in the daemon after a monthly report would keep about 50 MB resident for
+the month until the next one, for a drawing that takes a second.
+
 The charts hold numbers only (day of month, counts, hours), no words: the
 titles and the colour key are in the mail's HTML, in the reader's language.
 That way no CJK font is needed on the server, and one chart serves both
@@ -16,11 +21,16 @@ languages.
 
 from __future__ import annotations
 
+import base64
 import io
+import json
+import subprocess
+import sys
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
-from maild.core.report import DayStat
+from maild.core.report import DayStat, Durations
 
 OPENED = "#9ca3af"  # grey: what came in
 RESOLVED = "#1f4e79"  # the mails' blue: what was done
@@ -103,3 +113,26 @@ def handling_png(days: Sequence[DayStat]) -> bytes:
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_formatter("{x:g} h")
     return _png(fig)
+
+
+def draw(days: Sequence[DayStat], timeout: float = 120.0) -> dict[str, bytes]:
+    """Both charts (``volume``, ``handling``), drawn in a child process; raises
+    ``subprocess.CalledProcessError`` or ``TimeoutExpired`` if it fails."""
+    rows = [[d.day.isoformat(), d.opened, d.resolved, d.business.count, d.business.total_s,
+             d.business.mean_s, d.business.median_s, d.business.p90_s] for d in days]
+    out = subprocess.run([sys.executable, "-m", "maild.charts"], input=json.dumps(rows),
+                         capture_output=True, text=True, check=True, timeout=timeout)
+    return {name: base64.b64decode(png) for name, png in json.loads(out.stdout).items()}
+
+
+def _main() -> None:
+    """The child of ``draw``: day rows as JSON on stdin, the PNGs in base64 JSON on stdout."""
+    days = [DayStat(date.fromisoformat(day), opened, resolved, Durations(*stats))
+            for day, opened, resolved, *stats in json.load(sys.stdin)]
+    pngs = {"volume": volume_png(days), "handling": handling_png(days)}
+    json.dump({name: base64.b64encode(png).decode("ascii") for name, png in pngs.items()},
+              sys.stdout)
+
+
+if __name__ == "__main__":
+    _main()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import subprocess
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -240,14 +241,23 @@ CHARTS = ("volume", "handling")
 
 def chart_images(rt: Runtime, report: Report) -> dict[str, tuple[str, bytes]]:
     """The monthly report's charts: name → (Content-ID, PNG). The daily report has none
-    (a chart of one day says nothing its headline does not)."""
+    (a chart of one day says nothing its headline does not).
+
+    Drawn in a child process (``charts.draw``). If that fails (matplotlib
+    missing or broken) the report goes out without its charts, logged: the
+    numbers matter more than the pictures."""
     if report.period.kind != "monthly" or not report.days:
         return {}
-    from maild import charts  # matplotlib is loaded only when a chart is drawn
+    from maild import charts
 
+    try:
+        pngs = charts.draw(report.days)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        detail = getattr(exc, "stderr", "") or ""
+        log.error("%s report %s goes without charts: %s %s", report.period.kind,
+                  report.period.label, exc, detail.strip()[-500:])
+        return {}
     domain = rt.settings.helpdesk.domain
-    pngs = {"volume": charts.volume_png(report.days),
-            "handling": charts.handling_png(report.days)}
     return {name: (f"{name}-{report.period.label}@{domain}", png) for name, png in pngs.items()}
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import struct
 import subprocess
 import sys
 import zlib
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +52,30 @@ def test_charts_of_an_empty_month_and_of_one_day() -> None:
     assert png_size(charts.volume_png(empty))[0] > 0
     assert png_size(charts.handling_png(empty))[0] > 0
     assert png_size(charts.volume_png(month([[3]])))[0] > 0
+
+
+def test_draw_makes_both_charts_in_a_child_process() -> None:
+    days = month([[1, 2, 8], [], [0.5]] * 10)
+    code = ("import sys, json; from maild import charts; from test_report_parts import month; "
+            "pngs = charts.draw(month([[1, 2, 8], [], [0.5]] * 10)); "
+            "print(json.dumps([sorted(pngs), 'matplotlib' in sys.modules, "
+            "pngs['volume'].hex()]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parent)
+    names, imported, volume = json.loads(out.stdout)
+    assert names == ["handling", "volume"] and imported is False
+    assert bytes.fromhex(volume) == charts.volume_png(days)  # the same bytes as drawn here
+
+
+def test_draw_fails_loudly_when_the_child_cannot_draw(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / "matplotlib"
+    broken.mkdir()
+    (broken / "__init__.py").write_text("raise ImportError('no matplotlib here')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    with pytest.raises(subprocess.CalledProcessError) as err:
+        charts.draw(month([[1]]))
+    assert "no matplotlib here" in err.value.stderr
 
 
 def test_the_cli_and_the_reports_module_do_not_import_matplotlib() -> None:

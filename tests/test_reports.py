@@ -224,3 +224,17 @@ def test_monthly_report_in_chinese_and_to_someone_not_on_the_staff(
     [en] = report_mails(smtp_sink, auditor, "monthly")
     html, _ = html_and_images(en)
     assert "Hello" not in html and auditor not in html  # neutral, not "Hello auditor@..."
+
+
+def test_monthly_report_goes_without_charts_when_they_cannot_be_drawn(
+        m: Maild, smtp_sink: SmtpSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / "shadow" / "matplotlib"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('no matplotlib here')\n")
+    monkeypatch.setenv("PYTHONPATH", str(broken.parent))  # the chart process finds this one
+    assert send(m.rt, month_period(2026, 11, SH), sh(12, 1, 9))
+    run_at(m, sh(12, 1, 9))
+    [msg] = report_mails(smtp_sink, BOSS, "monthly")
+    html = msg.get_body(preferencelist=("html",))
+    assert html is not None and "<img" not in html.get_content()
+    assert "Opened" in html.get_content() and len(list(msg.iter_attachments())) == 1
