@@ -214,7 +214,7 @@ def test_monthly_report_in_chinese_and_to_someone_not_on_the_staff(
     [zh] = report_mails(smtp_sink, "li.lei@corp.example", "月报")
     html, images = html_and_images(zh)
     assert "Li Lei，您好" in html and "变化均与 2026-10 相比" in html
-    assert "新建" in html and "上期 3" in html and "\u22122 <span" in html
+    assert "新建" in html and "上期 3" in html and "\u22122<br><span" in html
     assert set(re.findall(r'src="cid:([^"]+)"', html)) == set(images) and len(images) == 2
     assert "每日工单量" in html and "每日处理时长" in html
     for address, name in ENGINEERS.items():
