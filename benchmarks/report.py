@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from casegen import ENGINEERS, generate
 from sqlmodel import Session
 
-from maild.core.report import build_report, month_period
+from maild.core.report import Report, build_report, month_period
 from maild.core.sla import Calendar
 from maild.db.session import make_engine
 from maild.reporting import load_backlog, load_facts
@@ -88,7 +88,24 @@ def main() -> None:
           f"(CPU {statistics.median(base_cpu) * 1000:.0f} ms); "
           f"ratio {statistics.median(total) / statistics.median(base):.0f}x "
           f"(CPU {statistics.median(cpu) / statistics.median(base_cpu):.0f}x)")
+    draw = _time_charts(report)
+    print(f"charts      {draw[0]:.2f} s the first time (with the matplotlib import), "
+          f"{draw[1]:.2f} s after; the mail also loads the month before (load facts and "
+          "backlog once more)")
     print(f"load average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
+def _time_charts(report: Report) -> tuple[float, float]:
+    """Seconds to draw the monthly mail's two charts: first (importing matplotlib), then again."""
+    from maild import charts
+
+    times = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        charts.volume_png(report.days)
+        charts.handling_png(report.days)
+        times.append(time.perf_counter() - t0)
+    return times[0], times[1]
 
 
 if __name__ == "__main__":

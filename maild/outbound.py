@@ -122,7 +122,8 @@ def over_limit(s: Session, rt: Runtime, template: str, address: str, now: dateti
 def enqueue(s: Session, rt: Runtime, notice: Notice, context: Mapping[str, Any], now: datetime,
             *, case: Case | None = None, in_reply_to: str | None = None,
             token: tuple[str, int] | None = None,
-            attachments: Sequence[tuple[str, str, bytes]] = ()) -> OutboxMail | None:
+            attachments: Sequence[tuple[str, str, bytes]] = (),
+            inline: Sequence[tuple[str, str, bytes]] = ()) -> OutboxMail | None:
     """Render one notice and add it to the outbox (and to the case's thread).
 
     Returns None, sending nothing, when the recipient is over the hourly limit of
@@ -188,6 +189,7 @@ def _rendered(rt: Runtime, notice: Notice, context: Mapping[str, Any], now: date
         from_name=h.name, from_addr=h.address, to=(to,), subject=subject,
         text=text, html=html, message_id=message_id, date=now, reply_to=reply_to,
         in_reply_to=in_reply_to, references=refs, attachments=tuple(attachments),
+        inline=tuple(inline),
     ))
     return OutboxMail(
         case_id=case.id if case else None, recipients=[to], to_addr=addresses.key(to),

@@ -1,8 +1,12 @@
 """Manager reports: cases from the database → ``core.report`` numbers → mail, exactly once.
 
 The numbers are computed by the pure ``core.report.build_report``; this module
-only loads the cases a period needs, renders the mail (HTML with CSS bars, a
-plain-text part and a CSV attachment) and sends it once per kind and period:
+only loads the cases a period needs, renders the mail and sends it once per
+kind and period. The mail (docs/REPORTS.md) is an HTML part that stacks on a
+phone (headline numbers against the period before, engineers by name, CSS
+bars; the monthly one adds two PNG charts from ``maild.charts`` as inline
+``cid:`` images), a plain-text part, and the full per-engineer table as a CSV
+attachment. It is sent once per kind and period:
 a ``report_runs`` row is inserted in the same transaction that queues the
 mail, so a second scheduler, a replica or a restart loses on the unique key,
 and a crash before the commit leaves nothing behind to block a retry.
@@ -13,10 +17,13 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import subprocess
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
@@ -29,12 +36,16 @@ from maild.core.report import (
     DONE,
     BacklogCount,
     CaseFacts,
+    Change,
     Period,
     Report,
     build_report,
+    compare,
     previous_day,
     previous_month,
+    previous_period,
 )
+from maild.core.sla import as_utc
 from maild.core.values import OPEN_STATUSES, Role, Status
 from maild.db.models import Case, LogEntry, ReportRun, SlaEvent
 from maild.db.session import transaction
@@ -170,13 +181,107 @@ def to_csv(report: Report, rt: Runtime) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-def report_context(rt: Runtime, report: Report) -> dict[str, Any]:
+def stamp(moment: datetime, tz: ZoneInfo) -> str:
+    """A moment as people read it in reports: local time with its UTC offset, always.
+
+    ``2026-11-01 00:00 UTC+08:00``: the offset rather than an abbreviation
+    (CST is China, Cuba and the US Midwest), and the same shape in English
+    and Chinese, in the mail, its text part and the CLI."""
+    local = as_utc(moment).astimezone(tz)
+    offset = local.strftime("%z") or "+0000"
+    return f"{local:%Y-%m-%d %H:%M} UTC{offset[:3]}:{offset[3:5]}"
+
+
+_DECIMALS = {"handling_bh": 1, "rating": 1}  # the rest are whole numbers (sla_met_pct in %)
+
+
+def _number(key: str, v: float) -> str:
+    """A headline number in its unit: hours with one decimal, a share in %, else as is."""
+    text = f"{v:.{_DECIMALS.get(key, 0)}f}"
+    return text + " h" if key == "handling_bh" else text + "%" if key == "sla_met_pct" else text
+
+
+def _delta(key: str, d: float) -> str:
+    """The change with its sign (a real minus sign); a share changes in points, not %."""
+    sign = "+" if d > 0 else "\u2212" if d < 0 else "\u00b1"
+    if key == "sla_met_pct":
+        return f"{sign}{abs(d):.0f} pt"
+    return sign + _number(key, abs(d))
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline number as the templates show it: formatted, with its change."""
+
+    key: str
+    value: str  # "-" when there is nothing to measure
+    previous: str
+    delta: str  # "" when either side is missing
+    verdict: str  # better | worse | same | none (colours the change)
+
+
+def headline(c: Change) -> Headline:
+    """``c`` as shown: the change is that of the two numbers as rounded for display, so
+    that "80% vs 79%" reads +1 pt, and a change shown as ±0 is not coloured either."""
+    value = _number(c.key, c.value) if c.value is not None else "-"
+    previous = _number(c.key, c.previous) if c.previous is not None else "-"
+    if c.value is None or c.previous is None:
+        return Headline(c.key, value, previous, "", c.verdict)
+    places = _DECIMALS.get(c.key, 0)
+    d = round(round(c.value, places) - round(c.previous, places), places)
+    verdict = "same" if d == 0 and c.verdict != "none" else c.verdict
+    return Headline(c.key, value, previous, _delta(c.key, d), verdict)
+
+
+def headlines(changes: Sequence[Change]) -> list[Headline]:
+    return [headline(c) for c in changes]
+
+
+CHARTS = ("volume", "handling")
+
+
+def chart_images(rt: Runtime, report: Report) -> dict[str, tuple[str, bytes]]:
+    """The monthly report's charts: name → (Content-ID, PNG). The daily report has none
+    (a chart of one day says nothing its headline does not).
+
+    Drawn in a child process (``charts.draw``). If that fails (matplotlib
+    missing or broken) the report goes out without its charts, logged: the
+    numbers matter more than the pictures."""
+    if report.period.kind != "monthly" or not report.days:
+        return {}
+    from maild import charts
+
+    try:
+        pngs = charts.draw(report.days)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        detail = getattr(exc, "stderr", "") or ""
+        log.error("%s report %s goes without charts: %s %s", report.period.kind,
+                  report.period.label, exc, detail.strip()[-500:])
+        return {}
+    domain = rt.settings.helpdesk.domain
+    return {name: (f"{name}-{report.period.label}@{domain}", png) for name, png in pngs.items()}
+
+
+def report_context(rt: Runtime, report: Report, previous: Report | None = None,
+                   charts: dict[str, str] | None = None) -> dict[str, Any]:
+    """What the report templates read; ``charts`` maps a chart's name to its ``src``."""
+    tz = rt.settings.helpdesk.tz
     ctx = base_context(rt, None)
     ctx["report"] = report
     ctx["names"] = names(rt)
     top = max((r.resolved for r in report.engineers), default=0)
     ctx["bar_max"] = top or 1
+    ctx["span"] = (stamp(report.period.start, tz), stamp(report.period.end, tz))
+    ctx["previous_label"] = previous.period.label if previous else None
+    ctx["headlines"] = headlines(compare(report, previous)) if previous else []
+    ctx["charts"] = charts or {}
     return ctx
+
+
+def make_reports(rt: Runtime, period: Period) -> tuple[Report, Report]:
+    """The report for ``period`` and the one for the period before it (for the changes)."""
+    return make_report(rt, period), make_report(rt, previous_period(period,
+                                                                    rt.settings.helpdesk.tz))
 
 
 def send(rt: Runtime, period: Period, now: datetime, recipients: Sequence[str] | None = None,
@@ -188,9 +293,13 @@ def send(rt: Runtime, period: Period, now: datetime, recipients: Sequence[str] |
     if not to:
         log.warning("no [reports] recipients: %s report %s not sent", period.kind, period.label)
         return False
-    report = make_report(rt, period)
-    ctx = report_context(rt, report)
-    attachment = (f"maild-{period.kind}-{period.label}.csv", "text/csv", to_csv(report, rt))
+    report, previous = make_reports(rt, period)
+    images = chart_images(rt, report)
+    ctx = report_context(rt, report, previous,
+                         {name: f"cid:{cid}" for name, (cid, _) in images.items()})
+    inline = tuple((cid, "image/png", png) for cid, png in images.values())
+    attachment = (f"maild-{period.kind}-{period.label}.csv", "text/csv; charset=utf-8",
+                  to_csv(report, rt))  # the charset: or a client reads Chinese names as ASCII
     try:
         with transaction(rt.engine) as s:
             if not force:
@@ -198,12 +307,12 @@ def send(rt: Runtime, period: Period, now: datetime, recipients: Sequence[str] |
                 s.flush()  # the claim: a second sender fails here, before any mail
             for address in to:
                 person = rt.rules.person(address)
-                recipient = notify.Recipient(
-                    address, person.name if person else address,
+                recipient = notify.Recipient(  # no name: a neutral greeting, not the address
+                    address, person.name if person else "",
                     (person.language if person and person.language else
                      rt.settings.helpdesk.language))
                 enqueue(s, rt, notify.Notice("report", recipient), ctx, now,
-                        attachments=(attachment,))
+                        attachments=(attachment,), inline=inline)
     except sa_exc.IntegrityError:
         return False
     log.info("%s report %s queued for %d recipient(s)", period.kind, period.label, len(to))

@@ -6,8 +6,10 @@ import asyncio
 import csv
 import io
 import json
+import re
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,10 +18,13 @@ from maildenv import Maild, new_mail, parsed, reply_to, write_config
 from servers import Dovecot, SmtpSink
 from sqlmodel import Session, select
 from test_cli import maild_cli
+from test_report_parts import png_size
 
+from maild.core.report import month_period
+from maild.core.values import Role
 from maild.daemon import Daemon
-from maild.db.models import ReportRun
-from maild.reporting import due_periods, send_due
+from maild.db.models import Case, ReportRun
+from maild.reporting import due_periods, send, send_due
 from maild.runtime import Runtime
 from maild.service import ingest
 
@@ -73,6 +78,9 @@ def test_daily_report_once_with_its_parts(m: Maild, smtp_sink: SmtpSink) -> None
     assert {"text/plain", "text/html", "text/csv"} <= set(parts)
     html = parts["text/html"].get_content()
     assert "<table" in html and "<img" not in html and "background-color:#1f4e79" in html
+    assert "Changes are against 2026-11-19." in html  # 2 opened on the 20th, none the 19th
+    assert "+2 <span" in html and "vs 0</span>" in html
+    assert "2026-11-20 00:00 UTC+08:00" in html and "2026-11-21 00:00 UTC+08:00" in html
     rows = list(csv.DictReader(io.StringIO(parts["text/csv"].get_content().lstrip("\ufeff"))))
     resolved = {r["engineer"]: int(r["resolved"]) for r in rows}
     assert sum(resolved.values()) == 1 and rows[0]["rank_resolved"] == "1"
@@ -105,11 +113,128 @@ def test_cli(m: Maild, tmp_path: Path) -> None:
     data = json.loads(out.stdout)
     assert data["total_opened"] == 2 and data["total_resolved"] == 1
     assert data["period"]["label"] == "2026-11-20"
+    assert {"engineers", "by_speed", "open_at_end", "backlog_by_age", "top_types",
+            "team_business", "mean_rating"} <= set(data)  # the keys scripts read stay
+    assert data["changes"]["opened"] == {"value": 2, "previous": 0, "delta": 2}
+    assert data["days"] == [{"day": "2026-11-20", "opened": 2, "resolved": 1,
+                             "business": data["days"][0]["business"]}]
     monthly = maild_cli("report", "monthly", "--month", "2026-11", config=m.config)
     assert monthly.returncode == 0 and b"resolved 1" in monthly.stdout
     page = tmp_path / "r.html"
     assert maild_cli("report", "monthly", "--month", "2026-11", "--html", str(page),
                      config=m.config).returncode == 0
-    assert "<table" in page.read_text(encoding="utf-8")
+    preview = page.read_text(encoding="utf-8")
+    assert "<table" in preview and preview.count('<img src="data:image/png;base64,') == 2
+    assert "cid:" not in preview and "Hello," not in preview
     bad = maild_cli("report", "monthly", "--month", "2026-13", config=m.config)
     assert bad.returncode == 2 and b"not a month" in bad.stderr
+
+
+ENGINEERS = {"li.lei@corp.example": "Li Lei", "han.meimei@corp.example": "Han Meimei",
+             "john.smith@corp.example": "John Smith"}
+
+
+def add_october(m: Maild) -> None:
+    """Three cases John Smith resolved in October (3 business hours each): the period
+    before November, which the monthly report compares with."""
+    with Session(m.rt.engine) as s:
+        for day in (12, 13, 14):
+            opened = sh(10, day, 9).astimezone(UTC)
+            done = sh(10, day, 12).astimezone(UTC)
+            s.add(Case(subject="old", description="old", priority="P3", status="closed",
+                       channel="email", engineer_email="john.smith@corp.example",
+                       created_at=opened, dispatched_at=opened, resolved_at=done,
+                       closed_at=done, rating=4, updated_at=done))
+        s.commit()
+
+
+def report_mails(sink: SmtpSink, to: str, word: str) -> list[EmailMessage]:
+    return [msg for msg in (parsed(x.data) for x in sink.messages if to in x.rcpt_tos)
+            if word in str(msg["Subject"])]
+
+
+def html_and_images(msg: EmailMessage) -> tuple[str, dict[str, bytes]]:
+    """The HTML part and the images of the multipart/related it sits in, by Content-ID."""
+    related = next(p for p in msg.walk() if p.get_content_type() == "multipart/related")
+    html_part, *images = related.iter_parts()
+    assert html_part.get_content_type() == "text/html"
+    return html_part.get_content(), {str(i["Content-ID"]).strip("<>"): i.get_content()
+                                     for i in images}
+
+
+def test_monthly_report_with_changes_charts_names_and_csv(m: Maild, smtp_sink: SmtpSink) -> None:
+    add_october(m)
+    assert send_due(m.rt, sh(12, 1, 8, 5)) == 2  # the daily for 11-30 and the monthly
+    run_at(m, sh(12, 1, 9))
+    [msg] = report_mails(smtp_sink, BOSS, "monthly")
+    html, images = html_and_images(msg)
+    # the headline numbers and their change against October (3 opened and 3 resolved)
+    assert "Changes are against 2026-10." in html
+    def tile(value: str, color: str, delta: str, previous: str) -> str:
+        return (rf'>{value}</div>\s*<div style="[^"]*color:{color};">{delta} '
+                rf'<span[^>]*>vs {previous}</span>')
+
+    assert re.search(tile("2", "#6b7280", "\u22121", "3"), html)  # opened: neither good nor bad
+    assert re.search(tile("1", "#b91c1c", "\u22122", "3"), html)  # resolved: worse, in red
+    assert re.search(tile("5.0 h", "#b91c1c", r"\+2.0 h", "3.0 h"), html)  # slower, in red
+    assert "before: 4.0</span>" in html  # no rating in November, 4.0 in October
+    assert "2026-11-01 00:00 UTC+08:00" in html and "2026-12-01 00:00 UTC+08:00" in html
+    # two charts, each a PNG part the HTML shows by its Content-ID
+    cids = re.findall(r'<img src="cid:([^"]+)"', html)
+    assert len(cids) == 2 and set(cids) == set(images)
+    for png in images.values():
+        assert png_size(png) == (1000, 460)
+    # names, not addresses; a greeting by name
+    for address, name in ENGINEERS.items():
+        assert name in html and address not in html
+    assert "Hello IT Manager," in html and "Hello," not in html
+    text = msg.get_body(preferencelist=("plain",))
+    assert text is not None
+    assert "change against 2026-10" in text.get_content() and "Hello IT Manager," in \
+        text.get_content()
+    # the full table, one row per engineer, as the attachment
+    [attachment] = list(msg.iter_attachments())
+    assert attachment.get_filename() == "maild-monthly-2026-11.csv"
+    assert attachment.get_content_type() == "text/csv"
+    assert attachment.get_content_charset() == "utf-8"
+    rows = list(csv.DictReader(io.StringIO(attachment.get_content().lstrip("\ufeff"))))
+    assert {r["engineer"]: r["name"] for r in rows} == ENGINEERS
+    assert {p.email for p in m.rt.rules.with_role(Role.ENGINEER)} == set(ENGINEERS)
+    assert {r["period"] for r in rows} == {"2026-11"}
+    assert sum(int(r["resolved"]) for r in rows) == 1
+
+
+def test_monthly_report_in_chinese_and_to_someone_not_on_the_staff(
+        m: Maild, smtp_sink: SmtpSink) -> None:
+    add_october(m)
+    auditor = "auditor@corp.example"
+    assert send(m.rt, month_period(2026, 11, SH), sh(12, 1, 9),
+                recipients=["li.lei@corp.example", auditor])
+    run_at(m, sh(12, 1, 9))
+    [zh] = report_mails(smtp_sink, "li.lei@corp.example", "月报")
+    html, images = html_and_images(zh)
+    assert "Li Lei，您好" in html and "变化均与 2026-10 相比" in html
+    assert "新建" in html and "上期 3" in html and "\u22122<br><span" in html
+    assert set(re.findall(r'src="cid:([^"]+)"', html)) == set(images) and len(images) == 2
+    assert "每日工单量" in html and "每日处理时长" in html
+    for address, name in ENGINEERS.items():
+        assert name in html and address not in html
+    text = zh.get_body(preferencelist=("plain",))
+    assert text is not None and "与 2026-10 相比" in text.get_content()
+    [en] = report_mails(smtp_sink, auditor, "monthly")
+    html, _ = html_and_images(en)
+    assert "Hello" not in html and auditor not in html  # neutral, not "Hello auditor@..."
+
+
+def test_monthly_report_goes_without_charts_when_they_cannot_be_drawn(
+        m: Maild, smtp_sink: SmtpSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / "shadow" / "matplotlib"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('no matplotlib here')\n")
+    monkeypatch.setenv("PYTHONPATH", str(broken.parent))  # the chart process finds this one
+    assert send(m.rt, month_period(2026, 11, SH), sh(12, 1, 9))
+    run_at(m, sh(12, 1, 9))
+    [msg] = report_mails(smtp_sink, BOSS, "monthly")
+    html = msg.get_body(preferencelist=("html",))
+    assert html is not None and "<img" not in html.get_content()
+    assert "Opened" in html.get_content() and len(list(msg.iter_attachments())) == 1

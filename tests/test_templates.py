@@ -116,8 +116,9 @@ def sample_report() -> dict[str, Any]:
     from datetime import UTC, date
     from zoneinfo import ZoneInfo
 
-    from maild.core.report import CaseFacts, build_report, day_period
+    from maild.core.report import CaseFacts, build_report, compare, day_period, previous_period
     from maild.core.sla import Calendar
+    from maild.reporting import headlines, stamp
 
     tz = ZoneInfo("Asia/Shanghai")
     period = day_period(date(2026, 11, 22), tz)
@@ -136,9 +137,14 @@ def sample_report() -> dict[str, Any]:
              facts(3, "han.meimei@corp.example", 0.5), facts(4, None, None)]
     people = ["li.lei@corp.example", "han.meimei@corp.example", "idle@corp.example"]
     report = build_report(period, cases, people, Calendar(tz, always=True))
+    before = build_report(previous_period(period, tz), cases[:1], people,
+                          Calendar(tz, always=True))
     assert report.period.start.tzinfo == UTC
     return {"report": report, "bar_max": 2,
-            "names": {"li.lei@corp.example": "Li Lei <b>", "han.meimei@corp.example": "韩梅梅"}}
+            "names": {"li.lei@corp.example": "Li Lei <b>", "han.meimei@corp.example": "韩梅梅"},
+            "span": (stamp(period.start, tz), stamp(period.end, tz)),
+            "previous_label": before.period.label,
+            "headlines": headlines(compare(report, before)), "charts": {}}
 
 
 def sparse_context(name: str) -> dict[str, Any]:
@@ -239,8 +245,21 @@ def test_template_sources_are_tidy(lang: str) -> None:
         assert "\t" not in source, path.name
         if path.name.endswith(".html.j2"):
             lowered = source.lower()
+            if path.name == "report.html.j2":  # its charts: images sent inside the mail
+                assert lowered.count("<img") == lowered.count('<img src="{{ charts[')
+                lowered = lowered.replace("<img", "")
             for forbidden in ("<script", "<img", "<link", "<style", "http://", "https://"):
                 assert forbidden not in lowered, (path.name, forbidden)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_report_shows_only_its_charts_and_only_by_the_src_given(lang: str) -> None:
+    ctx = {**sample_context("report"), "charts": {"volume": "cid:volume-2026-11@corp.example",
+                                                  "handling": "cid:handling-2026-11@corp"}}
+    checker = parse_html(render(lang, "report", "html", ctx))
+    srcs = [value for attr, value in checker.attrs if attr == "src"]
+    assert srcs == ["cid:volume-2026-11@corp.example", "cid:handling-2026-11@corp"]
+    assert len([value for attr, value in checker.attrs if attr == "alt" and value]) == 2
 
 
 # --------------------------------------------------------------------------- subjects

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
 import re
 import sys
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from maild.cli.common import json_flag, print_json, runtime
 from maild.core import notify
-from maild.core.report import Period, Report, day_period, month_period, previous_day, previous_month
+from maild.core.report import (
+    Period,
+    Report,
+    compare,
+    day_period,
+    month_period,
+    previous_day,
+    previous_month,
+)
 from maild.db.models import utcnow
-from maild.reporting import make_report, report_context, send
+from maild.reporting import chart_images, make_reports, report_context, send
 
 
 def _day(text: str) -> date:
@@ -58,7 +67,7 @@ def _period(args: argparse.Namespace, tz: Any) -> Period:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # and datetime
         return value.isoformat()
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -67,9 +76,19 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def report_json(report: Report) -> dict[str, Any]:
+def report_json(report: Report, previous: Report | None = None) -> dict[str, Any]:
+    """The report's fields as JSON; with ``previous``, also its headline numbers
+    beside the period before's, under ``changes`` (the older keys stay as they were)."""
     data: dict[str, Any] = _jsonable(dataclasses.asdict(report))
+    if previous is not None:
+        data["changes"] = {c.key: {"value": c.value, "previous": c.previous, "delta": c.delta}
+                           for c in compare(report, previous)}
     return data
+
+
+def _data_uri(png: bytes) -> str:
+    """An image inside the page itself, for the --html preview (a browser knows no cid:)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _hours(seconds: float | None) -> str:
@@ -100,9 +119,10 @@ def _print(report: Report, names: dict[str, str]) -> None:
 def run(args: argparse.Namespace) -> int:
     rt = runtime(args)
     period = _period(args, rt.settings.helpdesk.tz)
-    report = make_report(rt, period)
+    report, previous = make_reports(rt, period)
     if args.html:
-        ctx = report_context(rt, report)
+        charts = {name: _data_uri(png) for name, (_, png) in chart_images(rt, report).items()}
+        ctx = report_context(rt, report, previous, charts)
         lang = rt.settings.helpdesk.language
         who = notify.Recipient("preview@localhost", "", lang)
         _, _, html = notify.render(rt.envs, notify.Notice("report", who), ctx)
@@ -116,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"queued for {', '.join(rt.settings.reports.recipients)}; "
               "'maild outbox flush' sends it now", file=sys.stderr)
     if args.json:
-        print_json(report_json(report))
+        print_json(report_json(report, previous))
     elif not args.html or args.send:
         _print(report, {p.email: p.name for p in rt.rules.people.values()})
     return 0

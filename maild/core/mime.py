@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.mime.application import MIMEApplication
+from email.mime.image import MIMEImage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import Compat32
@@ -64,6 +65,8 @@ class OutgoingMail:
     references: tuple[str, ...] = ()
     auto_submitted: str = "auto-replied"
     attachments: tuple[tuple[str, str, bytes], ...] = ()  # (filename, content type, data)
+    # images the HTML shows by ``<img src="cid:ID">``: (ID, content type, data)
+    inline: tuple[tuple[str, str, bytes], ...] = ()
 
 
 def one_line(text: str, limit: int = 200) -> str:
@@ -84,6 +87,24 @@ def _text_part(text: str, subtype: str) -> MIMEText:
     return part
 
 
+def _html_part(html: str, inline: tuple[tuple[str, str, bytes], ...]) -> MIMEText | MIMEMultipart:
+    """The HTML part; with inline images, a multipart/related of it and them (RFC 2387).
+
+    Mail clients show images only as such parts, referenced by Content-ID: they
+    block remote images and most ignore data: URIs and SVG."""
+    part = _text_part(html, "html")
+    if not inline:
+        return part
+    related = MIMEMultipart("related", type="text/html")
+    related.attach(part)
+    for cid, content_type, data in inline:
+        image = MIMEImage(data, _subtype=content_type.partition("/")[2] or "png")
+        image.add_header("Content-ID", f"<{one_line(cid, 120)}>")
+        image.add_header("Content-Disposition", "inline")
+        related.attach(image)
+    return related
+
+
 def build(mail: OutgoingMail) -> bytes:
     """A multipart/alternative (text + HTML) message, UTF-8, CRLF line endings.
 
@@ -92,7 +113,7 @@ def build(mail: OutgoingMail) -> bytes:
     matters when a backlog of thousands of mails is answered."""
     body = MIMEMultipart("alternative")
     body.attach(_text_part(mail.text, "plain"))
-    body.attach(_text_part(mail.html, "html"))
+    body.attach(_html_part(mail.html, mail.inline))
     msg: MIMEMultipart = body
     if mail.attachments:
         msg = MIMEMultipart("mixed")

@@ -13,6 +13,10 @@ same zone by the wall clock, which would get a DST night wrong by an hour.
 Handling time runs from dispatch (or opening, if never dispatched) to
 resolution and is reported twice, as wall-clock and as business time
 (``core.sla.business_seconds``), each labelled so.
+
+Besides the per-engineer table a report carries one ``DayStat`` per local
+day of its period (the monthly mail's two charts) and ``compare`` sets its
+headline numbers beside those of the period before (``previous_period``).
 """
 
 from __future__ import annotations
@@ -98,6 +102,19 @@ def previous_month(now: datetime, tz: ZoneInfo) -> Period:
     return month_period(last.year, last.month, tz)
 
 
+def previous_period(period: Period, tz: ZoneInfo) -> Period:
+    """The period of the same kind just before ``period``: what its headline is compared with."""
+    return (previous_day(period.start, tz) if period.kind == "daily"
+            else previous_month(period.start, tz))
+
+
+def local_days(period: Period, tz: ZoneInfo) -> list[date]:
+    """The local dates of ``period``, first to last (one for a daily period)."""
+    first = as_utc(period.start).astimezone(tz).date()
+    last = (as_utc(period.end) - timedelta(microseconds=1)).astimezone(tz).date()
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
 @dataclass(frozen=True)
 class Durations:
     count: int
@@ -137,6 +154,16 @@ class EngineerRow:
 
 
 @dataclass(frozen=True)
+class DayStat:
+    """One local day of a period: the volume chart's bars and the handling-time chart's line."""
+
+    day: date
+    opened: int  # created that day
+    resolved: int  # resolved that day, assigned or not
+    business: Durations  # handling time of the cases resolved that day, business time
+
+
+@dataclass(frozen=True)
 class Report:
     period: Period
     engineers: tuple[EngineerRow, ...]  # by rank_resolved, then address
@@ -151,6 +178,7 @@ class Report:
     team_wall: Durations  # handling time of every case resolved in the period
     team_business: Durations
     mean_rating: float | None
+    days: tuple[DayStat, ...] = ()  # one per local day of the period, in order
 
 
 def open_at(c: CaseFacts, moment: datetime) -> bool:
@@ -274,6 +302,9 @@ def build_report(period: Period, cases: Iterable[CaseFacts], engineers: Sequence
     team_wall: list[float] = []
     team_business: list[float] = []
     ratings: list[int] = []
+    days = local_days(period, cal.tz)
+    day_opened: Counter[date] = Counter()
+    day_business: dict[date, list[float]] = {d: [] for d in days}
     opened = escalated = reopened = 0
     for c in cases:
         created = as_utc(c.created_at)
@@ -284,6 +315,7 @@ def build_report(period: Period, cases: Iterable[CaseFacts], engineers: Sequence
         if is_opened:
             opened += 1
             opened_types[c.type or OTHER] += 1
+            day_opened[created.astimezone(cal.tz).date()] += 1
         if c.escalated and (is_opened or is_resolved):
             escalated += 1
         tally = None
@@ -297,6 +329,7 @@ def build_report(period: Period, cases: Iterable[CaseFacts], engineers: Sequence
         business = business_seconds(cal, begin, done_at)
         team_wall.append(wall)
         team_business.append(business)
+        day_business[done_at.astimezone(cal.tz).date()].append(business)
         reopened += int(c.reopened > 0)
         if c.rating is not None:
             ratings.append(c.rating)
@@ -318,4 +351,59 @@ def build_report(period: Period, cases: Iterable[CaseFacts], engineers: Sequence
         backlog_by_age={b: ages[b] for b in AGE_BUCKETS},
         top_types=tuple(_most_first(opened_types, TOP_TYPES)),
         team_wall=durations(team_wall), team_business=durations(team_business),
-        mean_rating=_mean(ratings))
+        mean_rating=_mean(ratings),
+        days=tuple(DayStat(d, day_opened[d], len(day_business[d]), durations(day_business[d]))
+                   for d in days))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One headline number of a report beside the same number for the period before."""
+
+    key: str  # opened | resolved | open_at_end | handling_bh | sla_met_pct | rating | escalated
+    value: float | None  # None: nothing to measure (no case resolved, none rated)
+    previous: float | None
+    higher_is_better: bool | None  # None: neither (more cases opened is not good or bad)
+
+    @property
+    def delta(self) -> float | None:
+        """The change, in the number's own unit; None when either side is missing."""
+        if self.value is None or self.previous is None:
+            return None
+        return self.value - self.previous
+
+    @property
+    def verdict(self) -> str:
+        """better | worse | same | none: how the template colours the change."""
+        d = self.delta
+        if d is None or self.higher_is_better is None:
+            return "none"
+        if abs(d) < 1e-9:
+            return "same"
+        return "better" if (d > 0) == self.higher_is_better else "worse"
+
+
+def sla_met_pct(r: Report) -> float | None:
+    """Share of the engineers' cases resolved in the period that met the resolution target."""
+    met = sum(x.sla_met for x in r.engineers)
+    total = met + sum(x.sla_breached for x in r.engineers)
+    return 100.0 * met / total if total else None
+
+
+def compare(current: Report, previous: Report) -> tuple[Change, ...]:
+    """The headline numbers of ``current`` with ``previous``'s beside them, in display order."""
+
+    def hours(r: Report) -> float | None:
+        s = r.team_business.mean_s
+        return s / 3600 if s is not None else None
+
+    pairs: tuple[tuple[str, float | None, float | None, bool | None], ...] = (
+        ("opened", current.total_opened, previous.total_opened, None),
+        ("resolved", current.total_resolved, previous.total_resolved, True),
+        ("open_at_end", current.open_at_end, previous.open_at_end, False),
+        ("handling_bh", hours(current), hours(previous), False),
+        ("sla_met_pct", sla_met_pct(current), sla_met_pct(previous), True),
+        ("rating", current.mean_rating, previous.mean_rating, True),
+        ("escalated", current.escalated, previous.escalated, False),
+    )
+    return tuple(Change(k, v, p, good) for k, v, p, good in pairs)

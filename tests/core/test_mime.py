@@ -79,6 +79,30 @@ def test_attachments_come_back_byte_for_byte() -> None:
                      "photo.png": ("image/png", b"\x89PNG...")}
 
 
+def test_inline_images_are_related_to_the_html_by_content_id() -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    raw = build(_mail(html='<p><img src="cid:volume@maild"></p>',
+                      inline=(("volume@maild", "image/png", png),),
+                      attachments=(("r.csv", "text/csv", b"a,b\r\n"),)))
+    msg = _read(raw)
+    assert msg.get_content_type() == "multipart/mixed"
+    alternative = msg.get_payload()[0]
+    assert [p.get_content_type() for p in alternative.get_payload()] == [
+        "text/plain", "multipart/related"]
+    related = alternative.get_payload()[1]
+    html, image = related.get_payload()
+    assert related.get_param("type") == "text/html"
+    assert 'src="cid:volume@maild"' in html.get_content()
+    assert image["Content-ID"] == "<volume@maild>" and image.get_content() == png
+    assert image.get_content_disposition() == "inline"
+    assert [p.get_filename() for p in msg.iter_attachments()] == ["r.csv"]
+
+
+def test_without_inline_images_the_html_stays_a_plain_part() -> None:
+    msg = _read(build(_mail()))
+    assert [p.get_content_type() for p in msg.get_payload()] == ["text/plain", "text/html"]
+
+
 header_names = st.sampled_from(["Subject", "To", "Message-ID", "X-Auto-Response-Suppress",
                                 "Content-Type"])
 ascii_values = st.text(st.characters(min_codepoint=0, max_codepoint=127), max_size=120)

@@ -389,3 +389,86 @@ def test_empty_period() -> None:
     assert han.by_type == {} and han.wall == EMPTY and han.mean_rating is None
     none = report.build_report(report.month_period(2026, 2, BERLIN), iter(()), [], BERLIN_CAL)
     assert none.engineers == () and none.team_business == EMPTY
+
+
+# --- days, the period before, headline changes ----------------------------------------
+
+def test_days_of_a_month_and_of_a_day() -> None:
+    nov = report.month_period(2026, 11, SH)
+    assert report.local_days(nov, SH) == [date(2026, 11, d) for d in range(1, 31)]
+    assert report.local_days(report.day_period(date(2026, 11, 22), SH), SH) == [
+        date(2026, 11, 22)]
+    october = report.month_period(2026, 10, BERLIN)  # 31 days, one of them 25 hours
+    assert len(report.local_days(october, BERLIN)) == 31
+
+
+def test_day_stats_count_by_local_day_and_hold_that_days_handling_time() -> None:
+    facts = [
+        case(1, LI, sh(11, 2, 9), sh(11, 2, 11)),  # 2 business hours, resolved on the 2nd
+        case(2, LI, sh(11, 2, 10), sh(11, 3, 10)),  # 9 business hours, resolved on the 3rd
+        case(3, HAN, sh(11, 2, 23, 59), sh(11, 3, 14)),  # opened 23:59 local: the 2nd
+        case(4, HAN, sh(10, 31, 10), sh(11, 2, 10)),  # opened on a Saturday in October: 1 h
+        case(5, None, sh(11, 3, 0, 0)),  # opened at local midnight: the 3rd
+    ]
+    r = report.build_report(report.month_period(2026, 11, SH), facts, [LI, HAN], CAL)
+    assert len(r.days) == 30 and r.days[0].day == date(2026, 11, 1)
+    nov2, nov3 = r.days[1], r.days[2]
+    assert (nov2.opened, nov2.resolved) == (3, 2)
+    assert (nov3.opened, nov3.resolved) == (1, 2)
+    assert nov2.business.median_s == pytest.approx(1.5 * HOUR)  # 2 h and 1 h (Mon 09-10)
+    assert nov3.business.median_s == pytest.approx(7 * HOUR)  # 9 h and 5 h
+    assert sum(d.opened for d in r.days) == r.total_opened == 4
+    assert sum(d.resolved for d in r.days) == r.total_resolved == 4
+    assert all(d.business.count == 0 for d in r.days[3:])
+
+
+def test_day_stats_on_a_berlin_25_hour_day() -> None:
+    day = report.day_period(date(2026, 10, 25), BERLIN)
+    facts = [case(1, LI, be(10, 25, 0, 30), be(10, 25, 23, 30))]
+    r = report.build_report(day, facts, [LI], BERLIN_CAL)
+    assert [(d.day, d.opened, d.resolved) for d in r.days] == [(date(2026, 10, 25), 1, 1)]
+
+
+def test_previous_period_of_a_day_and_of_a_month() -> None:
+    assert report.previous_period(report.day_period(date(2026, 3, 1), SH), SH).label == \
+        "2026-02-28"
+    assert report.previous_period(report.month_period(2026, 1, SH), SH).label == "2025-12"
+    assert report.previous_period(report.month_period(2026, 3, BERLIN), BERLIN) == \
+        report.month_period(2026, 2, BERLIN)
+
+
+def test_compare_gives_each_headline_with_its_previous_value_and_verdict() -> None:
+    oct_ = report.month_period(2026, 10, SH)
+    nov = report.month_period(2026, 11, SH)
+    before = report.build_report(oct_, [
+        case(1, LI, sh(10, 5, 9), sh(10, 5, 13), rating=3),
+        case(2, LI, sh(10, 6, 9), sh(10, 6, 11), rating=5, breached=True)], [LI], CAL)
+    now = report.build_report(nov, [
+        case(3, LI, sh(11, 5, 9), sh(11, 5, 10), rating=5),
+        case(4, LI, sh(11, 6, 9), sh(11, 6, 10), rating=5),
+        case(5, LI, sh(11, 9, 9), sh(11, 9, 10), escalated=True),
+        case(6, LI, sh(11, 8, 9))], [LI], CAL)
+    changes = {c.key: c for c in report.compare(now, before)}
+    assert list(changes) == ["opened", "resolved", "open_at_end", "handling_bh",
+                             "sla_met_pct", "rating", "escalated"]
+    assert (changes["opened"].value, changes["opened"].previous) == (4, 2)
+    assert changes["opened"].verdict == "none"  # more cases coming in is neither
+    assert changes["resolved"].delta == 1 and changes["resolved"].verdict == "better"
+    assert changes["open_at_end"].delta == 1 and changes["open_at_end"].verdict == "worse"
+    assert changes["handling_bh"].value == pytest.approx(1.0)
+    assert changes["handling_bh"].previous == pytest.approx(3.0)
+    assert changes["handling_bh"].verdict == "better"  # faster
+    assert (changes["sla_met_pct"].value, changes["sla_met_pct"].previous) == (100.0, 50.0)
+    assert changes["rating"].delta == pytest.approx(1.0)
+    assert changes["escalated"].verdict == "worse"
+
+
+def test_compare_with_an_empty_period_before() -> None:
+    nov = report.month_period(2026, 11, SH)
+    empty = report.build_report(report.month_period(2026, 10, SH), [], [LI], CAL)
+    now = report.build_report(nov, [case(1, LI, sh(11, 5, 9), sh(11, 5, 10))], [LI], CAL)
+    changes = {c.key: c for c in report.compare(now, empty)}
+    assert changes["handling_bh"].previous is None and changes["handling_bh"].delta is None
+    assert changes["handling_bh"].verdict == "none"
+    assert changes["rating"].value is None and changes["rating"].verdict == "none"
+    assert changes["escalated"].verdict == "same"
