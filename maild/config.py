@@ -319,9 +319,8 @@ def load_settings(data: Mapping[str, Any], source: Path) -> Settings:
         parts[name] = _build(name, cls, raw, where)
     base = source.parent.resolve()
     p: PathSettings = parts["paths"]
-    parts["paths"] = PathSettings(
-        rules=base / p.rules, templates=base / p.templates, store=base / p.store
-    )
+    parts["paths"] = PathSettings(rules=base / p.rules, store=base / p.store,
+                                  templates=_templates_dir(base / p.templates, data))
     db: DatabaseSettings = parts["database"]
     parts["database"] = replace(db, url=absolute_sqlite_url(db.url, base))
     oauth2: OAuth2Settings = parts["oauth2"]
@@ -333,6 +332,17 @@ def load_settings(data: Mapping[str, Any], source: Path) -> Settings:
     settings = Settings(source=source, **parts)
     _validate(settings, where)
     return settings
+
+
+def _templates_dir(configured: Path, data: Mapping[str, Any]) -> Path:
+    """``[paths] templates``; when the key is absent and there is no ``templates/`` next to
+    the config, the templates shipped in the package (a wheel install needs no copy)."""
+    paths = data.get("paths", {})
+    if "templates" in paths or configured.is_dir():
+        return configured
+    from maild.resources import shipped_dir  # local: resources is not needed to read config
+
+    return shipped_dir("templates")
 
 
 def _with_tls_and_oauth2(section: str, cfg: Any, oauth2: OAuth2Settings, base: Path,
