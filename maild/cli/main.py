@@ -1,7 +1,10 @@
-"""The command line (SPEC §7): parse arguments, call one use case, print, exit.
+"""The command line (docs/REFERENCE.md, "Command line"): parse arguments, call one use
+case, print, exit.
 
-Exit codes: 0 done; 1 not found or nothing done; 2 bad usage, config or
-rules; 75 (EX_TEMPFAIL) a transient failure the caller should retry.
+Exit codes: 0 done; 1 not found or nothing done; 2 bad usage or a database not
+migrated; 75 (EX_TEMPFAIL) a transient failure the caller should retry (a server
+or the database unreachable); 78 (EX_CONFIG) a permanent configuration error
+(config.toml, rules/, templates), so an MTA bounces at once instead of retrying.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -16,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from maild import __version__
@@ -23,6 +28,7 @@ from maild.cli import customers
 from maild.cli import report as report_cli
 from maild.cli import search as search_cli
 from maild.cli.common import (
+    EX_CONFIG,
     EX_TEMPFAIL,
     common_options,
     json_flag,
@@ -286,16 +292,52 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def read_only(args: argparse.Namespace) -> bool:
+    """Commands that only read the database (or write the schema) need no secrets."""
+    sub = {"cases": "cases_command", "messages": "messages_command", "outbox": "outbox_command",
+           "customers": "customers_command"}.get(args.command)
+    action = getattr(args, sub, None) if sub else None
+    return (args.command in ("db", "cases", "messages", "search")
+            or (args.command == "outbox" and action == "list")
+            or (args.command == "customers" and action in ("list", "export"))
+            or (args.command == "report" and not getattr(args, "send", False)))
+
+
+def _stdout_closed() -> int:
+    """The reader of our output went away (``maild … | head``): stop quietly, as a
+    SIGPIPE-killed tool would, without a traceback at interpreter exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.read_only = read_only(args)
     verbose = getattr(args, "verbose", False)
     logging.basicConfig(level=logging.INFO if verbose or args.command == "run" else
                         logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from maild.edges.imap import ImapError
+
     try:
-        return COMMANDS[args.command](args)
-    except (ConfigError, RulesError, migrate.SchemaError) as exc:
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except (ConfigError, RulesError) as exc:
+        print(f"maild: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    except migrate.SchemaError as exc:
         print(f"maild: {exc}", file=sys.stderr)
         return 2
+    except ImapError as exc:
+        print(f"maild: IMAP: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        print(f"maild: database unavailable: {reason}", file=sys.stderr)
+        return EX_TEMPFAIL
+    except BrokenPipeError:
+        return _stdout_closed()
     except KeyboardInterrupt:
         return 130
