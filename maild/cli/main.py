@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     search_cli.add_parser(sub, common)
     report_cli.add_parser(sub, common)
 
+    init = sub.add_parser("init", parents=[common],
+                          help="write a starter config.toml, rules/ and customers.csv into DIR")
+    init.add_argument("dir", type=Path, help="the directory (created if needed)")
+
     demo = sub.add_parser("demo", parents=[common],
                           help="the whole loop on an embedded mail server, with a timeline")
     demo.add_argument("--serve", action="store_true",
@@ -279,6 +283,24 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from maild.starter import init
+
+    for path, written in init(args.dir):
+        print(f"{'wrote' if written else 'kept '} {path}")
+    config = args.dir / "config.toml"
+    print(f"""
+Next:
+  1. edit {config}: [helpdesk] address and timezone, [imap], [smtp], [reports]
+  2. edit {args.dir / "rules"}/staff.toml and sites.toml: your engineers and sites
+  3. export MAILD_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+     export MAILD_IMAP_PASSWORD=...
+  4. maild db upgrade --config {config}
+  5. maild customers import {args.dir / "customers.csv"} --config {config}
+  6. maild check --config {config}, then maild run --config {config}""")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from maild.demo import run_demo
 
@@ -288,7 +310,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "db": cmd_db, "check": cmd_check, "run": cmd_run, "ingest": cmd_ingest, "cases": cmd_cases,
     "messages": cmd_messages, "outbox": cmd_outbox, "customers": customers.run,
-    "search": search_cli.run, "report": report_cli.run, "demo": cmd_demo,
+    "search": search_cli.run, "report": report_cli.run, "demo": cmd_demo, "init": cmd_init,
 }
 
 
