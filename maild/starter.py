@@ -28,8 +28,8 @@ CUSTOMERS_CSV = """\
 #   vip          yes/no: VIPs get vip_priority from rules/sla.toml
 # Lines starting with # at the top are comments. Replace the two example rows.
 employee_id,name,company,phone,address,email,vip
-E1001,Wang Fang,Shanghai Branch,+86 21 5555 0101,"Room 301, 100 Century Avenue",wang.fang@sh.corp.example,no
-E2001,Alice Brown,London Office,+44 20 7946 0000,"2nd floor, 1 King Street",alice.brown@uk.corp.example,yes
+E1001,Wang Fang,Shanghai Branch,+86 21 5555 01,"301, 100 Century Ave",wang.fang@sh.corp.example,no
+E2001,Alice Brown,London Office,+44 20 7946 0000,"1 King St",alice.brown@uk.corp.example,yes
 """
 
 TEMPLATES_LINE = 'templates = "templates"'
