@@ -36,8 +36,14 @@ def test_demo_serve_prints_events_live_and_its_logins_work() -> None:
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stdout is not None
-    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or ()],
-                     daemon=True).start()
+    stdout = proc.stdout
+
+    def pump() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
 
     def read_until(marker: str) -> str:
         seen = []
@@ -69,3 +75,5 @@ def test_demo_serve_prints_events_live_and_its_logins_work() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
+        reader.join(timeout=10)
+        stdout.close()
