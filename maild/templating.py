@@ -11,6 +11,7 @@ from typing import Any
 import jinja2
 from jinja2.filters import do_wordwrap
 
+from maild.core.when import human
 from maild.resources import shipped_dir
 
 TEMPLATE_NAMES = (
@@ -21,13 +22,14 @@ TEMPLATE_NAMES = (
 )
 
 
-def _when(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Format a datetime for people (already in the helpdesk time zone)."""
+def _when(value: datetime | str | None, fmt: str | None = None) -> str:
+    """Format a datetime for people (already in the helpdesk time zone): with its UTC
+    offset (maild/core/when.py) unless a template asks for its own ``fmt``."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
-    return value.strftime(fmt)
+    return value.strftime(fmt) if fmt else human(value)
 
 
 LANGUAGES = ("en", "zh")

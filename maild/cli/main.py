@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from maild.cli.common import (
     table,
 )
 from maild.config import ConfigError, default_config_path
+from maild.core.when import human
 from maild.db import migrate
 from maild.db.models import Case, InboundMessage, OutboxMail, utcnow
 from maild.rules import RulesError
@@ -201,7 +203,7 @@ def cmd_cases(args: argparse.Namespace) -> int:
             if args.json:
                 print_json(data)
             else:
-                _print_case(data)
+                _print_case(data, rt.settings.helpdesk.tz)
             return 0
         q = select(Case).order_by(col(Case.id).desc())
         if args.status:
@@ -218,7 +220,12 @@ def cmd_cases(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_case(d: dict[str, Any]) -> None:
+def _shown(iso: str | None, tz: Any) -> str:
+    """An ISO time from the JSON shape as people read it: helpdesk zone, with offset."""
+    return human(datetime.fromisoformat(iso), tz) if iso else ""
+
+
+def _print_case(d: dict[str, Any], tz: Any) -> None:
     print(f"Case #{d['id']}: {d['subject']}")
     print(f"  status {d['status']}, priority {d['priority']}, type {d['type']}, "
           f"channel {d['channel']}")
@@ -227,7 +234,7 @@ def _print_case(d: dict[str, Any]) -> None:
           f"{(d['engineer'] or {}).get('name', '-')}")
     for key in ("created_at", "dispatched_at", "first_response_at", "resolved_at", "closed_at"):
         if d[key]:
-            print(f"  {key:<18} {d[key]}")
+            print(f"  {key:<18} {_shown(d[key], tz)}")
     if d["handling_seconds"] is not None:
         print(f"  handling time      {d['handling_seconds']} s")
     print("\n" + d["description"])
@@ -235,7 +242,7 @@ def _print_case(d: dict[str, Any]) -> None:
         print(f"\nResolution: {d['resolution']}")
     print("\nLog:")
     for e in d["log"]:
-        print(f"  {e['at'][:19]}  {e['author']:<28} {e['kind']:<10} {e['text'][:200]}")
+        print(f"  {_shown(e['at'], tz)}  {e['author']:<28} {e['kind']:<10} {e['text'][:200]}")
     for a in d["attachments"]:
         print(f"  attachment {a['filename']} ({a['size']} bytes)")
 
@@ -252,7 +259,8 @@ def cmd_messages(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
     else:
-        table([(r["id"], r["received_at"][:19], r["disposition"], r["case_id"], r["from"],
+        tz = rt.settings.helpdesk.tz
+        table([(r["id"], _shown(r["received_at"], tz), r["disposition"], r["case_id"], r["from"],
                  r["subject"]) for r in rows],
                ("id", "received", "disposition", "case", "from", "subject"))
     return 0
