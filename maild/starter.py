@@ -1,6 +1,6 @@
 """``maild init DIR``: a starter installation to edit, from the files shipped in the package.
 
-It writes ``config.toml`` (the example, with the templates left to the shipped ones),
+It writes ``config.toml`` (the example, which leaves the templates to the shipped ones),
 ``rules/`` (the example staff, sites and SLA), a ``customers.csv`` template whose
 comments explain the columns, and an empty ``store/``. It never overwrites a file:
 running it twice, or into a directory already in use, changes nothing there.
@@ -32,16 +32,9 @@ E1001,Wang Fang,Shanghai Branch,+86 21 5555 01,"301, 100 Century Ave",wang.fang@
 E2001,Alice Brown,London Office,+44 20 7946 0000,"1 King St",alice.brown@uk.corp.example,yes
 """
 
-TEMPLATES_LINE = 'templates = "templates"'
-TEMPLATES_COMMENT = (
-    '# templates = "templates"  # a folder of your own: a file there (en/ack.txt.j2, …)\n'
-    "#                           # overrides the shipped template of that name")
-
-
 def starter_config() -> str:
-    """The shipped example config, reading templates from the package."""
-    text = shipped_dir("config.example.toml").read_text(encoding="utf-8")
-    return text.replace(TEMPLATES_LINE, TEMPLATES_COMMENT, 1)
+    """The shipped example config (it leaves ``[paths] templates`` to the shipped ones)."""
+    return shipped_dir("config.example.toml").read_text(encoding="utf-8")
 
 
 def init(directory: Path) -> list[tuple[Path, bool]]:
