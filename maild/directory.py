@@ -1,4 +1,4 @@
-"""The customer directory: add, update, delete, list, CSV import and export (SPEC §7)."""
+"""The customer directory: add, update, delete, list, CSV import and export (docs/REFERENCE §7)."""
 
 from __future__ import annotations
 
