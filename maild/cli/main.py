@@ -38,7 +38,7 @@ from maild.cli.common import (
     settings,
     table,
 )
-from maild.config import ConfigError, default_config_path
+from maild.config import ConfigError, Settings, default_config_path
 from maild.core.when import human
 from maild.db import migrate
 from maild.db.models import Case, InboundMessage, OutboxMail, utcnow
@@ -135,6 +135,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(c.ok for c in results) else 1
 
 
+def _smtp_at(loaded: Settings) -> str:
+    return f"{loaded.smtp.host}:{loaded.smtp.port}"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from maild import arenas, logs
     from maild.daemon import Daemon
@@ -150,7 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         d, o = stats.drained, stats.outbox
         print(f"mailbox: {d.processed} message(s) {d.by_disposition or {}}; "
               f"outbox: {o.sent} sent, {o.deferred} deferred, {o.failed} failed"
-              + (" (SMTP server unavailable)" if o.smtp_down else ""))
+              + (f" (SMTP server {_smtp_at(loaded)} unavailable)" if o.smtp_down else ""))
         return 0
 
     async def main() -> None:
@@ -275,7 +279,8 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
         stats = asyncio.run(smtp.flush(rt, utcnow, ignore_schedule=True))
         print(f"{stats.sent} sent, {stats.deferred} deferred, {stats.failed} failed"
-              + (" (SMTP server unavailable)" if stats.smtp_down else ""))
+              + (f" (SMTP server {_smtp_at(rt.settings)} unavailable)" if stats.smtp_down
+                 else ""))
         return 0 if not stats.smtp_down else EX_TEMPFAIL
     with Session(rt.engine) as s:
         q = select(OutboxMail).order_by(col(OutboxMail.id))
