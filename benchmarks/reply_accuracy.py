@@ -32,7 +32,7 @@ from maild.core.quoting import split_reply
 
 CORPUS = corpus.find() or sys.exit(
     f"the mail corpus is not in {', '.join(map(str, corpus.candidates()))}; "
-    f"set {corpus.ENV}=/path/to/shared/corpus")
+    f"set {corpus.ENV}=/path/to/a/corpus")
 
 
 def norm(text: str) -> str:

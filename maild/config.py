@@ -267,8 +267,24 @@ def _build(section: str, cls: type, raw: Mapping[str, Any], where: str) -> Any:
     return cls(**values)
 
 
-def _validate(s: Settings, where: str) -> None:
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
+def _validate_database(url: str, where: str) -> None:
+    """Only SQLite and PostgreSQL: the replicas rely on PostgreSQL's advisory locks,
+    ``SKIP LOCKED`` and ``tsvector`` search, and only these two are tested."""
+    scheme = url.partition(":")[0]
+    backend = scheme.partition("+")[0]
+    if backend not in SUPPORTED_DATABASES or scheme not in ("sqlite", "postgresql",
+                                                            "postgresql+psycopg"):
+        raise ConfigError(
+            f"{where}: [database] url: {scheme or url!r} is not supported; use sqlite:///PATH "
+            "or postgresql+psycopg://USER@HOST:PORT/DB (postgresql:// works too)")
+
+
+def _validate(s: Settings, where: str, secrets: bool = True) -> None:
     """Cross-field checks that need more than a type."""
+    _validate_database(s.database.url, where)
     if "@" not in s.helpdesk.address:
         raise ConfigError(f"{where}: [helpdesk] address must be an email address")
     try:
@@ -278,12 +294,12 @@ def _validate(s: Settings, where: str) -> None:
             f"{where}: [helpdesk] timezone {s.helpdesk.timezone!r} is not a known time zone "
             "(use a name like Asia/Shanghai or UTC)"
         ) from exc
-    if len(s.helpdesk.secret) < 16:
+    if secrets and len(s.helpdesk.secret) < 16:
         raise ConfigError(
             f"{where}: [helpdesk] secret must be at least 16 characters "
             '(e.g. secret = "env:MAILD_SECRET" with a long random value)'
         )
-    if any(len(p) < 16 for p in s.helpdesk.previous_secrets):
+    if secrets and any(len(p) < 16 for p in s.helpdesk.previous_secrets):
         raise ConfigError(
             f"{where}: [helpdesk] previous_secrets must each be at least 16 characters")
     hh, _, mm = s.reports.daily_at.partition(":")
@@ -332,9 +348,26 @@ def _validate_ops(s: Settings, where: str) -> None:
                           "or more")
 
 
-def load_settings(data: Mapping[str, Any], source: Path) -> Settings:
-    """Validate parsed TOML data; relative paths are taken from ``source``'s directory."""
+def _unset_env_blank(value: Any) -> Any:
+    """``value`` with every ``env:NAME`` whose variable is unset replaced by ``""``."""
+    if isinstance(value, str) and value.startswith("env:") and value[4:] not in os.environ:
+        return ""
+    if isinstance(value, Mapping):
+        return {k: _unset_env_blank(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unset_env_blank(v) for v in value]
+    return value
+
+
+def load_settings(data: Mapping[str, Any], source: Path, secrets: bool = True) -> Settings:
+    """Validate parsed TOML data; relative paths are taken from ``source``'s directory.
+
+    ``secrets=False`` is for commands that only read the database (``cases list``,
+    ``search``, …): an ``env:NAME`` whose variable is unset reads as empty and the
+    signing secret is not checked, so they run without the IMAP password or secret."""
     where = str(source)
+    if not secrets:
+        data = _unset_env_blank(data)
     unknown = sorted(set(data) - set(_SECTIONS))
     if unknown:
         raise ConfigError(f"{where}: unknown section(s): {', '.join(unknown)}")
@@ -348,9 +381,8 @@ def load_settings(data: Mapping[str, Any], source: Path) -> Settings:
         parts[name] = _build(name, cls, raw, where)
     base = source.parent.resolve()
     p: PathSettings = parts["paths"]
-    parts["paths"] = PathSettings(
-        rules=base / p.rules, templates=base / p.templates, store=base / p.store
-    )
+    parts["paths"] = PathSettings(rules=base / p.rules, store=base / p.store,
+                                  templates=_templates_dir(base / p.templates, data))
     db: DatabaseSettings = parts["database"]
     parts["database"] = replace(db, url=absolute_sqlite_url(db.url, base))
     oauth2: OAuth2Settings = parts["oauth2"]
@@ -360,8 +392,19 @@ def load_settings(data: Mapping[str, Any], source: Path) -> Settings:
     for name in ("imap", "smtp"):
         parts[name] = _with_tls_and_oauth2(name, parts[name], parts["oauth2"], base, where)
     settings = Settings(source=source, **parts)
-    _validate(settings, where)
+    _validate(settings, where, secrets)
     return settings
+
+
+def _templates_dir(configured: Path, data: Mapping[str, Any]) -> Path:
+    """``[paths] templates``; when the key is absent and there is no ``templates/`` next to
+    the config, the templates shipped in the package (a wheel install needs no copy)."""
+    paths = data.get("paths", {})
+    if "templates" in paths or configured.is_dir():
+        return configured
+    from maild.resources import shipped_dir  # local: resources is not needed to read config
+
+    return shipped_dir("templates")
 
 
 def _with_tls_and_oauth2(section: str, cfg: Any, oauth2: OAuth2Settings, base: Path,
@@ -401,12 +444,12 @@ def absolute_sqlite_url(url: str, base: Path) -> str:
 
 
 def default_config_path() -> Path:
-    """``$MAILD_CONFIG``, else ``./config.toml`` (SPEC §7)."""
+    """``$MAILD_CONFIG``, else ``./config.toml`` (docs/REFERENCE.md, "Command line")."""
     return Path(os.environ.get("MAILD_CONFIG", "config.toml"))
 
 
-def read_config(path: Path) -> Settings:
-    """Read and validate a config file."""
+def read_config(path: Path, secrets: bool = True) -> Settings:
+    """Read and validate a config file (``secrets``: see ``load_settings``)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
@@ -418,4 +461,4 @@ def read_config(path: Path) -> Settings:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    return load_settings(data, path)
+    return load_settings(data, path, secrets)

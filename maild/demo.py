@@ -28,7 +28,7 @@ from maild.config import Settings, load_settings
 from maild.daemon import Daemon
 from maild.db import migrate
 from maild.db.models import Case, Customer, LogEntry, utcnow
-from maild.mailserver import Delivery, LocalMailServer
+from maild.mailserver import AUTO_PASSWORD, Delivery, LocalMailServer
 from maild.outbound import personal_address
 from maild.resources import shipped_dir
 from maild.runtime import Runtime, database
@@ -190,29 +190,53 @@ async def _demo(serve: bool, host: str) -> int:
                           f"rating {case.rating}")
             print("\n" + ("All cases resolved and closed." if ok else "Some case is NOT closed."))
             if serve:
-                await _serve(rt, server, host)
+                await _serve(rt, server, host, start)
             return 0 if ok else 1
 
 
-async def _serve(rt: Runtime, server: LocalMailServer, host: str) -> None:
+async def _serve(rt: Runtime, server: LocalMailServer, host: str, start: datetime) -> None:
+    for user in ("li.lei@corp.example", "han.meimei@corp.example", "john.smith@corp.example"):
+        await server.add_user(user, AUTO_PASSWORD)
+    logins = "\n".join(f"  {user:<34} {AUTO_PASSWORD}" for user in sorted(server.users)
+                       if user != HELPDESK)
     print(f"""
 Serving until Ctrl-C. Join in with a mail client (no TLS, plain passwords):
-  IMAP  {host}:{server.imap_port}    SMTP  {host}:{server.smtp_port}
-  helpdesk mailbox   {HELPDESK} / {HELPDESK_PASSWORD}  (maild reads it)
-  everyone else      <address> / demo   (e.g. li.lei@corp.example, wang.fang@sh.corp.example)
+  IMAP  {host}:{server.imap_port}    SMTP  {host}:{server.smtp_port} (no SMTP login)
+IMAP logins (user / password):
+{logins}
+  any other address gets a mailbox, password {AUTO_PASSWORD}, with its first mail
+  ({HELPDESK} / {HELPDESK_PASSWORD} is the mailbox maild itself reads: leave it to maild)
 Send a new mail to {HELPDESK} from wang.fang@sh.corp.example, e.g.:
   swaks --server {host}:{server.smtp_port} --from wang.fang@sh.corp.example \\
         --to {HELPDESK} --header 'Subject: 显示器不亮' --body '办公室的显示器不亮了'
-""")
-    for user in ("li.lei@corp.example", "han.meimei@corp.example", "john.smith@corp.example"):
-        await server.add_user(user, "demo")
+Engineers work a case by replying to their dispatch mail (its Reply-To is their own
+address for the case) with tags such as "#inprogress" or "#resolve replaced the cable".
+
+What happens from now on, as it happens:""", flush=True)
     daemon = Daemon(rt)
     loop = asyncio.get_running_loop()
     import signal
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, daemon.stopping.set)
-    await daemon.run()
+    watcher = asyncio.create_task(_follow(rt, server, start, daemon.stopping))
+    try:
+        await daemon.run()
+    finally:
+        watcher.cancel()
+
+
+async def _follow(rt: Runtime, server: LocalMailServer, start: datetime,
+                  stopping: asyncio.Event, every: float = 0.5) -> None:
+    """Print each new timeline line (a mail delivered, a case change) as it happens."""
+    shown = set(timeline(rt, server, start))
+    while not stopping.is_set():
+        await asyncio.sleep(every)
+        lines = await asyncio.to_thread(timeline, rt, server, start)
+        for line in lines:
+            if line not in shown:
+                shown.add(line)
+                print(line, flush=True)
 
 
 def run_demo(serve: bool = False, host: str = "127.0.0.1") -> int:

@@ -1,8 +1,9 @@
-"""The customer directory: add, update, delete, list, CSV import and export (SPEC §7)."""
+"""The customer directory: add, update, delete, list, CSV import and export (docs/REFERENCE §7)."""
 
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -118,14 +119,23 @@ def listing(s: Session, company: str | None = None, vip: bool | None = None,
 
 
 def read_csv(stream: TextIO) -> tuple[list[CustomerRow], list[RowError]]:
-    """Validate a whole CSV file; nothing is written here."""
-    reader = csv.DictReader(stream)
+    """Validate a whole CSV file; nothing is written here.
+
+    Lines starting with ``#`` before the header are comments (the template that
+    ``maild init`` writes explains the columns there); error line numbers count them."""
     from maild.core.directory import check_header
 
+    comments = 0
+    first = stream.readline()
+    while first.startswith("#"):
+        comments += 1
+        first = stream.readline()
+    reader = csv.DictReader(itertools.chain([first], stream))
     problem = check_header(reader.fieldnames or [])
     if problem:
-        return [], [RowError(1, problem.removeprefix("line 1: "))]
-    return validate_rows(reader)
+        return [], [RowError(1 + comments, problem.removeprefix("line 1: "))]
+    rows, errors = validate_rows(reader)
+    return rows, [RowError(e.line + comments, e.message) for e in errors]
 
 
 def import_rows(engine: Engine, rows: Sequence[CustomerRow], now: datetime,

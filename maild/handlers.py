@@ -1,6 +1,6 @@
 """What each kind of inbound message does to the database and the outbox.
 
-``handle`` walks the decision order of SPEC §3 (duplicate, ignored, thread,
+``handle`` walks the decision order of docs/REFERENCE §3 (duplicate, ignored, thread,
 then who is writing) and calls one small handler. Each handler writes into
 the caller's session and returns a ``Handled``; the caller commits once.
 """
@@ -131,7 +131,7 @@ def new_text(msg: Inbound) -> str:
 
 
 def find_case(s: Session, rt: Runtime, msg: Inbound, rcpts: tuple[str, ...]) -> CaseRef | None:
-    """Token, then [Case #N] in the subject, then In-Reply-To/References (SPEC §3.3)."""
+    """Token, then [Case #N] in the subject, then In-Reply-To/References (docs/REFERENCE §3)."""
     h = rt.settings.helpdesk
     ref = threads.token_ref(msg, rcpts, h.address, h.secrets)
     if ref and queries.get_case(s, ref.case_id):
@@ -195,7 +195,7 @@ def _asker(rt: Runtime, msg: Inbound) -> notify.Recipient:
 
 
 def answer_help(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handled:
-    """``#help`` to the helpdesk address: the tag table, to anyone (SPEC §4)."""
+    """``#help`` to the helpdesk address: the tag table, to anyone (docs/REFERENCE §4)."""
     enqueue(s, rt, notify.Notice("help", _asker(rt, msg)), base_context(rt, None),
             row.received_at, in_reply_to=msg.message_id)
     return Handled(Disposition.COMMAND, None, "#help answered")
@@ -222,7 +222,7 @@ def answer_search(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
 
 def on_command(s: Session, rt: Runtime, msg: Inbound, case: Case, row: InboundMessage,
                role: Role | None) -> Handled:
-    """Staff reply through their own token: apply the tags, all or nothing (SPEC §4)."""
+    """Staff reply through their own token: apply the tags, all or nothing (docs/REFERENCE §4)."""
     assert case.id is not None and role is not None
     now = row.received_at
     new_text = reply_text(msg).strip()
@@ -263,8 +263,8 @@ def _refuse(s: Session, rt: Runtime, msg: Inbound, case: Case, refusal: cases.Re
 
 def on_reply(s: Session, rt: Runtime, msg: Inbound, case: Case, row: InboundMessage,
              claim: Claim = Claim.CUSTOMER, have: frozenset[Proof] = frozenset()) -> Handled:
-    """The customer (or a third party the case's thread reached) wrote on a case (SPEC §5):
-    a state change needs a proof (SPEC §9), anything else is logged and forwarded."""
+    """The customer (or a third party the case's thread reached) wrote on a case (docs/REFERENCE §5):
+    a state change needs a proof (docs/TRUST.md), anything else is logged and forwarded."""
     assert case.id is not None
     now = row.received_at
     new_text = reply_text(msg).strip()

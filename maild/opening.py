@@ -1,4 +1,4 @@
-"""Opening a case: route it, dispatch it, keep its files, tell everyone (SPEC §2).
+"""Opening a case: route it, dispatch it, keep its files, tell everyone (docs/REFERENCE §2).
 
 Every way a case starts — a customer's mail, a released held mail, an
 operator's phone summary, a forwarded mail — ends in ``open_case`` with an
@@ -97,7 +97,7 @@ def notify_events(s: Session, rt: Runtime, case: Case, events: tuple[cases.Event
 
 def open_case(s: Session, rt: Runtime, opening: Opening, customer: Customer,
               row: InboundMessage) -> Handled:
-    """Create, route and dispatch a case; acknowledge and notify (SPEC §2)."""
+    """Create, route and dispatch a case; acknowledge and notify (docs/REFERENCE §2)."""
     now = row.received_at
     subject = opening.subject.strip() or "(no subject)"
     description = opening.description.strip() or "(no text)"

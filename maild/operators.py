@@ -1,7 +1,7 @@
 """Staff mail that opens a case for someone else: phone summaries and forwarded mail.
 
 An operator's mail to the helpdesk address (not a reply) is a phone summary
-(SPEC §6): the caller is found by employee id, else by name (+ company), else
+(docs/REFERENCE §6): the caller is found by employee id, else by name (+ company), else
 created; details that changed are updated and logged; ``Engineer:`` dispatches
 by hand. A summary that lacks what a case needs is answered with the missing
 fields and opens nothing. Staff forwarding a customer's mail open the case for

@@ -1,18 +1,22 @@
-"""Where the shipped templates/ and rules/ are: next to the config, the cwd, or the checkout."""
+"""The templates, example rules and example config that ship inside the package.
+
+``maild/_shipped/`` holds them: in a source checkout as symlinks to the top-level
+``templates/``, ``rules/`` and ``config.example.toml`` (the source of truth), in an
+installed wheel as real copies. So ``maild demo`` and ``maild init`` work from any
+directory, and notification templates a configuration does not override come from here.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-CHECKOUT = Path(__file__).resolve().parent.parent
+SHIPPED = Path(__file__).resolve().parent / "_shipped"
 
 
 def shipped_dir(name: str) -> Path:
-    """The ``templates`` or ``rules`` directory of the working tree maild runs from."""
-    for base in (Path.cwd(), CHECKOUT):
-        if (base / name).is_dir():
-            return base / name
-    raise FileNotFoundError(
-        f"cannot find the {name}/ directory: run maild from its source checkout "
-        f"(or set [paths] {name} in config.toml)"
-    )
+    """The shipped ``templates`` or ``rules`` directory (or ``config.example.toml``)."""
+    path = SHIPPED / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: missing from the maild package (a broken install: "
+                                f"reinstall maild)")
+    return path.resolve()

@@ -103,6 +103,27 @@ def _load(path: Path) -> dict[str, Any]:
         raise RulesError(f"{path}: not valid TOML: {exc}") from exc
 
 
+# The keys each rules file and each of its tables may hold: a misspelt key is named
+# (with the known ones) instead of being silently ignored.
+STAFF_KEYS = ("incident_manager", "engineers", "operators", "managers")
+PERSON_KEYS = ("email", "name", "language")
+SITES_KEYS = ("sites",)
+SITE_KEYS = ("code", "name", "companies", "domains", "engineers")
+SLA_KEYS = ("default_priority", "vip_priority", "business_hours", "matrix", "priorities", "types")
+TARGET_KEYS = ("response_minutes", "resolution_minutes", "clock")
+TYPE_KEYS = ("name", "keywords", "priority")
+
+
+def _known(table: Any, keys: tuple[str, ...], where: str) -> None:
+    """Refuse a table that is not one, or that holds a key not in ``keys``."""
+    if not isinstance(table, Mapping):
+        raise RulesError(f"{where}: must be a table")
+    unknown = sorted(str(k) for k in table if k not in keys)
+    if unknown:
+        raise RulesError(f"{where}: unknown key(s): {', '.join(unknown)} "
+                         f"(known: {', '.join(keys)})")
+
+
 def _str(entry: Mapping[str, Any], key: str, where: str, required: bool = True) -> str:
     value = entry.get(key, "")
     if not isinstance(value, str) or (required and not value.strip()):
@@ -118,6 +139,7 @@ def _strs(entry: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
 
 
 def _people(data: Mapping[str, Any], where: str) -> dict[str, Person]:
+    _known(data, STAFF_KEYS, where)
     people: dict[str, Person] = {}
     groups = (("engineers", Role.ENGINEER), ("operators", Role.OPERATOR),
               ("managers", Role.MANAGER))
@@ -127,6 +149,7 @@ def _people(data: Mapping[str, Any], where: str) -> dict[str, Person]:
             raise RulesError(f"{where}: [[{key}]] must be an array of tables")
         for i, entry in enumerate(entries):
             at = f"{where}: {key}[{i}]"
+            _known(entry, PERSON_KEYS, at)
             email = addresses.key(_str(entry, "email", at))
             if "@" not in email:
                 raise RulesError(f"{at}: email {email!r} is not an email address")
@@ -143,9 +166,11 @@ def _people(data: Mapping[str, Any], where: str) -> dict[str, Person]:
 
 
 def _sites(data: Mapping[str, Any], people: Mapping[str, Person], where: str) -> tuple[Site, ...]:
+    _known(data, SITES_KEYS, where)
     sites = []
     for i, entry in enumerate(data.get("sites", [])):
         at = f"{where}: sites[{i}]"
+        _known(entry, SITE_KEYS, at)
         engineers = tuple(addresses.key(e) for e in _strs(entry, "engineers", at))
         for e in engineers:
             if e not in people or people[e].role != Role.ENGINEER:
@@ -166,12 +191,15 @@ def _priority(value: Any, where: str) -> str:
 
 
 def _sla(data: Mapping[str, Any], where: str) -> tuple[dict[str, Target], tuple[TypeRule, ...]]:
+    _known(data, SLA_KEYS, where)
+    _known(data.get("priorities", {}), PRIORITIES, f"{where}: [priorities]")
     targets = {}
     for p in PRIORITIES:
         entry = data.get("priorities", {}).get(p)
         if entry is None:
             raise RulesError(f"{where}: [priorities.{p}] is missing")
-        clock = entry.get("clock", "business") if isinstance(entry, Mapping) else None
+        _known(entry, TARGET_KEYS, f"{where}: [priorities.{p}]")
+        clock = entry.get("clock", "business")
         if clock not in ("business", "24x7"):
             raise RulesError(f'{where}: [priorities.{p}] clock must be "business" or "24x7"')
         try:
@@ -185,6 +213,7 @@ def _sla(data: Mapping[str, Any], where: str) -> tuple[dict[str, Target], tuple[
     types = []
     for i, entry in enumerate(data.get("types", [])):
         at = f"{where}: types[{i}]"
+        _known(entry, TYPE_KEYS, at)
         prio = entry.get("priority")
         types.append(TypeRule(
             name=_str(entry, "name", at), keywords=_strs(entry, "keywords", at),

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from maild.config import Settings
+from maild.config import ConfigError, Settings
 from maild.db import search as _search_index  # noqa: F401  (registers the index hook)
 from maild.db.models import Site, Staff
 from maild.db.session import make_engine
@@ -32,10 +32,14 @@ class Runtime:
 
     @classmethod
     def load(cls, settings: Settings, engine: Engine | None = None) -> Runtime:
+        try:
+            envs = make_envs(settings.paths.templates)
+        except FileNotFoundError as exc:  # a wrong [paths] templates: permanent, not transient
+            raise ConfigError(f"{settings.source}: {exc}") from exc
         return cls(
             settings=settings,
             rules=load_rules(settings.paths.rules, settings.helpdesk.tz),
-            envs=make_envs(settings.paths.templates),
+            envs=envs,
             engine=engine or database(settings),
         )
 

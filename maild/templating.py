@@ -11,6 +11,9 @@ from typing import Any
 import jinja2
 from jinja2.filters import do_wordwrap
 
+from maild.core.when import human
+from maild.resources import shipped_dir
+
 TEMPLATE_NAMES = (
     "ack", "dispatch", "status", "resolved", "closed", "customer_reply", "staff_reply",
     "command_error", "unassigned", "reopened", "hold", "rejected_sender", "failed_alert",
@@ -20,33 +23,45 @@ TEMPLATE_NAMES = (
 )
 
 
-def _when(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Format a datetime for people (already in the helpdesk time zone)."""
+def _when(value: datetime | str | None, fmt: str | None = None) -> str:
+    """Format a datetime for people (already in the helpdesk time zone): with its UTC
+    offset (maild/core/when.py) unless a template asks for its own ``fmt``."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
-    return value.strftime(fmt)
+    return value.strftime(fmt) if fmt else human(value)
 
 
 LANGUAGES = ("en", "zh")
 
 
 def make_envs(directory: Path) -> dict[str, jinja2.Environment]:
-    """One environment per language directory (templates include each other by plain name)."""
-    missing = [lang for lang in LANGUAGES if not (directory / lang).is_dir()]
-    if missing:
-        raise FileNotFoundError(f"{directory}: template folder(s) missing: {', '.join(missing)}")
-    return {lang: make_env(directory / lang) for lang in LANGUAGES}
+    """One environment per language (templates include each other by plain name).
+
+    A file in ``directory/<lang>/`` overrides the shipped template of that name; every
+    template it does not have comes from the package, so a site copies only what it
+    changes (and keeps getting new templates on upgrade)."""
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: templates directory not found "
+                                f"([paths] templates; leave the key out to use the shipped ones)")
+    shipped = shipped_dir("templates")
+    envs = {}
+    for lang in LANGUAGES:
+        dirs = [directory / lang] if (directory / lang).is_dir() else []
+        if (shipped / lang).resolve() != (directory / lang).resolve():
+            dirs.append(shipped / lang)
+        envs[lang] = make_env(*dirs)
+    return envs
 
 
-def make_env(directory: Path) -> jinja2.Environment:
+def make_env(*directories: Path) -> jinja2.Environment:
     """HTML templates autoescape; missing variables are errors, not blanks.
 
     Templates are read once (no ``auto_reload``: a stat of every template and
     include on every render); edits take effect on restart or reload (SIGHUP)."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(directory)),
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(d)) for d in directories]),
         auto_reload=False,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"),
                                             default_for_string=False, default=False),

@@ -1,4 +1,4 @@
-"""Rows → the JSON shapes of SPEC §7 (the scripting contract), and nothing else."""
+"""Rows → the JSON shapes of docs/REFERENCE §8 (the scripting contract), and nothing else."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def sla_json(case: Case, now: datetime) -> dict[str, Any] | None:
 
 
 def case_json(s: Session, rules: RuleSet, case: Case, with_log: bool = True) -> dict[str, Any]:
-    """One case exactly as SPEC §7 shows it."""
+    """One case exactly as docs/REFERENCE §8 shows it."""
     assert case.id is not None
     customer = s.get(Customer, case.customer_id) if case.customer_id else None
     person = rules.person(case.engineer_email) if case.engineer_email else None

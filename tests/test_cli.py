@@ -1,28 +1,34 @@
-"""The scripting contract (SPEC §7): JSON shapes, exit codes, readable errors."""
+"""The scripting contract (docs/REFERENCE.md): JSON shapes, exit codes, readable errors."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from databases import on_postgres
-from maildenv import Maild, new_mail, write_config
+from maildenv import REPO, Maild, new_mail, write_config
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from maild.db.models import InboundMessage, utcnow
+from maild.service import ingest
 
 CASE_KEYS = {"id", "subject", "status", "priority", "type", "channel", "customer", "engineer",
              "description", "resolution", "rating", "created_at", "dispatched_at",
              "first_response_at", "resolved_at", "closed_at", "handling_seconds", "log",
-             "attachments", "sla"}  # SPEC §7 plus issue 4's "sla"
+             "attachments", "sla"}  # docs/REFERENCE.md, "Case JSON"
 MESSAGE_KEYS = {"id", "message_id", "from", "subject", "disposition", "case_id", "reason",
                 "received_at"}
 
 
-def maild_cli(*args: str, config: Path,
-              stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def maild_cli(*args: str, config: Path, stdin: bytes | None = None,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "maild", *args, "--config", str(config)],
-                          input=stdin, capture_output=True, timeout=60)
+                          input=stdin, capture_output=True, timeout=60, env=env)
 
 
 @pytest.fixture
@@ -34,7 +40,7 @@ def installed(tmp_path: Path) -> Maild:
 
 
 def test_ingest_then_json_shapes(installed: Maild, tmp_path: Path) -> None:
-    """`ingest` from a file and from stdin; `cases` and `messages` print SPEC's keys exactly."""
+    """`ingest` from a file and from stdin; `cases` and `messages` print the documented keys."""
     mail = tmp_path / "m.eml"
     mail.write_bytes(new_mail("wang.fang@sh.corp.example", "打印机坏了", "打印机不工作"))
     first = maild_cli("ingest", str(mail), "--json", config=installed.config)
@@ -73,7 +79,7 @@ def test_ingest_exits_75_when_the_database_is_unavailable(tmp_path: Path) -> Non
 def test_config_error_names_file_and_key(tmp_path: Path) -> None:
     config = write_config(tmp_path, 1, 1, unknown_senders="maybe")
     out = maild_cli("cases", "list", config=config)
-    assert out.returncode == 2
+    assert out.returncode == 78  # EX_CONFIG
     err = out.stderr.decode()
     assert str(config) in err and "unknown_senders" in err and "open, hold, reject" in err
 
@@ -112,3 +118,82 @@ def test_ingest_exits_75_while_another_writer_holds_the_lock(tmp_path: Path) -> 
     msgs = json.loads(maild_cli("messages", "list", "--json", config=config).stdout)
     assert msgs == []  # nothing half-written
     assert maild_cli("ingest", config=config, stdin=mail).returncode == 0
+
+
+def _secret_from_env(config: Path) -> dict[str, str]:
+    """The config reads its secret and IMAP password from variables that are not set."""
+    text = config.read_text()
+    secret = text.split('secret = "', 1)[1].split('"', 1)[0]
+    config.write_text(text.replace(f'secret = "{secret}"', 'secret = "env:MAILD_TEST_SECRET"')
+                      .replace('password = "secret"', 'password = "env:MAILD_TEST_IMAP"'))
+    return {k: v for k, v in os.environ.items() if k not in ("MAILD_TEST_SECRET",
+                                                             "MAILD_TEST_IMAP")}
+
+
+def test_read_only_commands_need_no_secrets(installed: Maild) -> None:
+    """Reading the database needs only [database]; mail handling still needs the secret."""
+    ingest(installed.rt, new_mail("wang.fang@sh.corp.example", "printer", "jams"), utcnow())
+    env = _secret_from_env(installed.config)
+    for command in (["cases", "list"], ["messages", "list", "--json"], ["outbox", "list"],
+                    ["search", "printer"], ["customers", "list"], ["report", "daily"]):
+        out = maild_cli(*command, config=installed.config, env=env)
+        assert out.returncode == 0, (command, out.stderr)
+    out = maild_cli("ingest", config=installed.config, env=env,
+                    stdin=new_mail("wang.fang@sh.corp.example", "x", "y"))
+    assert out.returncode == 78, out.stderr
+    assert out.stderr.decode().count("\n") == 1 and "MAILD_TEST_SECRET" in out.stderr.decode()
+
+
+@pytest.mark.parametrize("change", ["unknown_key", "templates", "rules", "mysql"])
+def test_ingest_config_errors_are_permanent(tmp_path: Path, change: str) -> None:
+    """A configuration error is exit 78 (EX_CONFIG: the MTA bounces, never retries for
+    days), one line naming the file; nothing is written."""
+    config = write_config(tmp_path, 1, 1)
+    m = Maild(config)  # a migrated database: only the configuration is wrong
+    text = config.read_text()
+    text = {
+        "unknown_key": text.replace("[imap]\n", "[imap]\nhots = 'x'\n"),
+        "templates": text.replace(f'templates = "{REPO / "templates"}"',
+                                  f'templates = "{tmp_path / "nowhere"}"'),
+        "rules": text.replace(f'rules = "{REPO / "rules"}"', f'rules = "{tmp_path / "none"}"'),
+        "mysql": text.replace(text.split('url = "', 1)[1].split('"', 1)[0],
+                              "mysql://maild@127.0.0.1/maild"),
+    }[change]
+    config.write_text(text)
+    out = maild_cli("ingest", config=config, stdin=new_mail("a@b.example", "x", "y"))
+    err = out.stderr.decode()
+    assert out.returncode == 78, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert {"unknown_key": "hots", "templates": "nowhere", "rules": "none",
+            "mysql": "sqlite:///"}[change] in err
+    with Session(m.rt.engine) as s:
+        assert s.exec(select(func.count()).select_from(InboundMessage)).one() == 0
+
+
+def test_search_limit_is_checked(installed: Maild) -> None:
+    out = maild_cli("search", "x", "--limit", "99999999999999999999", config=installed.config)
+    assert out.returncode == 2 and b"--limit: must be 1..10000" in out.stderr
+    assert b"Traceback" not in out.stderr
+
+
+def test_output_into_a_closed_pipe_is_quiet(installed: Maild, tmp_path: Path) -> None:
+    """`maild cases list --json | head -c 1`: no BrokenPipeError traceback. The output
+    (over 100 KB) is larger than a pipe holds, so the write meets the closed pipe."""
+    for i in range(25):
+        ingest(installed.rt, new_mail("wang.fang@sh.corp.example", f"printer {i}",
+                                      f"line {i} " * 600), utcnow())
+    cmd = (f"{sys.executable} -m maild cases list --json --config {installed.config}"
+           " | head -c 1 >/dev/null")
+    out = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True,
+                         timeout=60)
+    assert b"Traceback" not in out.stderr and b"BrokenPipe" not in out.stderr, out.stderr
+    assert out.returncode in (0, 141)
+
+
+def test_run_once_without_an_imap_server_is_one_line(installed: Maild) -> None:
+    """Nothing listens on the IMAP port: one line with host and port, exit 75 (try again)."""
+    out = maild_cli("run", "--once", config=installed.config)
+    err = out.stderr.decode()
+    assert out.returncode == 75, err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if "maild: IMAP: cannot connect to 127.0.0.1:1"]

@@ -71,3 +71,31 @@ def test_rules_refuse_unknown_engineer(tmp_path: Path) -> None:
         '[[sites]]\ncode = "X"\nname = "X"\nengineers = ["ghost@corp.example"]\n')
     with pytest.raises(RulesError, match=r"sites.toml: sites\[0\]: engineer ghost@corp.example"):
         load_rules(tmp_path)
+
+
+@pytest.mark.parametrize(("file", "old", "new", "message"), [
+    ("staff.toml", 'name = "Li Lei"', 'nmae = "Li Lei"',
+     r"staff.toml: engineers\[0\]: unknown key\(s\): nmae \(known: email, name, language\)"),
+    ("staff.toml", "[[engineers]]", "incident_manger = 'x@corp.example'\n[[engineers]]",
+     r"staff.toml: unknown key\(s\): incident_manger"),
+    ("sites.toml", 'code = "SH"', 'code = "SH"\ndomain = ["x.example"]',
+     r"sites.toml: sites\[0\]: unknown key\(s\): domain"),
+    ("sla.toml", "response_minutes = 15", "response_minute = 15\nresponse_minutes = 15",
+     r"sla.toml: \[priorities.P1\]: unknown key\(s\): response_minute"),
+    ("sla.toml", "[priorities.P1]", "[priorities.P6]\nresponse_minutes = 1\n[priorities.P1]",
+     r"sla.toml: \[priorities\]: unknown key\(s\): P6"),
+    ("sla.toml", 'name = "printer"', 'name = "printer"\nkeyword = ["x"]',
+     r"sla.toml: types\[0\]: unknown key\(s\): keyword"),
+    ("sla.toml", 'default_priority = "P3"', 'default_prio = "P3"',
+     r"sla.toml: unknown key\(s\): default_prio"),
+])
+def test_rules_name_unknown_keys(tmp_path: Path, file: str, old: str, new: str,
+                                 message: str) -> None:
+    """A misspelt key in any rules file is named with the file and where it sits."""
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    text = (rules / file).read_text(encoding="utf-8")
+    assert old in text
+    (rules / file).write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(RulesError, match=message):
+        load_rules(rules)

@@ -1,8 +1,9 @@
-"""Every file of the shared corpus goes through the real pipeline and ends with a disposition.
+"""Every file of the mail corpus goes through the real pipeline and ends with a disposition.
 
-The corpus (about 1,250 real and hostile messages) sits beside the repository in
-``../shared/corpus``. Messages are ingested into one SQLite database; a failure
-is allowed only as the recorded ``failed`` for mail with no sender at all,
+The corpus is the vendored ``tests/mail/corpus`` (about 380 real and hostile
+messages), or the larger set ``MAILD_CORPUS`` names (tests/corpus.py). Messages
+are ingested into one SQLite database; a failure is allowed only as the recorded
+``failed`` for mail with no sender at all,
 never as an exception escaping or as a crash recorded as ``failed``.
 """
 
@@ -50,8 +51,10 @@ def test_every_corpus_file_gets_a_disposition(tmp_path: Path) -> None:
         assert s.exec(select(func.count()).select_from(InboundMessage)).one() == len(rows)
     (tmp_path / "dispositions.json").write_text(json.dumps(counts))
     print(f"\ncorpus: {len(rows)} files: {dict(sorted(counts.items()))}")
-    # automatic mail in the corpus is never answered
-    assert counts["ignored"] > 300
+    # automatic mail in the corpus is never answered: most rows labelled bounce or
+    # auto-reply (cheap labels, and some are duplicates of another row) are ignored
+    automatic = sum(row["category"] in ("bounce", "autoreply") for row in rows)
+    assert counts["ignored"] >= automatic * 7 // 10
 
 
 MIME_PART = st.recursive(

@@ -89,3 +89,21 @@ def test_large_import_shows_progress_and_round_trips(m: Maild, tmp_path: Path) -
     with exported.open(encoding="utf-8") as fh:
         back = list(csv.DictReader(fh))
     assert len(back) == 3000 and back[0]["name"] == "用户0" and back[0]["vip"] == "yes"
+
+
+def test_the_init_template_imports_and_its_comments_count_as_lines(m: Maild,
+                                                                    tmp_path: Path) -> None:
+    """The commented customers.csv that `maild init` writes imports as it stands; an error
+    below the comments names the line a text editor shows."""
+    from maild.starter import CUSTOMERS_CSV
+
+    path = tmp_path / "customers.csv"
+    path.write_text(CUSTOMERS_CSV, encoding="utf-8")
+    out = maild_cli("customers", "import", str(path), config=m.config)
+    assert out.returncode == 0 and out.stdout.startswith(b"2 created"), out.stderr
+    lines = CUSTOMERS_CSV.splitlines()
+    broken = len(lines) + 1  # the line of the row appended below
+    path.write_text(CUSTOMERS_CSV + "E3,Bad Row,,,,not-an-address,no\n", encoding="utf-8")
+    out = maild_cli("customers", "import", str(path), config=m.config)
+    assert out.returncode == 1
+    assert f"line {broken}: email 'not-an-address'".encode() in out.stderr, out.stderr

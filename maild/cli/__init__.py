@@ -1,4 +1,4 @@
-"""The command line (SPEC §7)."""
+"""The command line (docs/REFERENCE §7)."""
 
 from maild.cli.main import entry, main
 

@@ -13,6 +13,7 @@ from maild.db import migrate
 from maild.runtime import Runtime, database
 
 EX_TEMPFAIL = 75
+EX_CONFIG = 78  # sysexits.h: a permanent configuration error (an MTA bounces, never retries)
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -29,8 +30,10 @@ def json_flag(p: argparse.ArgumentParser) -> None:
 
 
 def settings(args: argparse.Namespace) -> Settings:
-    """The config named by --config, $MAILD_CONFIG or ./config.toml."""
-    return read_config(getattr(args, "config", None) or default_config_path())
+    """The config named by --config, $MAILD_CONFIG or ./config.toml; a command that only
+    reads the database (``args.read_only``, set by main) needs no secrets."""
+    return read_config(getattr(args, "config", None) or default_config_path(),
+                       secrets=not getattr(args, "read_only", False))
 
 
 def runtime(args: argparse.Namespace, check_schema: bool = True) -> Runtime:

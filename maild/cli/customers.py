@@ -1,4 +1,4 @@
-"""``maild customers``: the customer directory from the command line (SPEC §7)."""
+"""``maild customers``: the customer directory from the command line (docs/REFERENCE §7)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
-"""The command line (SPEC §7): parse arguments, call one use case, print, exit.
+"""The command line (docs/REFERENCE.md, "Command line"): parse arguments, call one use
+case, print, exit.
 
-Exit codes: 0 done; 1 not found or nothing done; 2 bad usage, config or
-rules; 75 (EX_TEMPFAIL) a transient failure the caller should retry.
+Exit codes: 0 done; 1 not found or nothing done; 2 bad usage or a database not
+migrated; 75 (EX_TEMPFAIL) a transient failure the caller should retry (a server
+or the database unreachable); 78 (EX_CONFIG) a permanent configuration error
+(config.toml, rules/, templates), so an MTA bounces at once instead of retrying.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from maild import __version__
@@ -25,6 +30,7 @@ from maild.cli import report as report_cli
 from maild.cli import search as search_cli
 from maild.cli import staff as staff_cli
 from maild.cli.common import (
+    EX_CONFIG,
     EX_TEMPFAIL,
     common_options,
     json_flag,
@@ -33,7 +39,8 @@ from maild.cli.common import (
     settings,
     table,
 )
-from maild.config import ConfigError, default_config_path
+from maild.config import ConfigError, Settings, default_config_path
+from maild.core.when import human
 from maild.db import migrate
 from maild.db.models import Case, InboundMessage, OutboxMail, utcnow
 from maild.private import UMASK
@@ -99,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     staff_cli.add_parser(sub, common)
     report_cli.add_parser(sub, common)
 
+    init = sub.add_parser("init", parents=[common],
+                          help="write a starter config.toml, rules/ and customers.csv into DIR")
+    init.add_argument("dir", type=Path, help="the directory (created if needed)")
+
     demo = sub.add_parser("demo", parents=[common],
                           help="the whole loop on an embedded mail server, with a timeline")
     demo.add_argument("--serve", action="store_true",
@@ -127,6 +138,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(c.ok for c in results) else 1
 
 
+def _smtp_at(loaded: Settings) -> str:
+    return f"{loaded.smtp.host}:{loaded.smtp.port}"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from maild import arenas, logs
     from maild.daemon import Daemon
@@ -142,7 +157,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         d, o = stats.drained, stats.outbox
         print(f"mailbox: {d.processed} message(s) {d.by_disposition or {}}; "
               f"outbox: {o.sent} sent, {o.deferred} deferred, {o.failed} failed"
-              + (" (SMTP server unavailable)" if o.smtp_down else ""))
+              + (f" (SMTP server {_smtp_at(loaded)} unavailable)" if o.smtp_down else ""))
         return 0
 
     async def main() -> None:
@@ -195,7 +210,7 @@ def cmd_cases(args: argparse.Namespace) -> int:
             if args.json:
                 print_json(data)
             else:
-                _print_case(data)
+                _print_case(data, rt.settings.helpdesk.tz)
             return 0
         q = select(Case).order_by(col(Case.id).desc())
         if args.status:
@@ -212,7 +227,12 @@ def cmd_cases(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_case(d: dict[str, Any]) -> None:
+def _shown(iso: str | None, tz: Any) -> str:
+    """An ISO time from the JSON shape as people read it: helpdesk zone, with offset."""
+    return human(datetime.fromisoformat(iso), tz) if iso else ""
+
+
+def _print_case(d: dict[str, Any], tz: Any) -> None:
     print(f"Case #{d['id']}: {d['subject']}")
     print(f"  status {d['status']}, priority {d['priority']}, type {d['type']}, "
           f"channel {d['channel']}")
@@ -221,7 +241,7 @@ def _print_case(d: dict[str, Any]) -> None:
           f"{(d['engineer'] or {}).get('name', '-')}")
     for key in ("created_at", "dispatched_at", "first_response_at", "resolved_at", "closed_at"):
         if d[key]:
-            print(f"  {key:<18} {d[key]}")
+            print(f"  {key:<18} {_shown(d[key], tz)}")
     if d["handling_seconds"] is not None:
         print(f"  handling time      {d['handling_seconds']} s")
     print("\n" + d["description"])
@@ -229,7 +249,7 @@ def _print_case(d: dict[str, Any]) -> None:
         print(f"\nResolution: {d['resolution']}")
     print("\nLog:")
     for e in d["log"]:
-        print(f"  {e['at'][:19]}  {e['author']:<28} {e['kind']:<10} {e['text'][:200]}")
+        print(f"  {_shown(e['at'], tz)}  {e['author']:<28} {e['kind']:<10} {e['text'][:200]}")
     for a in d["attachments"]:
         print(f"  attachment {a['filename']} ({a['size']} bytes)")
 
@@ -246,7 +266,8 @@ def cmd_messages(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
     else:
-        table([(r["id"], r["received_at"][:19], r["disposition"], r["case_id"], r["from"],
+        tz = rt.settings.helpdesk.tz
+        table([(r["id"], _shown(r["received_at"], tz), r["disposition"], r["case_id"], r["from"],
                  r["subject"]) for r in rows],
                ("id", "received", "disposition", "case", "from", "subject"))
     return 0
@@ -261,7 +282,8 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
         stats = asyncio.run(smtp.flush(rt, utcnow, ignore_schedule=True))
         print(f"{stats.sent} sent, {stats.deferred} deferred, {stats.failed} failed"
-              + (" (SMTP server unavailable)" if stats.smtp_down else ""))
+              + (f" (SMTP server {_smtp_at(rt.settings)} unavailable)" if stats.smtp_down
+                 else ""))
         if stats.failed:  # 1: some mail will never go ('maild outbox list --status failed')
             print("maild: some mail failed for good: maild outbox list --status failed",
                   file=sys.stderr)
@@ -281,6 +303,24 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from maild.starter import init
+
+    for path, written in init(args.dir):
+        print(f"{'wrote' if written else 'kept '} {path}")
+    config = args.dir / "config.toml"
+    print(f"""
+Next:
+  1. edit {config}: [helpdesk] address and timezone, [imap], [smtp], [reports]
+  2. edit {args.dir / "rules"}/staff.toml and sites.toml: your engineers and sites
+  3. export MAILD_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+     export MAILD_IMAP_PASSWORD=...
+  4. maild db upgrade --config {config}
+  5. maild customers import {args.dir / "customers.csv"} --config {config}
+  6. maild check --config {config}, then maild run --config {config}""")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from maild.demo import run_demo
 
@@ -290,7 +330,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "db": cmd_db, "check": cmd_check, "run": cmd_run, "ingest": cmd_ingest, "cases": cmd_cases,
     "messages": cmd_messages, "outbox": cmd_outbox, "customers": customers.run,
-    "search": search_cli.run, "staff": staff_cli.run, "report": report_cli.run, "demo": cmd_demo,
+    "search": search_cli.run, "staff": staff_cli.run, "report": report_cli.run,
+    "demo": cmd_demo, "init": cmd_init,
 }
 
 
@@ -301,16 +342,52 @@ def entry() -> int:
     return main()
 
 
+def read_only(args: argparse.Namespace) -> bool:
+    """Commands that only read the database (or write the schema) need no secrets."""
+    sub = {"cases": "cases_command", "messages": "messages_command", "outbox": "outbox_command",
+           "customers": "customers_command"}.get(args.command)
+    action = getattr(args, sub, None) if sub else None
+    return (args.command in ("db", "cases", "messages", "search")
+            or (args.command == "outbox" and action == "list")
+            or (args.command == "customers" and action in ("list", "export"))
+            or (args.command == "report" and not getattr(args, "send", False)))
+
+
+def _stdout_closed() -> int:
+    """The reader of our output went away (``maild … | head``): stop quietly, as a
+    SIGPIPE-killed tool would, without a traceback at interpreter exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.read_only = read_only(args)
     verbose = getattr(args, "verbose", False)
     logging.basicConfig(level=logging.INFO if verbose or args.command == "run" else
                         logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from maild.edges.imap import ImapError
+
     try:
-        return COMMANDS[args.command](args)
-    except (ConfigError, RulesError, migrate.SchemaError) as exc:
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except (ConfigError, RulesError) as exc:
+        print(f"maild: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    except migrate.SchemaError as exc:
         print(f"maild: {exc}", file=sys.stderr)
         return 2
+    except ImapError as exc:
+        print(f"maild: IMAP: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        print(f"maild: database unavailable: {reason}", file=sys.stderr)
+        return EX_TEMPFAIL
+    except BrokenPipeError:
+        return _stdout_closed()
     except KeyboardInterrupt:
         return 130

@@ -1,4 +1,4 @@
-"""``maild search``: full-text search over cases with filters (SPEC §7)."""
+"""``maild search``: full-text search over cases with filters (docs/REFERENCE.md)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,20 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
 
 
+MAX_LIMIT = 10_000
+
+
+def _limit(text: str) -> int:
+    """A whole number 1..MAX_LIMIT (a huge one would overflow the database's integer)."""
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+    if not 1 <= value <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be 1..{MAX_LIMIT}, got {text}")
+    return value
+
+
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "search", parents=[common], help="search cases by words and filters",
@@ -36,7 +50,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--type", help="only this case type")
     p.add_argument("--since", type=_day, help="opened on or after this day (YYYY-MM-DD)")
     p.add_argument("--until", type=_day, help="opened on or before this day (YYYY-MM-DD)")
-    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    p.add_argument("--limit", type=_limit, default=50,
+                   help=f"at most this many, 1..{MAX_LIMIT} (default 50)")
     json_flag(p)
 
 
@@ -51,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     filters = Filters(customer=args.customer, engineer=args.engineer,
                       status=tuple(args.status or ()), type=args.type, since=since, until=until)
     with Session(rt.engine) as s:
-        found = search(s, args.words, filters, limit=max(1, args.limit))
+        found = search(s, args.words, filters, limit=args.limit)
         rows = [case_json(s, rt.rules, c, with_log=False) for c in found]
     if args.json:
         print_json(rows)

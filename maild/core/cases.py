@@ -1,6 +1,6 @@
 """The case state machine: tags and customer words → a new case state, or a refusal.
 
-``TAGS`` is the whole command table as data (SPEC §4): who may use a tag,
+``TAGS`` is the whole command table as data (docs/REFERENCE §4): who may use a tag,
 from which statuses, where it moves the case and whether it needs an
 argument. ``apply`` runs a reply's commands in order on a frozen
 ``CaseView`` and returns either an ``Outcome`` (the new view, log lines and
@@ -292,7 +292,7 @@ def apply(case: CaseView, commands: Sequence[Command], actor: Actor,
 
 def customer_action(case: CaseView, action: str, rating: int | None,
                     now: datetime) -> Outcome | None:
-    """A customer's confirm / reopen / rating on a resolved case (SPEC §5); None: no change.
+    """A customer's confirm / reopen / rating on a resolved case (REFERENCE §5); None: no change.
 
     A rating is also taken on a closed case: customers often rate after confirming."""
     if action == "rate" and rating is not None and case.status in DONE:

@@ -1,6 +1,6 @@
 """Customer directory rows: CSV validation, all rows checked before anything is written.
 
-The CSV columns are SPEC §7's: employee_id,name,company,phone,address,email,vip.
+The CSV columns are docs/REFERENCE §7's: employee_id,name,company,phone,address,email,vip.
 Every error names the line (the header is line 1) so that an operator can fix
 the file in a spreadsheet and import it again.
 """

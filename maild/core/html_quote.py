@@ -1,7 +1,7 @@
 """New text of an HTML-only reply: quoted history removed, the rest as plain text.
 
 Why: some clients send a reply as ``text/html`` only, and the quoted history
-there is marked by elements, not by ``>``. Tags in it must never act (SPEC §4),
+there is marked by elements, not by ``>``. Tags in it must never act (docs/REFERENCE §4),
 so ``html_new_text`` drops it in two passes:
 
 1. Structure. Left out with everything inside: ``<blockquote>`` (any, including

@@ -1,6 +1,6 @@
 """Events → who is told what (``plan``), and a notice → subject, text and HTML (``render``).
 
-``PLAN`` is the table of SPEC §1: for each event, the templates and the
+``PLAN`` is the table of docs/REFERENCE §1: for each event, the templates and the
 people they go to. Rendering takes the Jinja2 environment as an argument;
 nothing here sends or stores anything.
 """

@@ -1,6 +1,6 @@
 """Raw bytes → `Inbound`: read any real-world mail without raising.
 
-Every inbound message must get a disposition (SPEC §3), so parsing never
+Every inbound message must get a disposition (docs/REFERENCE §3), so parsing never
 fails on a broken e-mail; it raises `UnparseableMessage` only when the input
 is not an e-mail at all (no header block and no sender address).
 

@@ -1,4 +1,4 @@
-"""An operator's phone summary: ``Key: value`` lines at the top of the new text (SPEC §6).
+"""An operator's phone summary: ``Key: value`` lines at the top of the new text (docs/REFERENCE §6).
 
 Keys are English or Chinese, any case, with ASCII or full-width colons;
 ``Description``/``描述`` may run over several lines (until the next key).

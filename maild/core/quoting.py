@@ -1,6 +1,6 @@
 """Split a reply body into the text its author just wrote and the quoted rest.
 
-Why: command tags act only in new text (SPEC §4, "Tags inside quoted text
+Why: command tags act only in new text (docs/REFERENCE §4, "Tags inside quoted text
 never act"), so a `#resolve` quoted back in a customer's or an engineer's
 reply must never fire. When in doubt the splitter cuts: losing a line of new
 text is better than letting quoted history act. The cut is line-based, so a

@@ -1,7 +1,7 @@
 """Decide whether an inbound message is automatic mail that must be ignored.
 
 Why: answering an auto-reply, a bounce, a mailing list or our own mail starts
-a mail loop or spams a list (RFC 3834 §2, SPEC §3 item 2). `screen` returns
+a mail loop or spams a list (RFC 3834 §2, docs/REFERENCE §3 item 2). `screen` returns
 the reason, a short sentence kept with the message's `ignored` disposition,
 or None for mail a person wrote.
 

@@ -1,4 +1,4 @@
-"""New text → command tags (SPEC §4), and a customer's confirm/reopen/rating words (§5).
+"""New text → command tags (docs/REFERENCE §4), and a customer's confirm/reopen/rating words (§5).
 
 A tag starts a line (``#resolve replaced the toner``); its argument is the
 rest of that line and the following lines up to the next tag. Only letters

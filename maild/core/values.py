@@ -9,7 +9,7 @@ from enum import StrEnum
 
 
 class Status(StrEnum):
-    """A case's status (SPEC §2)."""
+    """A case's status (docs/REFERENCE §2)."""
 
     NEW = "new"
     DISPATCHED = "dispatched"
@@ -23,7 +23,7 @@ OPEN_STATUSES = frozenset({Status.NEW, Status.DISPATCHED, Status.IN_PROGRESS})
 
 
 class Disposition(StrEnum):
-    """What became of one inbound message (SPEC §3); exactly one each."""
+    """What became of one inbound message (docs/REFERENCE §3); exactly one each."""
 
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
@@ -96,7 +96,7 @@ class Inbound:
 
 @dataclass(frozen=True)
 class Command:
-    """One command tag from the new text of a reply (SPEC §4)."""
+    """One command tag from the new text of a reply (docs/REFERENCE §4)."""
 
     tag: str
     arg: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from corpus import corpus_dir
+from corpus import corpus_file
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,7 +11,7 @@ from maild.core.html_quote import html_new_text, html_to_text
 
 
 def talon_file(name: str) -> str:
-    return (corpus_dir() / "talon" / name).read_text(encoding="utf-8", errors="replace")
+    return corpus_file(f"talon/{name}").read_text(encoding="utf-8", errors="replace")
 
 
 # Every talon HTML reply answers "Hello! How are you? ... Sasha."

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from complexity import assert_linear
-from corpus import corpus_dir
+from corpus import corpus_dir, corpus_file, is_full
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -307,8 +307,8 @@ def test_every_corpus_message_parses() -> None:
     elapsed = time.perf_counter() - started
     print(f"\ncorpus: {len(rows) - len(unparseable)} parsed, {len(unparseable)} unparseable, "
           f"{elapsed:.2f}s")
-    assert unparseable == EXPECTED_UNPARSEABLE
-    assert len(rows) > 1000
+    assert unparseable == EXPECTED_UNPARSEABLE & {row["path"] for row in rows}
+    assert len(rows) > (1000 if is_full() else 200)
 
 
 @pytest.mark.parametrize(
@@ -323,7 +323,7 @@ def test_every_corpus_message_parses() -> None:
 )
 def test_corpus_cjk_samples(path: str, subject: str, snippet: str) -> None:
     """Real Chinese mail decodes (8-bit headers, GB2312, Big5) and Latin-1 is not read as GBK."""
-    msg = parse((corpus_dir() / path).read_bytes())
+    msg = parse(corpus_file(path).read_bytes())
     assert msg.subject.startswith(subject)
     assert snippet in msg.text
 

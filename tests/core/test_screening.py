@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 import pytest
-from corpus import corpus_dir
+from corpus import corpus_dir, corpus_file
 
 from maild.core.parse import parse
 from maild.core.screening import RULES, screen
@@ -129,16 +129,13 @@ CORPUS_HUMAN = [
 @pytest.mark.parametrize("path", CORPUS_IGNORED)
 def test_corpus_automatic_mail_is_ignored(path: str) -> None:
     """Real auto-replies and bounces are ignored."""
-    file = corpus_dir() / path
-    if not file.is_file():
-        pytest.fail(f"fixture {path} missing from the corpus")
-    assert screen(parse(file.read_bytes()), OWN) is not None
+    assert screen(parse(corpus_file(path).read_bytes()), OWN) is not None
 
 
 @pytest.mark.parametrize("path", CORPUS_HUMAN)
 def test_corpus_replies_are_not_ignored(path: str) -> None:
     """Real replies from mail clients are not ignored."""
-    assert screen(parse((corpus_dir() / path).read_bytes()), OWN) is None
+    assert screen(parse(corpus_file(path).read_bytes()), OWN) is None
 
 
 def test_corpus_bounce_and_autoreply_labels() -> None:
