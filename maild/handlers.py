@@ -263,8 +263,9 @@ def _refuse(s: Session, rt: Runtime, msg: Inbound, case: Case, refusal: cases.Re
 
 def on_reply(s: Session, rt: Runtime, msg: Inbound, case: Case, row: InboundMessage,
              claim: Claim = Claim.CUSTOMER, have: frozenset[Proof] = frozenset()) -> Handled:
-    """The customer (or a third party the case's thread reached) wrote on a case (docs/REFERENCE §5):
-    a state change needs a proof (docs/TRUST.md), anything else is logged and forwarded."""
+    """The customer (or a third party the case's thread reached) wrote on a case
+    (docs/REFERENCE §5): a state change needs a proof (docs/TRUST.md), anything else is
+    logged and forwarded."""
     assert case.id is not None
     now = row.received_at
     new_text = reply_text(msg).strip()

@@ -139,7 +139,8 @@ def enqueue(s: Session, rt: Runtime, notice: Notice, context: Mapping[str, Any],
                             f"{h.auto_replies_per_hour} automatic answers in an hour")
         return None
     try:
-        row = _rendered(rt, notice, context, now, case, in_reply_to, token, attachments)
+        row = _rendered(rt, notice, context, now, case, in_reply_to, token, attachments,
+                        inline)
     except Exception as exc:  # a template or an address: this mail fails, the change stands
         log.warning("%s to %r not queued: %s: %s", notice.template, notice.to.email,
                     type(exc).__name__, exc)
@@ -171,7 +172,8 @@ def _unsendable(notice: Notice, case: Case | None, now: datetime, reason: str,
 
 def _rendered(rt: Runtime, notice: Notice, context: Mapping[str, Any], now: datetime,
               case: Case | None, in_reply_to: str | None, token: tuple[str, int] | None,
-              attachments: Sequence[tuple[str, str, bytes]]) -> OutboxMail:
+              attachments: Sequence[tuple[str, str, bytes]],
+              inline: Sequence[tuple[str, str, bytes]] = ()) -> OutboxMail:
     """The pending row with the message as it will be sent; raises for a bad template
     or an address no relay could take (``addresses.AddressError``)."""
     h = rt.settings.helpdesk
