@@ -25,7 +25,7 @@ from sqlmodel import Session
 from maild.core.report import build_report, month_period
 from maild.core.sla import Calendar
 from maild.db.session import make_engine
-from maild.reporting import load_backlog, load_facts
+from maild.service.reports import load_backlog, load_facts
 
 TZ = ZoneInfo("Asia/Shanghai")
 

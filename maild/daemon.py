@@ -22,16 +22,17 @@ from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from maild import jobs
 from maild.config import ConfigError
 from maild.core import backoff
+from maild.core.values import IngestResult
 from maild.db.models import utcnow
-from maild.edges import imap, smtp
-from maild.leader import lead
+from maild.edges import imap, scheduler, smtp
+from maild.edges.leader import lead
 from maild.metrics import Metrics, max_poll_age, serve
 from maild.reload import ReloadError, RuntimeHolder
 from maild.runtime import Runtime
-from maild.service import IngestResult
+from maild.service.intake import ingest
+from maild.service.scheduled import jobs
 
 log = logging.getLogger("maild.daemon")
 
@@ -73,7 +74,8 @@ class Daemon:
         box = imap.Mailbox(self.rt.settings.imap)
         try:
             await box.connect()
-            stats.drained = await imap.drain(self.rt, box, self.clock, observe=self._observe)
+            stats.drained = await imap.drain(self.rt, box, ingest, self.clock,
+                                             observe=self._observe)
             self.metrics.polled()
         finally:
             await box.close()
@@ -113,10 +115,10 @@ class Daemon:
             log.info("stopped", extra={"event": "stopped"})
 
     def _leading(self, leading: bool) -> None:
-        """The scheduled jobs run only in the replica that leads (maild/leader.py)."""
+        """The scheduled jobs run only in the replica that leads (maild/edges/leader.py)."""
         if leading and self._scheduler is None:
             self._scheduler = AsyncIOScheduler(timezone=self.rt.settings.helpdesk.tz)
-            jobs.schedule(self._scheduler, self.rt, self.clock)
+            scheduler.schedule(self._scheduler, self.rt, jobs(self.rt), self.clock)
             self._scheduler.start()
         elif not leading and self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
@@ -131,7 +133,7 @@ class Daemon:
     async def _reload(self) -> None:
         if await asyncio.to_thread(self.holder.reload) and self._scheduler is not None:
             self._scheduler.remove_all_jobs()  # the jobs hold the Runtime they were given
-            jobs.schedule(self._scheduler, self.rt, self.clock)
+            scheduler.schedule(self._scheduler, self.rt, jobs(self.rt), self.clock)
 
     async def _serve_metrics(self) -> asyncio.Server | None:
         listen = self.rt.settings.metrics.listen
@@ -181,7 +183,7 @@ class Daemon:
         """Drain, then wait for mail: IDLE re-issued every ``idle_seconds``, else poll + NOOP."""
         cfg = box.cfg
         while not self.stopping.is_set():
-            await imap.drain(self.rt, box, self.clock, self.outbox_wakeup.set,
+            await imap.drain(self.rt, box, ingest, self.clock, self.outbox_wakeup.set,
                              stop=self.stopping.is_set, observe=self._observe)
             self.metrics.polled()
             if self._imap_failures:

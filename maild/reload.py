@@ -16,7 +16,8 @@ from collections.abc import Mapping
 import jinja2
 
 from maild.config import Settings
-from maild.rules import RulesError, RuleSet, load_rules
+from maild.core.ruleset import RuleSet
+from maild.rules import RulesError, load_rules
 from maild.runtime import Runtime
 from maild.templating import make_envs
 

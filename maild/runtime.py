@@ -11,10 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from maild.config import Settings
+from maild.core.ruleset import RuleSet
 from maild.db import search as _search_index  # noqa: F401  (registers the index hook)
 from maild.db.models import Site, Staff
 from maild.db.session import make_engine
-from maild.rules import RuleSet, load_rules
+from maild.rules import load_rules
 from maild.templating import make_envs
 
 

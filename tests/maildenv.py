@@ -22,7 +22,7 @@ from maild.daemon import Daemon, RunStats
 from maild.db import migrate
 from maild.db.models import Case, Customer, utcnow
 from maild.runtime import Runtime, database
-from maild.views import case_json
+from maild.service.views import case_json
 
 REPO = Path(__file__).resolve().parent.parent
 HELPDESK = "helpdesk@corp.example"

@@ -11,7 +11,7 @@ from maildenv import Maild, new_mail, write_config
 from test_cli import maild_cli
 
 from maild.db.models import utcnow
-from maild.service import ingest
+from maild.service.intake import ingest
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from maildenv import HELPDESK, Maild, new_mail, parsed, reply_to, text_of, write
 from sqlmodel import Session, col, select
 
 from maild.db.models import AttachmentFile, Case, InboundMessage, OutboxMail
-from maild.service import ingest
+from maild.service.intake import ingest
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 CUSTOMER = "wang.fang@sh.corp.example"

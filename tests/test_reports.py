@@ -19,9 +19,9 @@ from test_cli import maild_cli
 
 from maild.daemon import Daemon
 from maild.db.models import ReportRun
-from maild.reporting import due_periods, send_due
 from maild.runtime import Runtime
-from maild.service import ingest
+from maild.service.intake import ingest
+from maild.service.reports import due_periods, send_due
 
 SH = ZoneInfo("Asia/Shanghai")
 BOSS = "it-manager@corp.example"

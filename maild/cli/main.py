@@ -112,7 +112,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from maild.check import run_checks
+    from maild.cli.check import run_checks
 
     results = asyncio.run(run_checks(getattr(args, "config", None) or default_config_path()))
     if args.json:
@@ -153,7 +153,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from maild.service import TransientError, ingest
+    from maild.core.values import TransientError
+    from maild.service.intake import ingest
 
     try:
         rt = runtime(args)
@@ -178,7 +179,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_cases(args: argparse.Namespace) -> int:
-    from maild.views import case_json
+    from maild.service.views import case_json
 
     rt = runtime(args)
     with Session(rt.engine) as s:
@@ -231,7 +232,7 @@ def _print_case(d: dict[str, Any]) -> None:
 
 
 def cmd_messages(args: argparse.Namespace) -> int:
-    from maild.views import message_json
+    from maild.service.views import message_json
 
     rt = runtime(args)
     with Session(rt.engine) as s:
@@ -249,7 +250,7 @@ def cmd_messages(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from maild.views import outbox_json
+    from maild.service.views import outbox_json
 
     rt = runtime(args)
     if args.outbox_command == "flush":

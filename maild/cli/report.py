@@ -14,7 +14,8 @@ from maild.cli.common import json_flag, print_json, runtime
 from maild.core import notify
 from maild.core.report import Period, Report, day_period, month_period, previous_day, previous_month
 from maild.db.models import utcnow
-from maild.reporting import make_report, report_context, send
+from maild.service.notices import render
+from maild.service.reports import make_report, report_context, send
 
 
 def _day(text: str) -> date:
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         ctx = report_context(rt, report)
         lang = rt.settings.helpdesk.language
         who = notify.Recipient("preview@localhost", "", lang)
-        _, _, html = notify.render(rt.envs, notify.Notice("report", who), ctx)
+        _, _, html = render(rt.envs, notify.Notice("report", who), ctx)
         args.html.write_text(html, encoding="utf-8")
         print(f"wrote {args.html}", file=sys.stderr)
     if args.send:

@@ -1,6 +1,6 @@
 """The numbers of the managers' daily and monthly reports, from plain case facts.
 
-Pure and synchronous: the database adapter (``maild.reporting``) builds
+Pure and synchronous: the database adapter (``maild.service.reports``) builds
 ``CaseFacts`` and this module counts; no database, no I/O, no clock.
 
 Periods are half-open ``[start, end)`` between local midnights of the

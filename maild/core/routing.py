@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from maild.rules import Site, TypeRule
+from maild.core.ruleset import Site, TypeRule
 
 
 def _fold(text: str) -> str:

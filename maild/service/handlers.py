@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from maild.attachments import Kept
 from maild.core import cases, notify, threads
 from maild.core.html_quote import reply_text
 from maild.core.mime import LOOP_HEADER
@@ -22,8 +21,11 @@ from maild.core.tags import customer_intent, parse_tags
 from maild.core.tokens import HOLD
 from maild.core.values import STAFF_ROLES, CaseRef, Command, Disposition, Inbound, Role
 from maild.db import queries, search
+from maild.db.attachments import Kept
 from maild.db.models import Case, Customer, InboundMessage
-from maild.opening import (
+from maild.runtime import Runtime
+from maild.service.notices import audiences, base_context, case_context, enqueue, staff_recipient
+from maild.service.opening import (
     Handled,
     Opening,
     keep_attachments,
@@ -32,10 +34,8 @@ from maild.opening import (
     open_case,
     write_log,
 )
-from maild.operators import on_staff_mail
-from maild.outbound import audiences, base_context, case_context, enqueue, staff_recipient
-from maild.runtime import Runtime
-from maild.sla_watch import set_deadlines
+from maild.service.operators import on_staff_mail
+from maild.service.sla import set_deadlines
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 

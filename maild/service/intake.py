@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy.exc as sa_exc
@@ -20,28 +19,15 @@ from sqlmodel import Session
 
 from maild.core import notify
 from maild.core.parse import UnparseableMessage, parse
-from maild.core.values import Disposition, Role
+from maild.core.values import Disposition, IngestResult, Role, TransientError
 from maild.db import locks, queries
 from maild.db.models import InboundMessage
 from maild.db.session import transaction
-from maild.handlers import handle
-from maild.outbound import base_context, enqueue, staff_recipient
 from maild.runtime import Runtime
+from maild.service.handlers import handle
+from maild.service.notices import base_context, enqueue, staff_recipient
 
 log = logging.getLogger("maild.service")
-
-
-class TransientError(RuntimeError):
-    """The database (or another resource) is unavailable now; try the same message later."""
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    disposition: Disposition
-    message_row_id: int | None
-    case_id: int | None
-    reason: str | None
-    already_recorded: bool = False
 
 
 _SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o", "readonly")

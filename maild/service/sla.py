@@ -20,8 +20,8 @@ from maild.core.values import OPEN_STATUSES
 from maild.db import queries
 from maild.db.models import Case, SlaEvent
 from maild.db.session import transaction
-from maild.outbound import audiences, base_context, case_context, enqueue
 from maild.runtime import Runtime
+from maild.service.notices import audiences, base_context, case_context, enqueue
 
 log = logging.getLogger("maild.sla")
 

@@ -38,8 +38,8 @@ from maild.core.report import (
 from maild.core.values import OPEN_STATUSES, Role, Status
 from maild.db.models import Case, LogEntry, ReportRun, SlaEvent
 from maild.db.session import transaction
-from maild.outbound import base_context, enqueue
 from maild.runtime import Runtime
+from maild.service.notices import base_context, enqueue
 
 log = logging.getLogger("maild.reports")
 

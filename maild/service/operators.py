@@ -19,13 +19,13 @@ from maild.core import cases, notify, sla
 from maild.core.forwarding import Forwarded, find_forwarded, looks_forwarded
 from maild.core.html_quote import reply_text
 from maild.core.phone import PhoneFields, missing, parse_summary
+from maild.core.ruleset import Person
 from maild.core.values import Channel, Disposition, Inbound, Role
 from maild.db import queries
 from maild.db.models import Customer, InboundMessage
-from maild.opening import Handled, Opening, open_case
-from maild.outbound import base_context, enqueue, staff_recipient
-from maild.rules import Person
 from maild.runtime import Runtime
+from maild.service.notices import base_context, enqueue, staff_recipient
+from maild.service.opening import Handled, Opening, open_case
 
 
 def on_staff_mail(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,

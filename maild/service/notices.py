@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import jinja2
 from sqlmodel import Session
 
 from maild.core import mime
@@ -24,7 +25,6 @@ from maild.core.notify import (
     OPERATORS,
     Notice,
     Recipient,
-    render,
 )
 from maild.core.tokens import CASE, make_token, token_address
 from maild.core.values import Role
@@ -150,3 +150,17 @@ def enqueue(s: Session, rt: Runtime, notice: Notice, context: Mapping[str, Any],
     if case and case.id:
         queries.remember_ref(s, message_id, case.id, new=True)
     return row
+
+
+def render(envs: Mapping[str, jinja2.Environment], notice: Notice,
+           context: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(subject, text, html) for one notice in the recipient's language."""
+    env = envs.get(notice.to.language) or envs["en"]
+    full = {**context, "recipient_name": notice.to.name, "actor": notice.actor,
+            "note": notice.note, **notice.extra}
+    parts = []
+    for kind in ("subject", "txt", "html"):
+        tpl = env.get_template(f"{notice.template}.{kind}.j2")
+        parts.append(tpl.render(full))
+    subject = " ".join(parts[0].split())
+    return subject, parts[1], parts[2]

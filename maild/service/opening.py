@@ -14,14 +14,14 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from maild.attachments import Kept, keep
 from maild.core import cases, notify, routing
 from maild.core.values import Channel, Disposition, Inbound
 from maild.db import queries
+from maild.db.attachments import Kept, keep
 from maild.db.models import Case, Customer, InboundMessage
-from maild.outbound import audiences, base_context, case_context, enqueue
 from maild.runtime import Runtime
-from maild.sla_watch import set_deadlines
+from maild.service.notices import audiences, base_context, case_context, enqueue
+from maild.service.sla import set_deadlines
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
