@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy.exc as sa_exc
 from sqlmodel import Session
 
 from maild.core import notify
+from maild.core.classify import Action, classify
 from maild.core.parse import UnparseableMessage, parse
-from maild.core.values import Disposition, IngestResult, Role, TransientError
+from maild.core.values import Disposition, Inbound, IngestResult, Role, TransientError
 from maild.db import locks, queries
 from maild.db.models import InboundMessage
 from maild.db.session import transaction
 from maild.runtime import Runtime
-from maild.service.handlers import handle
+from maild.service import commands, operators, replies, strangers
 from maild.service.notices import base_context, enqueue, staff_recipient
+from maild.service.opening import Handled, new_case
+from maild.service.reading import Reading, read
 
 log = logging.getLogger("maild.service")
 
@@ -83,6 +87,51 @@ def _ingest_retrying_conflicts(rt: Runtime, raw: bytes, now: datetime,
             log.info("unique-key conflict with another writer: source=%s; trying again",
                      source)
     raise AssertionError("unreachable")
+
+
+def _fail(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage, seen: Reading) -> Handled:
+    return Handled(Disposition.FAILED, None, "no From or Sender address: nobody to answer")
+
+
+def _duplicate(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
+               seen: Reading) -> Handled:
+    assert seen.earlier is not None
+    return Handled(Disposition.DUPLICATE, seen.earlier.case_id,
+                   f"same message as #{seen.earlier.id} ({msg.dedup_key[:80]})")
+
+
+def _ignore(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
+            seen: Reading) -> Handled:
+    return Handled(Disposition.IGNORED, None, seen.facts.auto_generated)
+
+
+Apply = Callable[[Session, Runtime, Inbound, InboundMessage, Reading], Handled]
+
+# One service function per action of ``core.classify``; each applies it in the caller's
+# transaction and returns the disposition. No action calls another.
+ACTIONS: dict[Action, Apply] = {
+    Action.FAIL: _fail,
+    Action.DUPLICATE: _duplicate,
+    Action.IGNORE: _ignore,
+    Action.COMMAND: commands.on_command,
+    Action.REPLY: replies.on_reply,
+    Action.RELEASE: strangers.release,
+    Action.HELP: commands.answer_help,
+    Action.SEARCH: commands.answer_search,
+    Action.FORWARDED: operators.forwarded,
+    Action.PHONE: operators.phone,
+    Action.NEW_CASE: new_case,
+    Action.HOLD: strangers.hold,
+    Action.REJECT: strangers.reject,
+}
+
+
+def handle(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handled:
+    """Read, decide (``core.classify``), act: the path of every inbound message."""
+    seen = read(s, rt, msg)
+    decision = classify(seen.facts)
+    log.debug("message %s: rule %r -> %s", row.id, decision.rule, decision.action)
+    return ACTIONS[decision.action](s, rt, msg, row, seen)
 
 
 def _new_row(raw: bytes, now: datetime, source: str | None) -> InboundMessage:
