@@ -29,8 +29,7 @@ from maild.db.models import utcnow
 from maild.edges import imap, scheduler, smtp
 from maild.edges.leader import lead
 from maild.metrics import Metrics, max_poll_age, serve
-from maild.reload import ReloadError, RuntimeHolder
-from maild.runtime import Runtime
+from maild.runtime import ReloadError, Runtime, RuntimeHolder
 from maild.service.intake import ingest
 from maild.service.scheduled import jobs
 

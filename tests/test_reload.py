@@ -10,8 +10,7 @@ import pytest
 from maildenv import REPO, Maild, write_config
 
 from maild.config import read_config
-from maild.reload import RuntimeHolder
-from maild.runtime import Runtime
+from maild.runtime import Runtime, RuntimeHolder
 
 
 @pytest.fixture

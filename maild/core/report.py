@@ -24,8 +24,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from maild.core.sla import Calendar, as_utc, business_seconds
+from maild.core.values import FINISHED_STATUSES
 
-DONE = ("resolved", "closed", "invalid")
 AGE_BUCKETS = ("<1d", "1-3d", "3-7d", ">7d")
 OTHER = "other"  # the type of a case without one
 TOP_TYPES = 5
@@ -163,7 +163,7 @@ def open_at(c: CaseFacts, moment: datetime) -> bool:
     """
     if as_utc(c.created_at) >= moment:
         return False
-    if c.status not in DONE:
+    if c.status not in FINISHED_STATUSES:
         return True
     stamps = [as_utc(t) for t in (c.resolved_at, c.closed_at) if t is not None]
     return bool(stamps) and min(stamps) >= moment

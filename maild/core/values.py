@@ -21,6 +21,10 @@ class Status(StrEnum):
 
 
 OPEN_STATUSES = frozenset({Status.NEW, Status.DISPATCHED, Status.IN_PROGRESS})
+# Resolved or closed: the case was answered (it may be reopened, rated, marked #kb).
+ANSWERED_STATUSES = frozenset({Status.RESOLVED, Status.CLOSED})
+# No longer open: answered, or found invalid (reports count these as handled).
+FINISHED_STATUSES = ANSWERED_STATUSES | {Status.INVALID}
 
 
 class Disposition(StrEnum):

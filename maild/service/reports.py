@@ -26,7 +26,6 @@ from maild.core import notify
 from maild.core.report import (
     AGE_BUCKETS,
     BUCKET_DAYS,
-    DONE,
     BacklogCount,
     CaseFacts,
     Period,
@@ -35,7 +34,7 @@ from maild.core.report import (
     previous_day,
     previous_month,
 )
-from maild.core.values import OPEN_STATUSES, Role, Status
+from maild.core.values import FINISHED_STATUSES, OPEN_STATUSES, Role, Status
 from maild.db.models import Case, LogEntry, ReportRun, SlaEvent
 from maild.db.session import transaction
 from maild.runtime import Runtime
@@ -47,7 +46,7 @@ log = logging.getLogger("maild.reports")
 _FACT_COLUMNS: tuple[Any, ...] = (
     Case.id, Case.engineer_email, Case.type, Case.status, Case.created_at, Case.dispatched_at,
     Case.resolved_at, Case.closed_at, Case.rating, Case.rejections)
-_DONE = tuple(sorted(DONE))
+_DONE = tuple(sorted(FINISHED_STATUSES))
 _OPEN = tuple(sorted(str(s) for s in OPEN_STATUSES))
 assert set(_DONE) | set(_OPEN) == {str(s) for s in Status}, "every status is open or done"
 
