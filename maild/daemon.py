@@ -26,7 +26,7 @@ from maild.config import ConfigError
 from maild.core import backoff
 from maild.core.values import IngestResult
 from maild.db.models import utcnow
-from maild.edges import imap, scheduler, smtp
+from maild.edges import imap, lmtp, scheduler, smtp
 from maild.edges.leader import lead
 from maild.metrics import Metrics, max_poll_age, serve
 from maild.runtime import ReloadError, Runtime, RuntimeHolder
@@ -90,6 +90,7 @@ class Daemon:
         except ReloadError as exc:
             raise ConfigError(str(exc)) from exc
         server = await self._serve_metrics()
+        intake = await self._serve_lmtp()
         tasks = [asyncio.create_task(self._mail_loop(), name="mail"),
                  asyncio.create_task(self._outbox_loop(), name="outbox"),
                  asyncio.create_task(lead(self.rt, self._leading, self.stopping), name="leader")]
@@ -97,6 +98,8 @@ class Daemon:
         try:
             await self.stopping.wait()
             log.info("stopping: finishing the message in hand", extra={"event": "stopping"})
+            if intake is not None:
+                intake.close()  # no new LMTP deliveries; the one in hand is answered
             _, late = await asyncio.wait(tasks, timeout=self.stop_grace)
             if late:
                 log.warning("stop: %s still busy after %.0f s; cancelled",
@@ -108,9 +111,10 @@ class Daemon:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             self._leading(False)
-            if server is not None:
-                server.close()
-                await server.wait_closed()
+            for srv in (intake, server):
+                if srv is not None:
+                    srv.close()
+                    await srv.wait_closed()
             log.info("stopped", extra={"event": "stopped"})
 
     def _leading(self, leading: bool) -> None:
@@ -133,6 +137,16 @@ class Daemon:
         if await asyncio.to_thread(self.holder.reload) and self._scheduler is not None:
             self._scheduler.remove_all_jobs()  # the jobs hold the Runtime they were given
             scheduler.schedule(self._scheduler, self.rt, jobs(self.rt), self.clock)
+
+    async def _serve_lmtp(self) -> asyncio.Server | None:
+        """LMTP intake when ``[lmtp] listen`` is set: the MTA delivers into this process."""
+        listen = self.rt.settings.lmtp.listen
+        if not listen:
+            return None
+        handler = lmtp.Handler(self.rt.settings.helpdesk.address,
+                               lambda raw, now: ingest(self.rt, raw, now, None), self.clock,
+                               self.outbox_wakeup.set)
+        return await lmtp.serve(listen, handler)
 
     async def _serve_metrics(self) -> asyncio.Server | None:
         listen = self.rt.settings.metrics.listen
