@@ -2,15 +2,15 @@
 
 The service reads what the decision needs into ``Facts`` (one read of the
 message and the database); ``classify`` walks ``RULES`` top to bottom and the
-first rule whose test holds names the ``Action``. The order is the order of the
+first rule whose test holds names the ``Route``. The order is the order of the
 reference's "what happens to an inbound message" list: nobody to answer,
 duplicates, auto-generated mail, mail about a case, mail that confirms a held
 message, mailbox commands, staff mail that opens a case for someone else, then
-new cases and strangers. Each action has one service function
-(``maild.service.intake.ACTIONS``) that applies it in the message's transaction.
+new cases and strangers. Each route has one service function
+(``maild.service.intake.ROUTES``) that applies it in the message's transaction.
 
 To add a way of handling mail: a field in ``Facts`` if the rule needs to know
-something new, a row here, an ``Action`` and its service function.
+something new, a row here, a ``Route`` and its service function.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from enum import StrEnum
 from maild.core.values import STAFF_ROLES, Role
 
 
-class Action(StrEnum):
+class Route(StrEnum):
     """What the service does; most give the disposition of the same name."""
 
     FAIL = "fail"
@@ -63,35 +63,35 @@ class Facts:
 
 @dataclass(frozen=True)
 class Rule:
-    """One row of the table: a name for the log, a test, the action when it holds."""
+    """One row of the table: a name for the log, a test, the route when it holds."""
 
     name: str
     test: Callable[[Facts], bool]
-    action: Action
+    route: Route
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("no author", lambda f: not f.has_author, Action.FAIL),
-    Rule("seen before", lambda f: f.duplicate_of is not None, Action.DUPLICATE),
-    Rule("auto-generated", lambda f: f.auto_generated is not None, Action.IGNORE),
+    Rule("no author", lambda f: not f.has_author, Route.FAIL),
+    Rule("seen before", lambda f: f.duplicate_of is not None, Route.DUPLICATE),
+    Rule("auto-generated", lambda f: f.auto_generated is not None, Route.IGNORE),
     Rule("staff on a case", lambda f: f.case_id is not None and f.staff and f.case_token_owner,
-         Action.COMMAND),
-    Rule("on a case", lambda f: f.case_id is not None, Action.REPLY),
-    Rule("confirms a held mail", lambda f: f.held_id is not None, Action.RELEASE),
-    Rule("#help", lambda f: f.first_tag == "help", Action.HELP),
-    Rule("#search from staff", lambda f: f.first_tag == "search" and f.staff, Action.SEARCH),
-    Rule("staff forward", lambda f: f.staff and f.forwarded_from is not None, Action.FORWARDED),
-    Rule("phone summary", lambda f: f.role == Role.OPERATOR, Action.PHONE),
+         Route.COMMAND),
+    Rule("on a case", lambda f: f.case_id is not None, Route.REPLY),
+    Rule("confirms a held mail", lambda f: f.held_id is not None, Route.RELEASE),
+    Rule("#help", lambda f: f.first_tag == "help", Route.HELP),
+    Rule("#search from staff", lambda f: f.first_tag == "search" and f.staff, Route.SEARCH),
+    Rule("staff forward", lambda f: f.staff and f.forwarded_from is not None, Route.FORWARDED),
+    Rule("phone summary", lambda f: f.role == Role.OPERATOR, Route.PHONE),
     Rule("known sender", lambda f: f.known_customer or f.staff or f.unknown_senders == "open",
-         Action.NEW_CASE),
-    Rule("stranger, hold", lambda f: f.unknown_senders == "hold", Action.HOLD),
-    Rule("stranger, reject", lambda f: True, Action.REJECT),
+         Route.NEW_CASE),
+    Rule("stranger, hold", lambda f: f.unknown_senders == "hold", Route.HOLD),
+    Rule("stranger, reject", lambda f: True, Route.REJECT),
 )
 
 
 @dataclass(frozen=True)
 class Decision:
-    action: Action
+    route: Route
     rule: str
 
 
@@ -99,6 +99,6 @@ def classify(facts: Facts, rules: tuple[Rule, ...] = RULES) -> Decision:
     """The first rule that holds decides."""
     for rule in rules:
         if rule.test(facts):
-            return Decision(rule.action, rule.name)
+            return Decision(rule.route, rule.name)
     raise AssertionError("the last rule always holds")
 

@@ -19,7 +19,7 @@ import sqlalchemy.exc as sa_exc
 from sqlmodel import Session
 
 from maild.core import notify
-from maild.core.classify import Action, classify
+from maild.core.classify import Route, classify
 from maild.core.parse import UnparseableMessage, parse
 from maild.core.values import Disposition, Inbound, IngestResult, Role, TransientError
 from maild.db import locks, queries
@@ -109,20 +109,20 @@ Apply = Callable[[Session, Runtime, Inbound, InboundMessage, Reading], Handled]
 
 # One service function per action of ``core.classify``; each applies it in the caller's
 # transaction and returns the disposition. No action calls another.
-ACTIONS: dict[Action, Apply] = {
-    Action.FAIL: _fail,
-    Action.DUPLICATE: _duplicate,
-    Action.IGNORE: _ignore,
-    Action.COMMAND: commands.on_command,
-    Action.REPLY: replies.on_reply,
-    Action.RELEASE: strangers.release,
-    Action.HELP: commands.answer_help,
-    Action.SEARCH: commands.answer_search,
-    Action.FORWARDED: operators.forwarded,
-    Action.PHONE: operators.phone,
-    Action.NEW_CASE: new_case,
-    Action.HOLD: strangers.hold,
-    Action.REJECT: strangers.reject,
+ROUTES: dict[Route, Apply] = {
+    Route.FAIL: _fail,
+    Route.DUPLICATE: _duplicate,
+    Route.IGNORE: _ignore,
+    Route.COMMAND: commands.on_command,
+    Route.REPLY: replies.on_reply,
+    Route.RELEASE: strangers.release,
+    Route.HELP: commands.answer_help,
+    Route.SEARCH: commands.answer_search,
+    Route.FORWARDED: operators.forwarded,
+    Route.PHONE: operators.phone,
+    Route.NEW_CASE: new_case,
+    Route.HOLD: strangers.hold,
+    Route.REJECT: strangers.reject,
 }
 
 
@@ -130,8 +130,8 @@ def handle(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handle
     """Read, decide (``core.classify``), act: the path of every inbound message."""
     seen = read(s, rt, msg)
     decision = classify(seen.facts)
-    log.debug("message %s: rule %r -> %s", row.id, decision.rule, decision.action)
-    return ACTIONS[decision.action](s, rt, msg, row, seen)
+    log.debug("message %s: rule %r -> %s", row.id, decision.rule, decision.route)
+    return ROUTES[decision.route](s, rt, msg, row, seen)
 
 
 def _new_row(raw: bytes, now: datetime, source: str | None) -> InboundMessage:
