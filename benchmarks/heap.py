@@ -34,8 +34,8 @@ from mailgen import CUSTOMERS, mixed  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 from traced import sqlite_memory_mb  # noqa: E402
 
-from maild import service  # noqa: E402
 from maild.db.models import Customer, utcnow  # noqa: E402
+from maild.service import intake as service  # noqa: E402
 
 
 def rss_mb() -> float:

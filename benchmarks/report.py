@@ -25,7 +25,7 @@ from sqlmodel import Session
 from maild.core.report import Report, build_report, month_period
 from maild.core.sla import Calendar
 from maild.db.session import make_engine
-from maild.reporting import load_backlog, load_facts
+from maild.service.reports import load_backlog, load_facts
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -97,7 +97,7 @@ def main() -> None:
 
 def _time_charts(report: Report) -> tuple[float, float]:
     """Seconds to draw the monthly mail's two charts: first (importing matplotlib), then again."""
-    from maild import charts
+    from maild.service import charts
 
     times = []
     for _ in range(2):

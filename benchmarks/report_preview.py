@@ -2,7 +2,7 @@
 
 Makes a helpdesk with six engineers (English and Chinese names) and two
 months of cases (October and November 2026, Shanghai time), queues the
-monthly and daily reports through ``maild.reporting.send`` exactly as the
+monthly and daily reports through ``maild.service.reports.send`` exactly as the
 scheduler does, takes the HTML part out of each queued mail, turns its
 ``cid:`` images into ``data:`` URIs (a browser does not know the mail's
 other parts) and, if Debian's ``chromium`` is installed, screenshots each at
@@ -34,9 +34,9 @@ from maild.config import load_settings
 from maild.core.report import day_period, month_period
 from maild.db import migrate
 from maild.db.models import Case, OutboxMail
-from maild.reporting import send
 from maild.resources import shipped_dir
 from maild.runtime import Runtime, database
+from maild.service.reports import send
 
 SH = ZoneInfo("Asia/Shanghai")
 MANAGER = ("it-manager@corp.example", "IT Manager")

@@ -164,6 +164,13 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class LmtpSettings:
+    """LMTP intake in ``maild run``: "127.0.0.1:8024" or "unix:/run/maild/lmtp.sock"."""
+
+    listen: str = ""  # empty: off (mail comes from IMAP or ``maild ingest``)
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole validated configuration."""
 
@@ -177,6 +184,7 @@ class Settings:
     trust: TrustSettings = field(default_factory=TrustSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    lmtp: LmtpSettings = field(default_factory=LmtpSettings)
     oauth2: OAuth2Settings = field(default_factory=OAuth2Settings)
     source: Path = Path("config.toml")
 
@@ -192,6 +200,7 @@ _SECTIONS: dict[str, type] = {
     "trust": TrustSettings,
     "logging": LoggingSettings,
     "metrics": MetricsSettings,
+    "lmtp": LmtpSettings,
     "oauth2": OAuth2Settings,
 }
 
@@ -343,6 +352,12 @@ def _validate_ops(s: Settings, where: str) -> None:
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ConfigError(f"{where}: [metrics] listen must be HOST:PORT such as "
                               f'"127.0.0.1:9108", got {s.metrics.listen!r}')
+    listen = s.lmtp.listen
+    if listen and not listen.startswith("unix:/"):
+        host, _, port = listen.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{where}: [lmtp] listen must be HOST:PORT such as "
+                              f'"127.0.0.1:8024" or unix:/PATH, got {listen!r}')
     if s.metrics.max_poll_age_seconds < 0:
         raise ConfigError(f"{where}: [metrics] max_poll_age_seconds must be 0 (automatic) "
                           "or more")

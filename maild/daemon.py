@@ -22,16 +22,17 @@ from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from maild import jobs
 from maild.config import ConfigError
 from maild.core import backoff
+from maild.core.values import IngestResult
 from maild.db.models import utcnow
-from maild.edges import imap, smtp
-from maild.leader import lead
+from maild.edges import imap, lmtp, scheduler, smtp
+from maild.edges.leader import lead
 from maild.metrics import Metrics, max_poll_age, serve
-from maild.reload import ReloadError, RuntimeHolder
-from maild.runtime import Runtime
-from maild.service import IngestResult
+from maild.runtime import ReloadError, Runtime, RuntimeHolder
+from maild.service.intake import ingest
+from maild.service.scheduled import jobs
+from maild.service.undelivered import tell_operators
 
 log = logging.getLogger("maild.daemon")
 
@@ -73,12 +74,13 @@ class Daemon:
         box = imap.Mailbox(self.rt.settings.imap)
         try:
             await box.connect()
-            stats.drained = await imap.drain(self.rt, box, self.clock, observe=self._observe)
+            stats.drained = await imap.drain(self.rt, box, ingest, self.clock,
+                                             observe=self._observe)
             self.metrics.polled()
         finally:
             await box.close()
         started = time.perf_counter()
-        stats.outbox = await smtp.flush(self.rt, self.clock)
+        stats.outbox = await smtp.flush(self.rt, self.clock, after=tell_operators)
         stats.outbox_seconds = time.perf_counter() - started
         return stats
 
@@ -89,6 +91,7 @@ class Daemon:
         except ReloadError as exc:
             raise ConfigError(str(exc)) from exc
         server = await self._serve_metrics()
+        intake = await self._serve_lmtp()
         tasks = [asyncio.create_task(self._mail_loop(), name="mail"),
                  asyncio.create_task(self._outbox_loop(), name="outbox"),
                  asyncio.create_task(lead(self.rt, self._leading, self.stopping), name="leader")]
@@ -96,6 +99,8 @@ class Daemon:
         try:
             await self.stopping.wait()
             log.info("stopping: finishing the message in hand", extra={"event": "stopping"})
+            if intake is not None:
+                intake.close()  # no new LMTP deliveries; the one in hand is answered
             _, late = await asyncio.wait(tasks, timeout=self.stop_grace)
             if late:
                 log.warning("stop: %s still busy after %.0f s; cancelled",
@@ -107,16 +112,17 @@ class Daemon:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             self._leading(False)
-            if server is not None:
-                server.close()
-                await server.wait_closed()
+            for srv in (intake, server):
+                if srv is not None:
+                    srv.close()
+                    await srv.wait_closed()
             log.info("stopped", extra={"event": "stopped"})
 
     def _leading(self, leading: bool) -> None:
-        """The scheduled jobs run only in the replica that leads (maild/leader.py)."""
+        """The scheduled jobs run only in the replica that leads (maild/edges/leader.py)."""
         if leading and self._scheduler is None:
             self._scheduler = AsyncIOScheduler(timezone=self.rt.settings.helpdesk.tz)
-            jobs.schedule(self._scheduler, self.rt, self.clock)
+            scheduler.schedule(self._scheduler, self.rt, jobs(self.rt), self.clock)
             self._scheduler.start()
         elif not leading and self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
@@ -131,7 +137,17 @@ class Daemon:
     async def _reload(self) -> None:
         if await asyncio.to_thread(self.holder.reload) and self._scheduler is not None:
             self._scheduler.remove_all_jobs()  # the jobs hold the Runtime they were given
-            jobs.schedule(self._scheduler, self.rt, self.clock)
+            scheduler.schedule(self._scheduler, self.rt, jobs(self.rt), self.clock)
+
+    async def _serve_lmtp(self) -> asyncio.Server | None:
+        """LMTP intake when ``[lmtp] listen`` is set: the MTA delivers into this process."""
+        listen = self.rt.settings.lmtp.listen
+        if not listen:
+            return None
+        handler = lmtp.Handler(self.rt.settings.helpdesk.address,
+                               lambda raw, now: ingest(self.rt, raw, now, None), self.clock,
+                               self.outbox_wakeup.set)
+        return await lmtp.serve(listen, handler)
 
     async def _serve_metrics(self) -> asyncio.Server | None:
         listen = self.rt.settings.metrics.listen
@@ -181,7 +197,7 @@ class Daemon:
         """Drain, then wait for mail: IDLE re-issued every ``idle_seconds``, else poll + NOOP."""
         cfg = box.cfg
         while not self.stopping.is_set():
-            await imap.drain(self.rt, box, self.clock, self.outbox_wakeup.set,
+            await imap.drain(self.rt, box, ingest, self.clock, self.outbox_wakeup.set,
                              stop=self.stopping.is_set, observe=self._observe)
             self.metrics.polled()
             if self._imap_failures:
@@ -220,7 +236,8 @@ class Daemon:
         failures = 0
         while not self.stopping.is_set():
             try:
-                stats = await smtp.flush(self.rt, self.clock, stop=self.stopping.is_set)
+                stats = await smtp.flush(self.rt, self.clock, stop=self.stopping.is_set,
+                                        after=tell_operators)
                 failures = failures + 1 if stats.smtp_down else 0
             except asyncio.CancelledError:
                 raise

@@ -29,9 +29,9 @@ from maild.daemon import Daemon
 from maild.db import migrate
 from maild.db.models import Case, Customer, LogEntry, utcnow
 from maild.mailserver import AUTO_PASSWORD, Delivery, LocalMailServer
-from maild.outbound import personal_address
 from maild.resources import shipped_dir
 from maild.runtime import Runtime, database
+from maild.service.notices import personal_address
 
 HELPDESK = "helpdesk@corp.example"
 HELPDESK_PASSWORD = "helpdesk"

@@ -18,7 +18,8 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
@@ -218,3 +219,15 @@ def run_measured(cmd: list[str], timeout: float) -> tuple[int, float, str, str]:
         watcher.join()
     return (proc.returncode, peak / 1024, out.decode(errors="replace"),
             err.decode(errors="replace"))
+
+
+@contextmanager
+def sqlite_locked(db: Path) -> Iterator[None]:
+    """Another process's view: a connection holding SQLite's write lock (BEGIN EXCLUSIVE)."""
+    con = sqlite3.connect(db, isolation_level=None, timeout=30)
+    try:
+        con.execute("BEGIN EXCLUSIVE")
+        yield
+    finally:
+        con.execute("ROLLBACK")
+        con.close()

@@ -22,10 +22,10 @@ from maild.config import Settings, read_config
 from maild.daemon import Daemon, RunStats
 from maild.db import migrate
 from maild.db.models import Case, Customer, OutboxMail, utcnow
-from maild.outbound import personal_address
 from maild.runtime import Runtime, database
-from maild.service import ingest
-from maild.views import case_json
+from maild.service.intake import ingest
+from maild.service.notices import personal_address
+from maild.service.views import case_json
 
 REPO = Path(__file__).resolve().parent.parent
 HELPDESK = "helpdesk@corp.example"

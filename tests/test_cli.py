@@ -15,7 +15,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from maild.db.models import InboundMessage, utcnow
-from maild.service import ingest
+from maild.service.intake import ingest
 
 CASE_KEYS = {"id", "subject", "status", "priority", "type", "channel", "customer", "engineer",
              "description", "resolution", "rating", "created_at", "dispatched_at",

@@ -12,10 +12,11 @@ import pytest
 from maildenv import Maild, new_mail, write_config
 from sqlmodel import Session, select
 
+from maild.core.values import IngestResult
 from maild.db.models import Customer
 from maild.db.session import make_engine
 from maild.runtime import Runtime
-from maild.service import IngestResult, ingest
+from maild.service.intake import ingest
 
 pytestmark = pytest.mark.postgres_only
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)

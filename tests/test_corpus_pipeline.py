@@ -22,7 +22,7 @@ from maildenv import Maild, write_config
 from sqlmodel import Session, func, select
 
 from maild.db.models import InboundMessage
-from maild.service import ingest
+from maild.service.intake import ingest
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from maildenv import Maild, new_mail, write_config
 from test_cli import maild_cli
 
 from maild.db.models import utcnow
-from maild.service import ingest
+from maild.service.intake import ingest
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_the_init_template_imports_and_its_comments_count_as_lines(m: Maild,
                                                                     tmp_path: Path) -> None:
     """The commented customers.csv that `maild init` writes imports as it stands; an error
     below the comments names the line a text editor shows."""
-    from maild.starter import CUSTOMERS_CSV
+    from maild.cli.starter import CUSTOMERS_CSV
 
     path = tmp_path / "customers.csv"
     path.write_text(CUSTOMERS_CSV, encoding="utf-8")

@@ -72,8 +72,8 @@ def test_demo_serve_prints_events_live_and_its_logins_work() -> None:
         msg.set_content("办公室的显示器不亮了")
         with smtplib.SMTP("127.0.0.1", smtp_port) as smtp:
             smtp.send_message(msg)
-        live = read_until("case #3 created")
-        live += read_until("[Case #3] 【已受理】显示器不亮")  # the acknowledgement, delivered
+        live = read_until("case #4 created")  # #1-#3 are the scripted ones
+        live += read_until("[Case #4] 【已受理】显示器不亮")  # the acknowledgement, delivered
         assert "helpdesk@corp.example" in live
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -176,7 +176,7 @@ class Queue:
         """Each random item between two good ones; returns (good ids, random ids)."""
         from maild.core import notify
         from maild.db.session import transaction
-        from maild.outbound import base_context, enqueue
+        from maild.service.notices import base_context, enqueue
 
         self.now += timedelta(hours=2)  # a new hour: the operators may be told again
         good: list[int] = []
@@ -199,8 +199,10 @@ class Queue:
         import asyncio
 
         from maild.edges import smtp
+        from maild.service.undelivered import tell_operators
 
-        asyncio.run(smtp.flush(self.m.rt, lambda: self.now, ignore_schedule=True))
+        asyncio.run(smtp.flush(self.m.rt, lambda: self.now, ignore_schedule=True,
+                               after=tell_operators))
 
 
 @pytest.fixture

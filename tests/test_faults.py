@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from faults import (
     deliver_many,
     id_counts,
     maild_run,
+    sqlite_locked,
     sqlite_path,
     tally,
     tune_config,
@@ -138,18 +138,6 @@ def test_dovecot_restarted_while_maild_idles(maild: Maild, dovecot: Dovecot,
     assert _recorded(maild) == 4 and dovecot.count("INBOX") == 0
     assert set(id_counts(smtp_sink.messages).values()) == {1}
     assert "mailbox loop" in proc.log.read_text()  # it noticed and reconnected
-
-
-@contextmanager
-def sqlite_locked(db: Path) -> Iterator[None]:
-    """Another process's view: a connection holding SQLite's write lock (BEGIN EXCLUSIVE)."""
-    con = sqlite3.connect(db, isolation_level=None, timeout=30)
-    try:
-        con.execute("BEGIN EXCLUSIVE")
-        yield
-    finally:
-        con.execute("ROLLBACK")
-        con.close()
 
 
 def _counts(maild: Maild) -> dict[str, int]:

@@ -9,6 +9,7 @@ from servers import Dovecot
 
 from maild.db.models import utcnow
 from maild.edges import imap
+from maild.service.intake import ingest
 
 CUSTOMER = "wang.fang@sh.corp.example"
 
@@ -40,7 +41,7 @@ async def test_drain_over_several_prefetched_batches_moves_everything(
     box = imap.Mailbox(maild.settings.imap)
     await box.connect()
     try:
-        stats = await imap.drain(maild.rt, box, utcnow)
+        stats = await imap.drain(maild.rt, box, ingest, utcnow)
     finally:
         await box.close()
     assert stats.processed == count and stats.by_disposition == {"held": count}

@@ -12,12 +12,13 @@ import sqlalchemy as sa
 from faults import wait_until
 from maildenv import Maild, new_mail, write_config
 
+from maild.core.values import IngestResult
 from maild.db import locks
 from maild.db.session import make_engine
 from maild.edges.claims import SlotClaims
-from maild.leader import LeaderLock
+from maild.edges.leader import LeaderLock
 from maild.runtime import Runtime
-from maild.service import IngestResult, ingest
+from maild.service.intake import ingest
 
 pytestmark = pytest.mark.postgres_only
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -45,7 +46,7 @@ def test_two_replicas_racing_on_one_slot_record_it_once(m: Maild) -> None:
     results: list[IngestResult | None] = []
 
     def race(rt: Runtime) -> None:
-        claims = SlotClaims(rt)
+        claims = SlotClaims(rt, ingest)
         barrier.wait()
         results.append(claims.ingest(raw, NOW, SOURCE))
         claims.close()
@@ -68,7 +69,7 @@ def test_a_held_slot_is_skipped_until_released(m: Maild) -> None:
     it finds the slot recorded."""
     raw = new_mail("wang.fang@sh.corp.example", "VPN", "VPN down")
     holder = locks.SessionLocks(m.rt.engine)
-    other = SlotClaims(replica(m))
+    other = SlotClaims(replica(m), ingest)
     try:
         assert holder.try_take(locks.SLOT, locks.key32(SOURCE))
         assert other.ingest(raw, NOW, SOURCE) is None

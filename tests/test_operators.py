@@ -11,7 +11,7 @@ from maildenv import Maild, new_mail, text_of, write_config
 from sqlmodel import Session, col, select
 
 from maild.db.models import Customer, OutboxMail
-from maild.service import ingest
+from maild.service.intake import ingest
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 OPERATOR = "callcenter@corp.example"

@@ -17,10 +17,10 @@ from maildenv import Maild, new_mail
 from servers import SmtpSink
 from sqlmodel import Session, select
 
-from maild import service
 from maild.core.sla import as_utc
 from maild.db.models import OutboxMail, utcnow
 from maild.edges import smtp
+from maild.service import intake as service
 
 CUSTOMER = "wang.fang@sh.corp.example"
 CASES = 5  # an acknowledgement and a dispatch each: 10 mails, one batch

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from maild.attachments import blob_path, store_blob
+from maild.db.attachments import blob_path, store_blob
+from maild.db.private import loose_modes
 from maild.db.session import make_engine
-from maild.private import loose_modes
 
 
 def mode(path: Path) -> int:

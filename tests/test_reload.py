@@ -10,8 +10,7 @@ import pytest
 from maildenv import REPO, Maild, write_config
 
 from maild.config import read_config
-from maild.reload import RuntimeHolder
-from maild.runtime import Runtime
+from maild.runtime import Runtime, RuntimeHolder
 
 
 @pytest.fixture
@@ -57,7 +56,7 @@ def test_bad_template_is_refused_and_the_old_set_kept(holder: tuple[RuntimeHolde
     before = h.current
     bad = base / "templates" / "zh" / "ack.txt.j2"
     bad.write_text("{% if case %}never closed\n")
-    with caplog.at_level(logging.ERROR, logger="maild.reload"):
+    with caplog.at_level(logging.ERROR, logger="maild.runtime"):
         assert h.reload() is False
     assert h.current is before and h.generation == 0
     h.current.envs["zh"].get_template("ack.txt.j2")  # the old one still compiles and is used
@@ -72,7 +71,7 @@ def test_bad_rules_key_is_named(holder: tuple[RuntimeHolder, Path],
     before = h.current
     sites = base / "rules" / "sites.toml"
     sites.write_text(sites.read_text().replace('code = "SZ"', 'code = 7'))
-    with caplog.at_level(logging.ERROR, logger="maild.reload"):
+    with caplog.at_level(logging.ERROR, logger="maild.runtime"):
         assert h.reload() is False
     assert h.current is before
     assert str(sites) in caplog.text and "code" in caplog.text

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from maild import charts
 from maild.core.report import Change, DayStat, durations
-from maild.reporting import headline, stamp
+from maild.service import charts
+from maild.service.reports import headline, stamp
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -56,7 +56,8 @@ def test_charts_of_an_empty_month_and_of_one_day() -> None:
 
 def test_draw_makes_both_charts_in_a_child_process() -> None:
     days = month([[1, 2, 8], [], [0.5]] * 10)
-    code = ("import sys, json; from maild import charts; from test_report_parts import month; "
+    code = ("import sys, json; from maild.service import charts; "
+            "from test_report_parts import month; "
             "pngs = charts.draw(month([[1, 2, 8], [], [0.5]] * 10)); "
             "print(json.dumps([sorted(pngs), 'matplotlib' in sys.modules, "
             "pngs['volume'].hex()]))")
@@ -79,7 +80,8 @@ def test_draw_fails_loudly_when_the_child_cannot_draw(tmp_path: Path,
 
 
 def test_the_cli_and_the_reports_module_do_not_import_matplotlib() -> None:
-    code = ("import sys, maild.cli.main, maild.reporting, maild.charts, maild.daemon; "
+    code = ("import sys, maild.cli.main, maild.service.reports, maild.service.charts, "
+            "maild.daemon; "
             "print(any(m.split('.')[0] == 'matplotlib' for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -25,7 +25,7 @@ from maild.core.sla import Calendar, Deadlines, breached
 from maild.db import migrate
 from maild.db.models import Case, LogEntry, SlaEvent
 from maild.db.session import make_engine
-from maild.reporting import load_backlog, load_facts
+from maild.service.reports import load_backlog, load_facts
 
 SH = ZoneInfo("Asia/Shanghai")
 PERIOD = month_period(2026, 6, SH)

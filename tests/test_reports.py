@@ -24,9 +24,9 @@ from maild.core.report import month_period
 from maild.core.values import Role
 from maild.daemon import Daemon
 from maild.db.models import Case, ReportRun
-from maild.reporting import due_periods, send, send_due
 from maild.runtime import Runtime
-from maild.service import ingest
+from maild.service.intake import ingest
+from maild.service.reports import due_periods, send, send_due
 
 SH = ZoneInfo("Asia/Shanghai")
 BOSS = "it-manager@corp.example"

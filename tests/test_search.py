@@ -23,7 +23,7 @@ from maild.db import queries
 from maild.db.models import Case, OutboxMail, utcnow
 from maild.db.search import Filters, search
 from maild.db.session import transaction
-from maild.service import ingest
+from maild.service.intake import ingest
 
 WANG, ZHANG = "wang.fang@sh.corp.example", "zhang.san@sh.corp.example"
 LI = "li.lei@corp.example"

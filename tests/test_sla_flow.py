@@ -22,8 +22,8 @@ from test_cli import maild_cli
 from maild.daemon import Daemon
 from maild.db.models import SlaEvent
 from maild.runtime import Runtime
-from maild.service import ingest
-from maild.sla_watch import sweep
+from maild.service.intake import ingest
+from maild.service.sla import sweep
 
 SH = ZoneInfo("Asia/Shanghai")
 OPENED = datetime(2026, 11, 16, 10, 0, tzinfo=SH)
@@ -127,7 +127,8 @@ def test_scheduler_job_sends_alerts_once_with_two_schedulers(maild: Maild,
     """The APScheduler jobs of `maild run`, twice at once (two replicas): one alert each."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-    from maild import jobs
+    from maild.edges import scheduler
+    from maild.service.scheduled import jobs
 
     maild.add_customer(CUSTOMER, "王芳", company="上海分公司")
     ingest(maild.rt, new_mail(CUSTOMER, "Keyboard", "Keys dead"), OPENED)
@@ -137,7 +138,7 @@ def test_scheduler_job_sends_alerts_once_with_two_schedulers(maild: Maild,
         schedulers = [AsyncIOScheduler(timezone=SH) for _ in range(2)]
         for sched, rt in zip(schedulers, (maild.rt, Runtime.load(maild.settings,
                                                                  maild.rt.engine)), strict=True):
-            jobs.schedule(sched, rt, lambda: late)
+            scheduler.schedule(sched, rt, jobs(rt), lambda: late)
             sched.start()
         for _ in range(100):  # the jobs run at start; wait for their rows
             await asyncio.sleep(0.05)

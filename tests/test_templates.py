@@ -118,7 +118,7 @@ def sample_report() -> dict[str, Any]:
 
     from maild.core.report import CaseFacts, build_report, compare, day_period, previous_period
     from maild.core.sla import Calendar
-    from maild.reporting import headlines, stamp
+    from maild.service.reports import headlines, stamp
 
     tz = ZoneInfo("Asia/Shanghai")
     period = day_period(date(2026, 11, 22), tz)

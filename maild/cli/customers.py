@@ -56,7 +56,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from maild import directory
+    from maild.service import customers as directory
 
     rt = runtime(args)
     action = args.customers_command
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _customers_list(rt: Runtime, args: argparse.Namespace) -> int:
-    from maild import directory
+    from maild.service import customers as directory
 
     with Session(rt.engine) as s:
         rows = directory.listing(s, args.company, args.vip, args.auto_created, args.search)
@@ -98,7 +98,7 @@ def _customers_list(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def _customers_import(rt: Runtime, args: argparse.Namespace) -> int:
-    from maild import directory
+    from maild.service import customers as directory
 
     with args.file.open(encoding="utf-8-sig", newline="") as fh:
         rows, errors = directory.read_csv(fh)
@@ -127,8 +127,8 @@ def _customers_import(rt: Runtime, args: argparse.Namespace) -> int:
 def _customers_export(rt: Runtime, args: argparse.Namespace) -> int:
     import csv
 
-    from maild import directory
     from maild.core.directory import COLUMNS
+    from maild.service import customers as directory
 
     out = args.file.open("w", encoding="utf-8", newline="") if args.file else sys.stdout
     try:

@@ -43,7 +43,7 @@ from maild.config import ConfigError, Settings, default_config_path
 from maild.core.when import human
 from maild.db import migrate
 from maild.db.models import Case, InboundMessage, OutboxMail, utcnow
-from maild.private import UMASK
+from maild.db.private import UMASK
 from maild.rules import RulesError
 from maild.runtime import database
 
@@ -127,7 +127,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from maild.check import run_checks
+    from maild.cli.check import run_checks
 
     results = asyncio.run(run_checks(getattr(args, "config", None) or default_config_path()))
     if args.json:
@@ -172,7 +172,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from maild.service import TransientError, ingest
+    from maild.core.values import TransientError
+    from maild.service.intake import ingest
 
     try:
         rt = runtime(args)
@@ -197,7 +198,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_cases(args: argparse.Namespace) -> int:
-    from maild.views import case_json
+    from maild.service.views import case_json
 
     rt = runtime(args)
     with Session(rt.engine) as s:
@@ -255,7 +256,7 @@ def _print_case(d: dict[str, Any], tz: Any) -> None:
 
 
 def cmd_messages(args: argparse.Namespace) -> int:
-    from maild.views import message_json
+    from maild.service.views import message_json
 
     rt = runtime(args)
     with Session(rt.engine) as s:
@@ -274,13 +275,15 @@ def cmd_messages(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from maild.views import outbox_json
+    from maild.service.views import outbox_json
 
     rt = runtime(args)
     if args.outbox_command == "flush":
         from maild.edges import smtp
+        from maild.service.undelivered import tell_operators
 
-        stats = asyncio.run(smtp.flush(rt, utcnow, ignore_schedule=True))
+        stats = asyncio.run(smtp.flush(rt, utcnow, ignore_schedule=True,
+                                      after=tell_operators))
         print(f"{stats.sent} sent, {stats.deferred} deferred, {stats.failed} failed"
               + (f" (SMTP server {_smtp_at(rt.settings)} unavailable)" if stats.smtp_down
                  else ""))
@@ -304,7 +307,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from maild.starter import init
+    from maild.cli.starter import init
 
     for path, written in init(args.dir):
         print(f"{'wrote' if written else 'kept '} {path}")

@@ -23,7 +23,8 @@ from maild.core.report import (
     previous_month,
 )
 from maild.db.models import utcnow
-from maild.reporting import chart_images, make_reports, report_context, send
+from maild.service.notices import render
+from maild.service.reports import chart_images, make_reports, report_context, send
 
 
 def _day(text: str) -> date:
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         ctx = report_context(rt, report, previous, charts)
         lang = rt.settings.helpdesk.language
         who = notify.Recipient("preview@localhost", "", lang)
-        _, _, html = notify.render(rt.envs, notify.Notice("report", who), ctx)
+        _, _, html = render(rt.envs, notify.Notice("report", who), ctx)
         args.html.write_text(html, encoding="utf-8")
         print(f"wrote {args.html}", file=sys.stderr)
     if args.send:

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from maild.cli.common import json_flag, print_json, runtime, table
 from maild.core.values import Status
 from maild.db.search import Filters, search
-from maild.views import case_json
+from maild.service.views import case_json
 
 
 def _day(text: str) -> date:

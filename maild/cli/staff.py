@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from maild.cli.common import json_flag, print_json, runtime
-from maild.outbound import personal_address
+from maild.service.notices import personal_address
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:

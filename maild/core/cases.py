@@ -15,10 +15,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from maild.core.values import OPEN_STATUSES, STAFF_ROLES, Command, Role, Status
+from maild.core.values import (
+    ANSWERED_STATUSES,
+    OPEN_STATUSES,
+    STAFF_ROLES,
+    Command,
+    Role,
+    Status,
+)
 
 ANY = frozenset(Status)
-DONE = frozenset({Status.RESOLVED, Status.CLOSED})
 WORKING = frozenset({Status.DISPATCHED, Status.IN_PROGRESS})
 ASSIGNED = "assigned engineer"
 STAFF = "staff"
@@ -49,11 +55,11 @@ TAGS: Mapping[str, TagRule] = {
     "type": TagRule(STAFF, ANY, None, True, "#type <type>"),
     "reject": TagRule(ASSIGNED, WORKING, Status.NEW, True, "#reject <reason>"),
     "escalate": TagRule(STAFF, OPEN_STATUSES, None, False, "#escalate [note]"),
-    "reopen": TagRule(STAFF, DONE, Status.IN_PROGRESS, False, "#reopen [note]"),
+    "reopen": TagRule(STAFF, ANSWERED_STATUSES, Status.IN_PROGRESS, False, "#reopen [note]"),
     "close": TagRule(STAFF, ANY - {Status.CLOSED, Status.INVALID}, Status.CLOSED, False,
                      "#close [note]"),
     "invalid": TagRule(STAFF, OPEN_STATUSES, Status.INVALID, True, "#invalid <reason>"),
-    "kb": TagRule(STAFF, DONE, None, False, "#kb"),
+    "kb": TagRule(STAFF, ANSWERED_STATUSES, None, False, "#kb"),
 }
 
 # Tags that are not about one case: answered by the service, never applied here.
@@ -295,7 +301,7 @@ def customer_action(case: CaseView, action: str, rating: int | None,
     """A customer's confirm / reopen / rating on a resolved case (REFERENCE §5); None: no change.
 
     A rating is also taken on a closed case: customers often rate after confirming."""
-    if action == "rate" and rating is not None and case.status in DONE:
+    if action == "rate" and rating is not None and case.status in ANSWERED_STATUSES:
         return Outcome(replace(case, rating=rating), (("rating", str(rating)),))
     if case.status != Status.RESOLVED:
         return None

@@ -121,7 +121,7 @@ class _TextExtractor(HTMLParser):
         return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
 
 
-def html_to_text(html: str) -> str:
+def html_unquoted_text(html: str) -> str:
     """Plain text of an HTML body with quoted elements left out (pass 1 only)."""
     parser = _TextExtractor()
     try:
@@ -134,7 +134,7 @@ def html_to_text(html: str) -> str:
 
 def html_new_text(html: str) -> str:
     """The new text of an HTML reply body, as plain text, with quoted history removed."""
-    return split_reply(html_to_text(html))[0]
+    return split_reply(html_unquoted_text(html))[0]
 
 
 def reply_text(msg: Inbound) -> str:

@@ -11,8 +11,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import jinja2
-
 from maild.core.cases import Event
 
 CUSTOMER = "customer"
@@ -71,17 +69,3 @@ def plan(events: Sequence[Event], audiences: Mapping[str, Sequence[Recipient]],
                 seen.add(key)
                 notices.append(Notice(template, person, actor, event.note))
     return notices
-
-
-def render(envs: Mapping[str, jinja2.Environment], notice: Notice,
-           context: Mapping[str, Any]) -> tuple[str, str, str]:
-    """(subject, text, html) for one notice in the recipient's language."""
-    env = envs.get(notice.to.language) or envs["en"]
-    full = {**context, "recipient_name": notice.to.name, "actor": notice.actor,
-            "note": notice.note, **notice.extra}
-    parts = []
-    for kind in ("subject", "txt", "html"):
-        tpl = env.get_template(f"{notice.template}.{kind}.j2")
-        parts.append(tpl.render(full))
-    subject = " ".join(parts[0].split())
-    return subject, parts[1], parts[2]

@@ -123,8 +123,9 @@ def defuse_html(html: str) -> str:
     return _UNCLOSED_TAG.sub("&lt;", "".join(out))
 
 
-def html_to_text(html: str) -> str:
-    """Convert an HTML body to plain text that the quote splitter can read."""
+def html_whole_text(html: str) -> str:
+    """All the text of an HTML body, quoted parts included (the message text; the quote
+    splitter cuts later). ``html_quote.html_unquoted_text`` leaves quoted elements out."""
     parser = _HTMLText()
     try:
         parser.feed(defuse_html(html))
@@ -357,7 +358,7 @@ def parse(raw: bytes) -> Inbound:
         date=parse_date(first.get("date")),
         in_reply_to=message_ids(first.get("in-reply-to")),
         references=message_ids(" ".join(heads.get("references", []))),
-        text=text or (html_to_text(html) if html else ""),  # an empty text part defers to HTML
+        text=text or (html_whole_text(html) if html else ""),  # an empty text part defers to HTML
         html=html,
         html_only=not text and bool(html),
         headers={key: header_text(value, hint) for key, value in first.items()},

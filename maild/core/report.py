@@ -1,6 +1,6 @@
 """The numbers of the managers' daily and monthly reports, from plain case facts.
 
-Pure and synchronous: the database adapter (``maild.reporting``) builds
+Pure and synchronous: the database adapter (``maild.service.reports``) builds
 ``CaseFacts`` and this module counts; no database, no I/O, no clock.
 
 Periods are half-open ``[start, end)`` between local midnights of the
@@ -28,8 +28,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from maild.core.sla import Calendar, as_utc, business_seconds
+from maild.core.values import FINISHED_STATUSES
 
-DONE = ("resolved", "closed", "invalid")
 AGE_BUCKETS = ("<1d", "1-3d", "3-7d", ">7d")
 OTHER = "other"  # the type of a case without one
 TOP_TYPES = 5
@@ -191,7 +191,7 @@ def open_at(c: CaseFacts, moment: datetime) -> bool:
     """
     if as_utc(c.created_at) >= moment:
         return False
-    if c.status not in DONE:
+    if c.status not in FINISHED_STATUSES:
         return True
     stamps = [as_utc(t) for t in (c.resolved_at, c.closed_at) if t is not None]
     return bool(stamps) and min(stamps) >= moment

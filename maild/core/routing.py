@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from maild.core import addresses
-from maild.rules import Site, TypeRule
+from maild.core.ruleset import Site, TypeRule
 
 
 def _fold(text: str) -> str:

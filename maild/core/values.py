@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -20,6 +21,10 @@ class Status(StrEnum):
 
 
 OPEN_STATUSES = frozenset({Status.NEW, Status.DISPATCHED, Status.IN_PROGRESS})
+# Resolved or closed: the case was answered (it may be reopened, rated, marked #kb).
+ANSWERED_STATUSES = frozenset({Status.RESOLVED, Status.CLOSED})
+# No longer open: answered, or found invalid (reports count these as handled).
+FINISHED_STATUSES = ANSWERED_STATUSES | {Status.INVALID}
 
 
 class Disposition(StrEnum):
@@ -110,3 +115,33 @@ class CaseRef:
     case_id: int
     via: str  # "token" | "subject" | "references"
     token_owner: str | None = None  # the address a valid reply token was issued to
+
+
+class TransientError(RuntimeError):
+    """The database (or another resource) is unavailable now; try the same message later."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What became of one inbound message (the edges move it or exit by this)."""
+
+    disposition: Disposition
+    message_row_id: int | None
+    case_id: int | None
+    reason: str | None
+    already_recorded: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    """A piece of scheduled work: ``run(rt, now)`` returns how many things it did.
+
+    ``minutes`` repeats it (first run at start); ``daily_at`` ("HH:MM", the config's
+    time zone) runs it once a day as well. ``done`` is the log line for a non-zero
+    count. The scheduler edge knows nothing else about what a job does."""
+
+    name: str
+    run: Callable[[Any, datetime], int]
+    minutes: int
+    done: str
+    daily_at: str | None = None

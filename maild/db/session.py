@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from maild.private import private_dir, tighten
+from maild.db.private import private_dir, tighten
 
 
 def make_engine(url: str, busy_timeout: float = 30.0) -> Engine:

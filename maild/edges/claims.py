@@ -1,6 +1,6 @@
 """One mailbox, several replicas: each mailbox slot is ingested by one of them at a time.
 
-Every replica sees the same UIDs. Before ``service.ingest`` a replica takes
+Every replica sees the same UIDs. Before ``ingest`` (the service's, passed in) a replica takes
 the slot's advisory lock (keyed by the same ``source`` string that is the
 message row's unique key); a replica that finds it taken skips the message
 and neither records nor moves it: the holder records it, commits and moves
@@ -12,22 +12,26 @@ leaves the slot free for the next replica to do the whole job.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from maild import service
+from maild.core.values import IngestResult
 from maild.db import locks
 from maild.runtime import Runtime
+
+Ingest = Callable[[Runtime, bytes, datetime, str | None], IngestResult]
 
 
 class SlotClaims:
     """The claims of one drain, on one dedicated connection."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, ingest: Ingest) -> None:
         self.rt = rt
+        self._ingest = ingest
         self.locks = locks.SessionLocks(rt.engine)
 
-    def ingest(self, raw: bytes, now: datetime, source: str) -> service.IngestResult | None:
-        """``service.ingest`` under the slot's claim; None when another replica holds it.
+    def ingest(self, raw: bytes, now: datetime, source: str) -> IngestResult | None:
+        """``ingest`` under the slot's claim; None when another replica holds it.
 
         The claim stays held until ``release_all``, after the message is moved: two
         replicas moving one message at the same moment could both copy it."""
@@ -35,7 +39,7 @@ class SlotClaims:
         if not self.locks.try_take(locks.SLOT, key):
             return None
         try:
-            return service.ingest(self.rt, raw, now, source)
+            return self._ingest(self.rt, raw, now, source)
         except BaseException:
             self.locks.release(locks.SLOT, key)
             raise

@@ -1,4 +1,4 @@
-"""The IMAP edge: fetch by UID, hand each message to ``service.ingest``, move it after commit.
+"""The IMAP edge: fetch by UID, hand each message to the service's ``ingest``, move it after commit.
 
 A message is moved to the processed (or failed) folder only once its
 disposition is committed. A crash in between is harmless: the next fetch
@@ -22,11 +22,10 @@ from typing import Any
 
 import aioimaplib
 
-from maild import service
 from maild.config import ImapSettings
-from maild.core.values import Disposition
+from maild.core.values import Disposition, IngestResult
 from maild.edges import imap_login, tls
-from maild.edges.claims import SlotClaims
+from maild.edges.claims import Ingest, SlotClaims
 from maild.edges.oauth2 import OAuth2Error
 from maild.runtime import Runtime
 
@@ -235,13 +234,13 @@ class _Hooks:
 
     on_ingested: Callable[[], None] | None
     stop: Callable[[], bool]
-    observe: Callable[[service.IngestResult, float], None] | None
+    observe: Callable[[IngestResult, float], None] | None
 
 
-async def drain(rt: Runtime, box: Mailbox, clock: Callable[[], datetime],
+async def drain(rt: Runtime, box: Mailbox, ingest: Ingest, clock: Callable[[], datetime],
                 on_ingested: Callable[[], None] | None = None,
                 stop: Callable[[], bool] = lambda: False,
-                observe: Callable[[service.IngestResult, float], None] | None = None,
+                observe: Callable[[IngestResult, float], None] | None = None,
                 ) -> DrainStats:
     """Process every message in the folder once; raises TransientError to retry later.
 
@@ -254,7 +253,7 @@ async def drain(rt: Runtime, box: Mailbox, clock: Callable[[], datetime],
     has moved them (or died and left them to us)."""
     stats = DrainStats(by_disposition={})
     hooks = _Hooks(on_ingested, stop, observe)
-    claims = SlotClaims(rt)
+    claims = SlotClaims(rt, ingest)
     try:
         uids = spread(rt, await box.uids())
         deadline = time.monotonic() + BUSY_WAIT_SECONDS

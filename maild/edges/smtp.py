@@ -126,22 +126,22 @@ def never_stop() -> bool:
 
 
 async def flush(rt: Runtime, clock: Callable[[], datetime],
-                ignore_schedule: bool = False, stop: Callable[[], bool] = never_stop) -> FlushStats:
+                ignore_schedule: bool = False, stop: Callable[[], bool] = never_stop,
+                after: Callable[[Runtime, datetime], int] | None = None) -> FlushStats:
     """Send everything due now; returns counts. Never raises for SMTP trouble, and no
     one mail stops the others (``attempt``).
 
     ``stop()`` true (the daemon is stopping) ends the flush before the next mail;
     the rest of the claimed batch is released, as it is when the flush is cancelled.
     The mail being sent at a cancellation keeps its lease: the server may have it.
-    Afterwards the operators are told about failed mail (``maild.undelivered``),
-    and that notice is sent at once."""
+    Afterwards ``after(rt, now)`` runs (the daemon and the CLI pass the service's
+    ``undelivered.tell_operators``: the operators are told about failed mail), and
+    what it queued is sent at once."""
     stats = await _flush_due(rt, clock, ignore_schedule, stop)
-    if stop():
+    if stop() or after is None:
         return stats
-    from maild import undelivered
-
     try:
-        told = await asyncio.to_thread(undelivered.tell_operators, rt, clock())
+        told = await asyncio.to_thread(after, rt, clock())
     except Exception:  # the notice is a courtesy: its trouble never stops the outbox
         log.exception("could not queue the operators' notice about failed mail")
         told = 0

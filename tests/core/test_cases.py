@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from maild.core import cases
-from maild.core.values import Command, Role, Status
+from maild.core.values import ANSWERED_STATUSES, Command, Role, Status
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 ENG = "li.lei@corp.example"
@@ -17,7 +17,7 @@ ARGS = {"priority": "P1", "assign": "Han Meimei", "type": "printer"}
 
 def view(status: Status, **kw: object) -> cases.CaseView:
     base = dict(id=1, status=status, engineer=ENG if status != Status.NEW else None,
-                priority="P3", resolution="fixed" if status in cases.DONE else None,
+                priority="P3", resolution="fixed" if status in ANSWERED_STATUSES else None,
                 dispatched_at=NOW - timedelta(hours=2), work_started_at=NOW - timedelta(hours=2))
     base.update(kw)
     return cases.CaseView(**base)  # type: ignore[arg-type]

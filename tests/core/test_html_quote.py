@@ -7,7 +7,7 @@ from corpus import corpus_file
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maild.core.html_quote import html_new_text, html_to_text
+from maild.core.html_quote import html_new_text, html_unquoted_text
 
 
 def talon_file(name: str) -> str:
@@ -98,7 +98,7 @@ def test_hand_written_clients(html: str, expected: str) -> None:
 def test_text_conversion() -> None:
     """Entities decode, whitespace collapses outside <pre>, blocks and <br> end lines."""
     html = "<p>a&nbsp;&lt;b&gt;\n   c</p><ul><li>one</li><li>two</li></ul><pre>x  y</pre>"
-    assert html_to_text(html) == "a <b> c\n\none\n\ntwo\n\nx  y"
+    assert html_unquoted_text(html) == "a <b> c\n\none\n\ntwo\n\nx  y"
 
 
 @pytest.mark.parametrize(

@@ -14,14 +14,16 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from maild.attachments import Kept, keep
 from maild.core import cases, notify, routing
+from maild.core.html_quote import reply_text
 from maild.core.values import Channel, Disposition, Inbound
 from maild.db import queries
+from maild.db.attachments import Kept, keep
 from maild.db.models import Case, Customer, InboundMessage
-from maild.outbound import audiences, base_context, case_context, enqueue
 from maild.runtime import Runtime
-from maild.sla_watch import set_deadlines
+from maild.service.notices import audiences, base_context, case_context, enqueue
+from maild.service.reading import Reading
+from maild.service.sla import set_deadlines
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -46,6 +48,12 @@ class Opening:
     engineer: str | None = None  # manual dispatch (an operator's Engineer: field)
     priority: str | None = None
     type: str | None = None
+
+
+def mail_opening(msg: Inbound) -> Opening:
+    """A case from a mail: its subject, and its new text as the description."""
+    text = reply_text(msg).strip() or msg.text.strip()
+    return Opening(subject=msg.subject, description=text, source=msg, reporter=msg.from_addr)
 
 
 def language_of(rt: Runtime, text: str) -> str:
@@ -136,3 +144,17 @@ def open_case(s: Session, rt: Runtime, opening: Opening, customer: Customer,
     reason = f"dispatched to {engineer}" if engineer else "no engineer found; operators told"
     kind = Disposition.PHONE_CASE if opening.channel == Channel.PHONE else Disposition.NEW_CASE
     return Handled(kind, case.id, reason)
+
+
+def new_case(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
+             seen: Reading) -> Handled:
+    """A known customer's mail (or staff's, or anyone's under ``open``) opens a case."""
+    customer = seen.customer
+    if customer is None:  # staff writing for themselves, or a stranger under ``open``
+        person = rt.rules.person(msg.from_addr)
+        customer = Customer(email=msg.from_addr,
+                            name=person.name if person else msg.from_name or msg.from_addr,
+                            auto_created=True, created_at=row.received_at)
+        s.add(customer)
+        s.flush()
+    return open_case(s, rt, mail_opening(msg), customer, row)

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from maild.config import LimitSettings
 from maild.core.values import Inbound
 from maild.db.models import AttachmentFile
-from maild.private import private_dir, write_private
+from maild.db.private import private_dir, write_private
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
 

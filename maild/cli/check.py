@@ -17,10 +17,9 @@ from alembic.runtime.migration import MigrationContext
 
 from maild.config import ConfigError, Settings, read_config
 from maild.db import migrate
+from maild.db.private import loose_modes
 from maild.edges import imap, smtp
-from maild.private import loose_modes
-from maild.reload import ReloadError, load_rule_set, load_templates
-from maild.runtime import database
+from maild.runtime import ReloadError, database, load_rule_set, load_templates
 
 TIMEOUT = 15.0  # seconds for each network check
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+import jinja2
 from sqlmodel import Session
 
 from maild.core import addresses, mime
@@ -24,7 +26,6 @@ from maild.core.notify import (
     OPERATORS,
     Notice,
     Recipient,
-    render,
 )
 from maild.core.tokens import CASE, make_token, personal_token, token_address
 from maild.core.values import Role
@@ -33,6 +34,21 @@ from maild.db.models import Case, Customer, OutboxMail
 from maild.runtime import Runtime
 
 log = logging.getLogger("maild.outbound")
+
+
+_QUEUED = "maild.queued"
+
+
+@contextmanager
+def queued(s: Session) -> Iterator[list[OutboxMail]]:
+    """The outbox rows ``enqueue`` adds in ``s`` inside the block (the flood cap may take
+    them back); rows of other transactions are never in it."""
+    rows: list[OutboxMail] = []
+    s.info[_QUEUED] = rows
+    try:
+        yield rows
+    finally:
+        s.info.pop(_QUEUED, None)
 
 
 def new_message_id(domain: str) -> str:
@@ -148,6 +164,7 @@ def enqueue(s: Session, rt: Runtime, notice: Notice, context: Mapping[str, Any],
         row = _unsendable(notice, case, now, f"{why}: {type(exc).__name__}: {exc}",
                           new_message_id(h.domain))
     s.add(row)
+    s.info.get(_QUEUED, []).append(row)
     if case and case.id and row.status == "pending":
         queries.remember_ref(s, row.message_id, case.id, new=True)
     return row
@@ -198,3 +215,17 @@ def _rendered(rt: Runtime, notice: Notice, context: Mapping[str, Any], now: date
         subject=mime.one_line(subject, 998), template=notice.template, message_id=message_id,
         raw=raw, status="pending", attempts=0, next_attempt_at=now, created_at=now,
     )
+
+
+def render(envs: Mapping[str, jinja2.Environment], notice: Notice,
+           context: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(subject, text, html) for one notice in the recipient's language."""
+    env = envs.get(notice.to.language) or envs["en"]
+    full = {**context, "recipient_name": notice.to.name, "actor": notice.actor,
+            "note": notice.note, **notice.extra}
+    parts = []
+    for kind in ("subject", "txt", "html"):
+        tpl = env.get_template(f"{notice.template}.{kind}.j2")
+        parts.append(tpl.render(full))
+    subject = " ".join(parts[0].split())
+    return subject, parts[1], parts[2]

@@ -18,15 +18,15 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, func
 
 from maild.core import notify
 from maild.core.values import Disposition, Role
 from maild.db import queries
 from maild.db.models import InboundMessage, OutboxMail
-from maild.opening import Handled
-from maild.outbound import base_context, enqueue, staff_recipient
 from maild.runtime import Runtime
+from maild.service.notices import base_context, enqueue, staff_recipient
+from maild.service.opening import Handled
 
 log = logging.getLogger("maild.flood")
 
@@ -34,14 +34,12 @@ CAPPED = frozenset({Disposition.NEW_CASE, Disposition.REPLY})
 ALERT = "flood_alert"
 
 
-def outbox_mark(s: Session) -> int:
-    """The newest outbox id before a message is handled."""
-    return s.exec(select(func.max(OutboxMail.id))).one() or 0
+def cap(s: Session, rt: Runtime, sender: str, row: InboundMessage,
+        queued: list[OutboxMail], handled: Handled) -> Handled:
+    """Hold back what handling the message ``queued`` when ``sender`` is over the hourly cap.
 
-
-def cap(s: Session, rt: Runtime, sender: str, row: InboundMessage, mark: int,
-        handled: Handled) -> Handled:
-    """Hold back what ``handled`` queued when ``sender`` is over the hourly cap."""
+    ``queued`` are the rows this very transaction added (``notices.queued``): another
+    replica's rows, committed meanwhile, are never touched."""
     limit = rt.settings.limits.mails_per_sender_per_hour
     if not limit or handled.disposition not in CAPPED:
         return handled
@@ -53,7 +51,6 @@ def cap(s: Session, rt: Runtime, sender: str, row: InboundMessage, mark: int,
         col(InboundMessage.id) != row.id)
     if earlier < limit:
         return handled
-    queued = list(s.exec(select(OutboxMail).where(col(OutboxMail.id) > mark)))
     for mail in queued:
         s.delete(mail)
     held = ", ".join(f"{m.template} to {m.to_addr}" for m in queued) or "nothing"

@@ -21,8 +21,8 @@ from maild.core.values import Role
 from maild.db import queries
 from maild.db.models import OutboxMail
 from maild.db.session import transaction
-from maild.outbound import base_context, enqueue, staff_recipient
 from maild.runtime import Runtime
+from maild.service.notices import base_context, enqueue, staff_recipient
 
 log = logging.getLogger("maild.outbox")
 

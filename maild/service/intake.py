@@ -12,36 +12,26 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy.exc as sa_exc
 from sqlmodel import Session
 
 from maild.core import notify
+from maild.core.classify import Route, classify
 from maild.core.parse import UnparseableMessage, parse
-from maild.core.values import Disposition, Role
+from maild.core.values import Disposition, Inbound, IngestResult, Role, TransientError
 from maild.db import locks, queries
 from maild.db.models import InboundMessage
 from maild.db.session import transaction
-from maild.handlers import handle
-from maild.outbound import base_context, enqueue, staff_recipient
 from maild.runtime import Runtime
+from maild.service import commands, flood, notices, operators, replies, strangers, unproven
+from maild.service.notices import base_context, enqueue, staff_recipient
+from maild.service.opening import Handled, new_case
+from maild.service.reading import Reading, read
 
 log = logging.getLogger("maild.service")
-
-
-class TransientError(RuntimeError):
-    """The database (or another resource) is unavailable now; try the same message later."""
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    disposition: Disposition
-    message_row_id: int | None
-    case_id: int | None
-    reason: str | None
-    already_recorded: bool = False
 
 
 _SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o", "readonly")
@@ -97,6 +87,73 @@ def _ingest_retrying_conflicts(rt: Runtime, raw: bytes, now: datetime,
             log.info("unique-key conflict with another writer: source=%s; trying again",
                      source)
     raise AssertionError("unreachable")
+
+
+def _fail(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage, seen: Reading) -> Handled:
+    return Handled(Disposition.FAILED, None, "no From or Sender address: nobody to answer")
+
+
+def _duplicate(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
+               seen: Reading) -> Handled:
+    assert seen.earlier is not None
+    return Handled(Disposition.DUPLICATE, seen.earlier.case_id,
+                   f"same message as #{seen.earlier.id} ({msg.dedup_key[:80]})")
+
+
+def _ignore(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
+            seen: Reading) -> Handled:
+    return Handled(Disposition.IGNORED, None, seen.facts.auto_generated)
+
+
+Apply = Callable[[Session, Runtime, Inbound, InboundMessage, Reading], Handled]
+
+# One service function per action of ``core.classify``; each applies it in the caller's
+# transaction and returns the disposition. No action calls another.
+ROUTES: dict[Route, Apply] = {
+    Route.FAIL: _fail,
+    Route.DUPLICATE: _duplicate,
+    Route.IGNORE: _ignore,
+    Route.COMMAND: commands.on_command,
+    Route.REPLY: replies.on_reply,
+    Route.RELEASE: strangers.release,
+    Route.HELP: commands.answer_help,
+    Route.SEARCH: commands.answer_search,
+    Route.FORWARDED: operators.forwarded,
+    Route.PHONE: operators.phone,
+    Route.NEW_CASE: new_case,
+    Route.HOLD: strangers.hold,
+    Route.REJECT: strangers.reject,
+}
+
+
+def handle(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handled:
+    """Read, decide (``core.classify``), act: the path of every inbound message.
+
+    The route's function applies the decision; its other effects are applied here,
+    in one place: the unproven staff member told, a case a stranger named linked,
+    and the sender's hourly cap on what maild writes because of them."""
+    seen = read(s, rt, msg)
+    decision = classify(seen.facts)
+    log.debug("message %s: rule %r -> %s", row.id, decision.rule, decision.route)
+    with notices.queued(s) as queued:
+        handled = ROUTES[decision.route](s, rt, msg, row, seen)
+        if decision.unproven:
+            unproven.tell(s, rt, msg, row.received_at, decision.unproven)
+    if decision.link_case is not None:
+        _link(s, decision.link_case, handled, msg.from_addr, row.received_at)
+    if decision.route in (Route.FAIL, Route.DUPLICATE, Route.IGNORE):
+        return handled
+    return flood.cap(s, rt, msg.from_addr, row, queued, handled)
+
+
+def _link(s: Session, case_id: int, result: Handled, sender: str, now: datetime) -> None:
+    """A stranger's mail that named a case by its subject: say where it went instead."""
+    where = f"case #{result.case_id}" if result.case_id else result.disposition.value
+    queries.add_log(s, case_id, now, "maild", "link",
+                    f"mail from {sender} naming this case, not from its customer: {where}")
+    if result.case_id is not None and result.case_id != case_id:
+        queries.add_log(s, result.case_id, now, "maild", "link",
+                        f"the mail named case #{case_id}, whose customer {sender} is not")
 
 
 def _new_row(raw: bytes, now: datetime, source: str | None) -> InboundMessage:

@@ -16,28 +16,28 @@ from datetime import datetime
 from sqlmodel import Session, func, select
 
 from maild.core import addresses, cases, notify, sla
-from maild.core.forwarding import Forwarded, find_forwarded, looks_forwarded
+from maild.core.forwarding import Forwarded
 from maild.core.html_quote import reply_text
 from maild.core.phone import PhoneFields, missing, parse_summary
 from maild.core.values import Channel, Disposition, Inbound, Role
 from maild.db import queries
 from maild.db.models import Customer, InboundMessage
-from maild.opening import Handled, Opening, open_case
-from maild.outbound import base_context, enqueue, staff_recipient
-from maild.rules import Person
 from maild.runtime import Runtime
+from maild.service.notices import base_context, enqueue, staff_recipient
+from maild.service.opening import Handled, Opening, open_case
+from maild.service.reading import Reading
 
 
-def on_staff_mail(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
-                  person: Person) -> Handled | None:
-    """A phone summary or a forward; None when the mail is neither (the caller goes on)."""
-    if looks_forwarded(msg) and (fwd := find_forwarded(msg)) is not None \
-            and fwd.from_addr != msg.from_addr:
-        return forwarded_case(s, rt, msg, row, fwd)
-    if person.role == Role.OPERATOR:
-        fields = parse_summary(reply_text(msg)) or PhoneFields()
-        return phone_case(s, rt, msg, row, fields)
-    return None
+def forwarded(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
+              seen: Reading) -> Handled:
+    """Staff forwarded a customer's mail: the case is the customer's, with their words."""
+    assert seen.forwarded is not None
+    return forwarded_case(s, rt, msg, row, seen.forwarded)
+
+
+def phone(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage, seen: Reading) -> Handled:
+    """An operator's mail to the helpdesk address: a phone summary."""
+    return phone_case(s, rt, msg, row, parse_summary(seen.new_text) or PhoneFields())
 
 
 def forwarded_case(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,

@@ -4,7 +4,7 @@ The numbers are computed by the pure ``core.report.build_report``; this module
 only loads the cases a period needs, renders the mail and sends it once per
 kind and period. The mail (docs/REPORTS.md) is an HTML part that stacks on a
 phone (headline numbers against the period before, engineers by name, CSS
-bars; the monthly one adds two PNG charts from ``maild.charts`` as inline
+bars; the monthly one adds two PNG charts from ``maild.service.charts`` as inline
 ``cid:`` images), a plain-text part, and the full per-engineer table as a CSV
 attachment. It is sent once per kind and period:
 a ``report_runs`` row is inserted in the same transaction that queues the
@@ -33,7 +33,6 @@ from maild.core import notify
 from maild.core.report import (
     AGE_BUCKETS,
     BUCKET_DAYS,
-    DONE,
     BacklogCount,
     CaseFacts,
     Change,
@@ -46,12 +45,12 @@ from maild.core.report import (
     previous_period,
 )
 from maild.core.sla import as_utc
-from maild.core.values import OPEN_STATUSES, Role, Status
+from maild.core.values import FINISHED_STATUSES, OPEN_STATUSES, Role, Status
 from maild.db.models import Case, LogEntry, ReportRun, SlaEvent
 from maild.db.session import transaction
-from maild.isolated import each
-from maild.outbound import base_context, enqueue
 from maild.runtime import Runtime
+from maild.service.isolated import each
+from maild.service.notices import base_context, enqueue
 
 log = logging.getLogger("maild.reports")
 
@@ -59,7 +58,7 @@ log = logging.getLogger("maild.reports")
 _FACT_COLUMNS: tuple[Any, ...] = (
     Case.id, Case.engineer_email, Case.type, Case.status, Case.created_at, Case.dispatched_at,
     Case.resolved_at, Case.closed_at, Case.rating, Case.rejections)
-_DONE = tuple(sorted(DONE))
+_DONE = tuple(sorted(FINISHED_STATUSES))
 _OPEN = tuple(sorted(str(s) for s in OPEN_STATUSES))
 assert set(_DONE) | set(_OPEN) == {str(s) for s in Status}, "every status is open or done"
 
@@ -249,7 +248,7 @@ def chart_images(rt: Runtime, report: Report) -> dict[str, tuple[str, bytes]]:
     numbers matter more than the pictures."""
     if report.period.kind != "monthly" or not report.days:
         return {}
-    from maild import charts
+    from maild.service import charts
 
     try:
         pngs = charts.draw(report.days)

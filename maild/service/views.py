@@ -8,9 +8,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from maild.core import sla
+from maild.core.ruleset import RuleSet
 from maild.db import queries
 from maild.db.models import AttachmentFile, Case, Customer, InboundMessage, OutboxMail, utcnow
-from maild.rules import RuleSet
 
 
 def iso(value: datetime | None) -> str | None:

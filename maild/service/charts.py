@@ -9,7 +9,7 @@ it costs a few hundred milliseconds and megabytes the CLI and the daemon
 should not pay at start-up.
 
 The report's sender calls ``draw``, which runs this module as a child
-process (``python -m maild.charts``, days in as JSON, PNGs out): matplotlib
+process (``python -m maild.service.charts``, days in as JSON, PNGs out): matplotlib
 left in the daemon after a monthly report would keep about 50 MB resident for
 the month until the next one, for a drawing that takes a second.
 
@@ -120,7 +120,7 @@ def draw(days: Sequence[DayStat], timeout: float = 120.0) -> dict[str, bytes]:
     ``subprocess.CalledProcessError`` or ``TimeoutExpired`` if it fails."""
     rows = [[d.day.isoformat(), d.opened, d.resolved, d.business.count, d.business.total_s,
              d.business.mean_s, d.business.median_s, d.business.p90_s] for d in days]
-    out = subprocess.run([sys.executable, "-m", "maild.charts"], input=json.dumps(rows),
+    out = subprocess.run([sys.executable, "-m", "maild.service.charts"], input=json.dumps(rows),
                          capture_output=True, text=True, check=True, timeout=timeout)
     return {name: base64.b64decode(png) for name, png in json.loads(out.stdout).items()}
 

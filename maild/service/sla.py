@@ -20,9 +20,9 @@ from maild.core.values import OPEN_STATUSES
 from maild.db import queries
 from maild.db.models import Case, SlaEvent
 from maild.db.session import transaction
-from maild.isolated import each
-from maild.outbound import audiences, base_context, case_context, enqueue
 from maild.runtime import Runtime
+from maild.service.isolated import each
+from maild.service.notices import audiences, base_context, case_context, enqueue
 
 log = logging.getLogger("maild.sla")
 

@@ -1,4 +1,9 @@
-"""Time-driven case changes: resolved cases close by themselves after auto_close_days."""
+"""Scheduled work: the table of jobs, and the time-driven case change (auto-close).
+
+``jobs(rt)`` is the one list of what runs on the clock; the scheduler edge
+(``maild.edges.scheduler``) calls each in a worker thread in the replica that
+leads. Add a job here: a function ``(rt, now) -> count`` and a row.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,15 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 
 from maild.core import cases
+from maild.core.values import Job
 from maild.db import queries
 from maild.db.models import Case
 from maild.db.session import transaction
-from maild.isolated import each
-from maild.opening import notify_events
 from maild.runtime import Runtime
+from maild.service.isolated import each
+from maild.service.opening import notify_events
+from maild.service.reports import send_due
+from maild.service.sla import sweep
 
 
 def auto_close(rt: Runtime, now: datetime) -> int:
@@ -39,3 +47,14 @@ def _close(rt: Runtime, case_id: int, now: datetime) -> bool:
                         " days without a reply")
         notify_events(s, rt, case, outcome.events, rt.settings.helpdesk.name, None, None)
     return True
+
+
+def jobs(rt: Runtime) -> tuple[Job, ...]:
+    """Auto-close hourly, the SLA sweep every minute, the reports at ``daily_at`` (with a
+    catch-up at start and every 15 minutes for a run missed while maild was down)."""
+    return (
+        Job("auto_close", auto_close, minutes=60, done="auto-closed %d case(s)"),
+        Job("sla", sweep, minutes=1, done="sent %d SLA alert(s)"),
+        Job("reports", send_due, minutes=15, done="sent %d report(s)",
+            daily_at=rt.settings.reports.daily_at),
+    )

@@ -1,0 +1,86 @@
+"""The case's customer, or someone else in its thread, wrote on a case.
+
+Confirm, reopen and rate change the case only with a proof (``core.trust``:
+the case token, References to our mail, or our Authentication-Results);
+without one the words are logged and forwarded and the sender is asked to
+answer the case mail. Whatever reaches the engineer shows the real address.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from maild.core import cases, notify
+from maild.core.tags import customer_intent
+from maild.core.trust import Action, Claim, allowed
+from maild.core.values import Disposition, Inbound
+from maild.db import queries
+from maild.db.attachments import Kept
+from maild.db.models import Case, InboundMessage
+from maild.runtime import Runtime
+from maild.service.notices import audiences, base_context, case_context, enqueue
+from maild.service.opening import (
+    Handled,
+    keep_attachments,
+    language_of,
+    notify_events,
+    write_log,
+)
+from maild.service.reading import Reading
+
+
+def on_reply(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
+             seen: Reading) -> Handled:
+    """Confirm, reopen or rate a resolved case; anything else is logged and forwarded."""
+    case = seen.case
+    assert case is not None and case.id is not None
+    now = row.received_at
+    new_text = seen.new_text
+    intent = customer_intent(new_text)
+    outcome = cases.customer_action(queries.view_of(case), intent.action, intent.rating,
+                                    now) if intent else None
+    kept = keep_attachments(s, rt, msg, case, row)
+    queries.remember_ref(s, msg.message_id, case.id)
+    claim = Claim.CUSTOMER if seen.facts.case_customer else Claim.STRANGER
+    if outcome is not None and not allowed(claim, Action.CUSTOMER_STATE, seen.facts.proofs):
+        outcome = None
+        _ask_for_case_mail(s, rt, msg, case, now)
+    if outcome is not None:
+        queries.store_view(case, outcome.case, now)
+        write_log(s, case.id, now, msg.from_addr, outcome.log)
+        notify_events(s, rt, case, outcome.events, msg.from_name or msg.from_addr, None,
+                      msg.message_id)
+        return Handled(Disposition.REPLY, case.id, f"customer {intent.action if intent else ''}")
+    queries.add_log(s, case.id, now, msg.from_addr, "customer", new_text or "(no new text)")
+    case.updated_at = now
+    _forward(s, rt, case, cases.Event("customer_reply", new_text or None), msg, kept)
+    return Handled(Disposition.REPLY, case.id, "logged and forwarded")
+
+
+def _ask_for_case_mail(s: Session, rt: Runtime, msg: Inbound, case: Case,
+                       now: datetime) -> None:
+    """A state change without a proof: logged, and the sender asked to answer the case mail."""
+    assert case.id is not None
+    queries.add_log(s, case.id, now, "maild", "unproven",
+                    f"{msg.from_addr} asked to change the case by a mail that does not answer "
+                    "a case mail; nothing changed")
+    to = notify.Recipient(msg.from_addr, msg.from_name or msg.from_addr,
+                          language_of(rt, msg.subject + msg.text))
+    enqueue(s, rt, notify.Notice("reply_to_case_mail", to),
+            base_context(rt, case_context(s, rt, case)), now, case=case,
+            in_reply_to=msg.message_id)
+
+
+def _forward(s: Session, rt: Runtime, case: Case, event: cases.Event, msg: Inbound,
+             kept: Kept) -> None:
+    """Forward a customer's words to the engineer, or to the operators when there is none."""
+    who = audiences(s, rt, case)
+    if notify.ENGINEER not in who:
+        who[notify.ENGINEER] = who.get(notify.OPERATORS, [])
+    ctx = base_context(rt, case_context(s, rt, case))
+    shown = f"{msg.from_name} <{msg.from_addr}>" if msg.from_name else msg.from_addr
+    for notice in notify.plan((event,), who, shown, msg.from_addr):
+        enqueue(s, rt, notice, ctx, case.updated_at, case=case, in_reply_to=msg.message_id,
+                attachments=kept.forwardable(rt.settings.limits.forward_attachments_bytes))
