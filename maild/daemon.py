@@ -173,7 +173,11 @@ class Daemon:
         self.metrics.message(result.disposition.value, seconds)
 
     async def _mail_loop(self) -> None:
-        """Connect, drain, then IDLE (or poll); reconnect with back-off after any error."""
+        """Connect, drain, then IDLE (or poll); reconnect with back-off after any error.
+        With ``[imap] host = ""`` there is no mailbox (mail comes by LMTP or pipe)."""
+        if not self.rt.settings.imap.host:
+            await self.stopping.wait()
+            return
         while not self.stopping.is_set():
             box = imap.Mailbox(self.rt.settings.imap)
             try:

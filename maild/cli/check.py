@@ -77,6 +77,9 @@ def check_rules(settings: Settings) -> Check:
 
 async def check_imap(settings: Settings) -> Check:
     cfg = settings.imap
+    if not cfg.host:
+        return Check("imap", True, "no mailbox ([imap] host is empty): mail comes by LMTP or "
+                     "maild ingest")
     where = f"{cfg.host}:{cfg.port} as {cfg.username}"
     box = imap.Mailbox(cfg, timeout=TIMEOUT)
     try:
