@@ -7,11 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 from maildenv import Maild, new_mail
 from servers import Dovecot, SmtpSink
 from sqlmodel import Session, select
 
+from maild.core import backoff
 from maild.daemon import Daemon
 from maild.db.models import OutboxMail
 from maild.edges import smtp
@@ -56,9 +58,14 @@ async def test_temporary_smtp_failure_is_retried(maild: Maild, dovecot: Dovecot,
 
 
 def test_backoff_grows_and_is_capped() -> None:
-    delays = [smtp.backoff(n).total_seconds() for n in range(1, 10)]
-    assert delays[:4] == [30, 60, 120, 240] and max(delays) == 3600
-    fast = [smtp.backoff(n, base_seconds=2).total_seconds() for n in range(1, 13)]
+    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def delays(base: int, n: int) -> list[float]:
+        return [((backoff.retry_at(a, t0, t0, 48, base) or t0) - t0).total_seconds()
+                for a in range(1, n)]
+
+    assert delays(30, 10)[:4] == [30, 60, 120, 240] and max(delays(30, 10)) == 3600
+    fast = delays(2, 13)
     assert fast[:3] == [2, 4, 8] and max(fast) == 3600
 
 

@@ -242,6 +242,8 @@ async def attempt(client: aiosmtplib.SMTP, sender: str, recipients: list[str],
         return "failed", f"not sendable: {exc}"
     except (OSError, aiosmtplib.SMTPException) as exc:
         return "retry", str(exc)
+    except Exception as exc:  # a stored row no rule foresaw: it alone fails
+        return "failed", f"not sendable: {type(exc).__name__}: {exc}"
     try:
         await client.sendmail(sender, rcpts, raw, mail_options=options)
     except aiosmtplib.SMTPRecipientsRefused as exc:

@@ -171,8 +171,9 @@ def enqueue(s: Session, rt: Runtime, notice: Notice, context: Mapping[str, Any],
 
 
 def _printable(text: str, limit: int) -> str:
-    """Text any database column takes: lone surrogates escaped, cut to ``limit``."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")[:limit]
+    """Text any database column takes (PostgreSQL refuses NUL, UTF-8 lone surrogates):
+    control characters and surrogates written as Python escapes, cut to ``limit``."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)[:limit]
 
 
 def _unsendable(notice: Notice, case: Case | None, now: datetime, reason: str,
