@@ -43,6 +43,10 @@ def test_missing_env_variable_is_named(tmp_path: Path, monkeypatch: pytest.Monke
     ("imap", "idle", "yes", "must be true or false"),
     ("smtp", "security", "tls", "must be one of ssl, starttls, none"),
     ("reports", "daily_at", "8am", "daily_at must be HH:MM"),
+    ("trust", "authserv_id", "mx.corp.example; dmarc=pass", "must be one name"),
+    ("trust", "recipient_headers", ["return-path"], "recipient_headers must be"),
+    ("trust", "recipient_headers", [], "recipient_headers must be"),
+    ("limits", "mails_per_sender_per_hour", -1, "0 (off) or more"),
 ])
 def test_bad_values_are_explained(section: str, key: str, value: Any, message: str) -> None:
     data = {k: dict(v) for k, v in GOOD.items()}

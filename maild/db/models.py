@@ -121,6 +121,8 @@ class InboundMessage(SQLModel, table=True):
     """Every inbound message, with its raw bytes and its one disposition."""
 
     __tablename__ = "messages"
+    # One sender's mail of the last hour, for the per-sender cap (migration 0006).
+    __table_args__ = (sa.Index("ix_messages_from_received", "from_addr", "received_at"),)
     id: int | None = Field(default=None, primary_key=True)
     dedup_key: str = Field(max_length=1000, index=True)
     source: str | None = Field(default=None, max_length=300, unique=True)

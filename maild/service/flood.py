@@ -45,7 +45,7 @@ def cap(s: Session, rt: Runtime, sender: str, row: InboundMessage,
         return handled
     now = row.received_at
     earlier = queries.count_where(
-        s, InboundMessage, func.lower(InboundMessage.from_addr) == sender.lower(),
+        s, InboundMessage, col(InboundMessage.from_addr) == sender.lower()[:320],
         col(InboundMessage.received_at) >= now - timedelta(hours=1),
         col(InboundMessage.disposition).in_(sorted(d.value for d in CAPPED)),
         col(InboundMessage.id) != row.id)
