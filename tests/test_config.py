@@ -47,6 +47,9 @@ def test_missing_env_variable_is_named(tmp_path: Path, monkeypatch: pytest.Monke
     ("trust", "recipient_headers", ["return-path"], "recipient_headers must be"),
     ("trust", "recipient_headers", [], "recipient_headers must be"),
     ("limits", "mails_per_sender_per_hour", -1, "0 (off) or more"),
+    ("database", "url", "mysql://maild@db/maild",
+     "[database] url: 'mysql' is not supported; use sqlite:///PATH or postgresql+psycopg://"),
+    ("database", "url", "mariadb+pymysql://maild@db/maild", "'mariadb+pymysql' is not supported"),
 ])
 def test_bad_values_are_explained(section: str, key: str, value: Any, message: str) -> None:
     data = {k: dict(v) for k, v in GOOD.items()}
@@ -103,3 +106,32 @@ def test_rules_name_unknown_keys(tmp_path: Path, file: str, old: str, new: str,
     (rules / file).write_text(text.replace(old, new, 1), encoding="utf-8")
     with pytest.raises(RulesError, match=message):
         load_rules(rules)
+
+
+def test_templates_default_to_the_shipped_ones(tmp_path: Path) -> None:
+    """Without [paths] templates and no templates/ beside the config, the package's own;
+    with the key, the folder named (a file there overrides the shipped one of its name)."""
+    from maild.resources import shipped_dir
+    from maild.templating import make_envs
+
+    config = tmp_path / "config.toml"
+    assert load_settings(GOOD, config).paths.templates == shipped_dir("templates")
+    own = tmp_path / "mine"
+    (own / "en").mkdir(parents=True)
+    (own / "en" / "ack.subject.j2").write_text("Got it: {{ case.subject }}\n")
+    data = {**GOOD, "paths": {"templates": "mine"}}
+    settings = load_settings(data, config)
+    assert settings.paths.templates == own
+    envs = make_envs(settings.paths.templates)
+    assert envs["en"].get_template("ack.subject.j2").filename == str(own / "en" / "ack.subject.j2")
+    assert str(envs["en"].get_template("ack.txt.j2").filename).startswith(
+        str(shipped_dir("templates")))
+    assert "ack.txt.j2" in envs["zh"].list_templates()  # zh/ absent from mine: all shipped
+
+
+def test_read_only_settings_need_no_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MAILD_SECRET", raising=False)
+    data = {**GOOD, "helpdesk": {**GOOD["helpdesk"], "secret": "env:MAILD_SECRET"}}
+    with pytest.raises(ConfigError, match="MAILD_SECRET"):
+        load_settings(data, Path("config.toml"))
+    assert load_settings(data, Path("config.toml"), secrets=False).helpdesk.secret == ""

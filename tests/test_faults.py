@@ -108,7 +108,7 @@ def test_smtp_down_thirty_seconds_during_a_burst(maild: Maild, dovecot: Dovecot,
     assert db_count(maild.config, "SELECT count(*) FROM outbox WHERE status != 'sent'") == 0
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("how", ["restart", "kill"])
 def test_dovecot_restarted_while_maild_idles(maild: Maild, dovecot: Dovecot,
                                              smtp_sink: SmtpSink, tmp_path: Path,
@@ -128,16 +128,19 @@ def test_dovecot_restarted_while_maild_idles(maild: Maild, dovecot: Dovecot,
         assert (dovecot.imap_port, dovecot.lmtp_port) == ports
         back_at = time.monotonic()
         deliver_many(dovecot, _burst(3, "After restart"))
-        # 30 s: well under the 60 s command timeout (restart) and the 25 min IDLE
-        # (kill) that a lost connection used to wait out
-        wait_until(lambda: dovecot.count("Processed") == 4 or not proc.alive(), 30,
+        # a liveness wait; what matters is why maild reconnected (below), not how fast
+        wait_until(lambda: dovecot.count("Processed") == 4 or not proc.alive(), 150,
                    "the mail delivered after the restart is processed")
         took = time.monotonic() - back_at
-        smtp_sink.wait_for(8, timeout=30)
+        smtp_sink.wait_for(8, timeout=60)
     print(f"\n{how}: processed {took:.1f} s after Dovecot came back")
     assert _recorded(maild) == 4 and dovecot.count("INBOX") == 0
     assert set(id_counts(smtp_sink.messages).values()) == {1}
-    assert "mailbox loop" in proc.log.read_text()  # it noticed and reconnected
+    log = proc.log.read_text()
+    assert "mailbox loop" in log  # it noticed and reconnected
+    # ... because the connection went away, not by waiting out the 60 s command timeout
+    # (restart) or the 25 min IDLE (kill) as a lost connection once did
+    assert "TimeoutError" not in log, log
 
 
 def _counts(maild: Maild) -> dict[str, int]:

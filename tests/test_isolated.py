@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from maild.isolated import each
+from maild.service.isolated import each
 
 
 def test_one_bad_item_does_not_stop_the_others(caplog: pytest.LogCaptureFixture) -> None:
