@@ -128,12 +128,12 @@ class LimitSettings:
     max_message_bytes: int = 50 * 1024 * 1024
     max_attachment_bytes: int = 20 * 1024 * 1024
     forward_attachments_bytes: int = 10 * 1024 * 1024
-    mails_per_sender_per_hour: int = 30  # what one sender can make maild send (SPEC §9); 0: off
+    mails_per_sender_per_hour: int = 30  # what one sender makes maild send (TRUST.md); 0: off
 
 
 @dataclass(frozen=True)
 class TrustSettings:
-    """How maild tells who sent a mail (SPEC §9)."""
+    """How maild tells who sent a mail (docs/TRUST.md)."""
 
     authserv_id: str = ""  # the Authentication-Results id our MTA stamps; empty: proof 3 off
     # where reply tokens are read from: of an envelope header only the topmost counts

@@ -77,7 +77,7 @@ class Maild:
             s.commit()
 
     def personal(self, staff_email: str) -> str:
-        """The staff member's personal helpdesk address (SPEC §9, proof 2)."""
+        """The staff member's personal helpdesk address (docs/TRUST.md, proof 2)."""
         return personal_address(self.rt, staff_email)
 
     def case(self, case_id: int) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""SPEC §9 through the pipeline: every forgery an outsider can mail, and the legitimate paths.
+"""Trust (docs/TRUST.md) through the pipeline: every forgery an outsider can mail, and the
+legitimate paths.
 
 Each test feeds raw mail to ``service.ingest`` on a real SQLite (or PostgreSQL) database,
 as the daemon does after fetching it; ``test_workflow`` covers the same paths through

@@ -118,7 +118,7 @@ async def check_smtp(settings: Settings) -> Check:
 
 
 def check_trust(settings: Settings) -> Check:
-    """Warn when staff must now prove their mail but the server's proof is off (SPEC §9)."""
+    """Warn when staff must now prove their mail but the server's proof is off (docs/TRUST.md)."""
     try:
         staff = len(load_rule_set(settings).people)
     except ReloadError:

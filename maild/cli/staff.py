@@ -1,4 +1,4 @@
-"""``maild staff address EMAIL``: a staff member's personal helpdesk address (SPEC §9)."""
+"""``maild staff address EMAIL``: a staff member's personal helpdesk address (docs/TRUST.md)."""
 
 from __future__ import annotations
 

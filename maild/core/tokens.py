@@ -63,7 +63,7 @@ def verify_token(secrets: Sequence[str], token: str, sender: str) -> tuple[str, 
 
 
 def personal_token(secret: str, staff_email: str) -> str:
-    """The plus-part of ``staff_email``'s personal helpdesk address (SPEC §9, proof 2)."""
+    """The plus-part of ``staff_email``'s personal helpdesk address (docs/TRUST.md, proof 2)."""
     return f"{PERSONAL}-{_sig(secret, PERSONAL, 0, staff_email)}"
 
 

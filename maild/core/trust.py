@@ -1,4 +1,4 @@
-"""Who sent a mail, as far as maild can prove it, and what that lets them do (SPEC §9).
+"""Who sent a mail, as far as maild can prove it, and what that lets them do (docs/TRUST.md).
 
 Headers can be forged by anyone, so a ``From:`` alone proves nothing. A mail
 carries at most three proofs of its sender — a case token, a staff member's
@@ -48,7 +48,7 @@ class Claim(StrEnum):
 
 
 class Action(StrEnum):
-    """What a mail asks maild to do, grouped as SPEC §9's table groups it."""
+    """What a mail asks maild to do, grouped as the trust table's groups it."""
 
     STAFF_COMMAND = "staff command on a case"
     MAILBOX = "phone summary, forward on behalf of a customer, #search, #mine, #queue"

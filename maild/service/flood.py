@@ -1,4 +1,4 @@
-"""One sender cannot make maild write without end (SPEC §9, ``[limits]``).
+"""One sender cannot make maild write without end (docs/TRUST.md, ``[limits]``).
 
 Before, 100 mails from one address made 100 dispatch mails to one engineer and
 100 forwarded replies. Now a sender's mails that open or join cases
@@ -18,7 +18,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, func
+from sqlmodel import Session, col
 
 from maild.core import notify
 from maild.core.values import Disposition, Role

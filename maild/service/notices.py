@@ -56,7 +56,7 @@ def new_message_id(domain: str) -> str:
 
 
 def personal_address(rt: Runtime, staff_email: str) -> str:
-    """``helpdesk+s-<token>@domain`` for one staff member (SPEC §9, proof 2)."""
+    """``helpdesk+s-<token>@domain`` for one staff member (docs/TRUST.md, proof 2)."""
     h = rt.settings.helpdesk
     return token_address(h.address, personal_token(h.secret, staff_email))
 

@@ -91,7 +91,7 @@ def phone_case(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
 
 def _tell_address_change(s: Session, rt: Runtime, customer: Customer, old: str, by: str,
                          now: datetime) -> None:
-    """Both the old and the new address hear of a changed email (SPEC §9): a wrong change
+    """Both the old and the new address hear of a changed email (docs/TRUST.md): a wrong change
     cannot quietly send someone's case mail elsewhere."""
     assert customer.email is not None
     ctx = base_context(rt, None)

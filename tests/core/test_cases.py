@@ -46,7 +46,7 @@ def test_every_cell_is_defined(status: Status, tag: str, who: str) -> None:
         and actor.role != Role.CUSTOMER
         and (rule.who == cases.STAFF or who == "assigned engineer")
         and status in rule.from_statuses
-        # an engineer not (or no longer) assigned may only add a note (SPEC §9: a token
+        # an engineer not (or no longer) assigned may only add a note (docs/TRUST.md: a token
         # gives the rights of the holder's current relation to the case)
         and (who != "other engineer" or status == Status.NEW or tag == "log")
     )

@@ -1,4 +1,4 @@
-"""Who may do what with which proof (SPEC §9), and which Authentication-Results count."""
+"""Who may do what with which proof (docs/TRUST.md), and which Authentication-Results count."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from maild.core.values import Inbound
 SECRET = "s" * 32
 OURS = "mx.corp.example"
 
-# Every cell of SPEC §9's table, one proof at a time: Y = this proof alone is enough.
+# Every cell of the trust table's, one proof at a time: Y = this proof alone is enough.
 # Columns: no proof, case token, personal address, sender authentication, References.
 GRID = """
 staff_command   staff     -  Y  Y  Y  -

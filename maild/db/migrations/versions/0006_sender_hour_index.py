@@ -1,4 +1,4 @@
-"""sender index: one sender's recent mail, for the per-sender cap (SPEC §9)
+"""sender index: one sender's recent mail, for the per-sender cap (docs/TRUST.md)
 
 Every mail that opens or joins a case asks how many mails its sender sent in
 the last hour (``maild/flood.py``); without an index that read every message
