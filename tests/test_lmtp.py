@@ -16,7 +16,7 @@ from faults import (
     tune_config,
     wait_until,
 )
-from maildenv import HELPDESK, Maild, new_mail
+from maildenv import HELPDESK, Maild, new_mail, parsed, reply_to
 from servers import SmtpSink, free_port
 
 CUSTOMER = "wang.fang@sh.corp.example"
@@ -39,9 +39,15 @@ def _start(maild: Maild, tmp_path: Path, **database: object) -> tuple[MaildProce
     return proc, port
 
 
+def _crlf(raw: bytes) -> bytes:
+    """Lines end in CRLF on the wire (smtplib sends bytes as they are)."""
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
 def _deliver(port: int, raw: bytes, rcpts: list[str]) -> list[tuple[int, bytes]]:
     """One LMTP transaction; the answers to RCPT that were refused, then one per accepted
     recipient after DATA (smtplib reads only the first, so the rest are read here)."""
+    raw = _crlf(raw)
     with smtplib.LMTP("127.0.0.1", port) as client:
         client.ehlo_or_helo_if_needed()
         assert client.mail(CUSTOMER)[0] == 250
@@ -94,5 +100,32 @@ def test_lmtp_answers_451_while_the_database_is_locked_then_250(
         answers = _deliver(port, raw, [HELPDESK])
         assert answers[0][0] == 250 and b"new_case" in answers[0][1]
         assert db_count(maild.config, "SELECT count(*) FROM cases") == 1
+    finally:
+        assert proc.stop() == 0, proc.log_tail()
+
+
+def test_a_reply_token_in_the_envelope_recipient_proves_the_engineer(
+        maild: Maild, smtp_sink: SmtpSink, tmp_path: Path) -> None:
+    """The token is only in RCPT TO (the To: header names the plain helpdesk address): the
+    topmost Delivered-To maild writes carries it, so the engineer's command applies."""
+    maild.add_customer(CUSTOMER, "Wang Fang", "Shanghai Branch")
+    proc, port = _start(maild, tmp_path)
+    try:
+        _deliver(port, new_mail(f"Wang Fang <{CUSTOMER}>", "Scanner", "The scanner is off."),
+                 [HELPDESK])
+        sent = smtp_sink.wait_for(2, timeout=30)
+        dispatch = next(m for m in sent if "@sh.corp.example" not in m.rcpt_tos[0])
+        engineer = dispatch.rcpt_tos[0]
+        token = str(parsed(dispatch.data)["Reply-To"])
+        reply = reply_to(dispatch.data, engineer, "#inprogress on my way")
+        reply = reply.replace(f"To: {token}".encode(), f"To: {HELPDESK}".encode(), 1)
+        with smtplib.LMTP("127.0.0.1", port) as client:
+            client.ehlo_or_helo_if_needed()
+            client.mail(engineer)
+            assert client.rcpt(HELPDESK)[0] == 250 and client.rcpt(token)[0] == 250
+            code, text = client.data(_crlf(reply))
+            assert code == 250 and b"command" in text, text
+            assert client.getreply()[0] == 250
+        assert maild.case(1)["status"] == "in_progress"
     finally:
         assert proc.stop() == 0, proc.log_tail()

@@ -14,8 +14,9 @@ after the message's transaction has committed:
   keeps the message and tries again.
 
 Each accepted envelope recipient is written on top of the message as
-``Delivered-To``, as a local delivery agent does, so a reply token in ``RCPT TO`` is seen just
-as it would be in the mailbox. The message is ingested once however many of
+``Delivered-To``, as a local delivery agent does, a ``+`` address (a reply token
+or personal address) topmost, so a token in ``RCPT TO`` is seen just as it would
+be in the mailbox. The message is ingested once however many of
 its recipients are ours.
 """
 
@@ -65,8 +66,10 @@ class Handler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         rcpts = list(envelope.rcpt_tos)
+        # a "+" address first: only the topmost Delivered-To is believed (docs/TRUST.md)
+        ordered = sorted(rcpts, key=lambda r: "+" not in r.rpartition("@")[0])
         raw = b"".join(f"Delivered-To: {r}\r\n".encode("utf-8", "surrogateescape")
-                       for r in rcpts) + bytes(envelope.original_content)
+                       for r in ordered) + bytes(envelope.original_content)
         try:
             async with self.lock:
                 result = await asyncio.to_thread(self.ingest, raw, self.clock())
