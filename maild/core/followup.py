@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timedelta
 
 _THANKS = re.compile(
-    r"(thanks?|thank\s*you|thx|ty|cheers|ok|okay|great|perfect|works\s*now|it\s*works|"
+    r"(thank\s*you|thanks?|you|thx|ty|cheers|ok|okay|great|perfect|works\s*now|it\s*works|"
     r"got\s*it|much\s*appreciated|appreciated|many|a\s*lot|so\s*much|very\s*much|again|"
     r"谢谢|多谢|谢了|感谢|非常感谢|好的|好|收到|明白|辛苦了|辛苦|您|你|了|啦|哈|啊|呀)",
     re.IGNORECASE)
