@@ -113,7 +113,8 @@ def test_english_transcript_typo_then_fix(client: str, maild: Maild, dovecot: Do
     told = [text_of(r) for r in all_to(smtp_sink, LONDON)]
     assert any("new fuser" in t for t in told)  # the resolution is for the customer
     assert not any("told Alice" in t for t in told)  # the #log note is not
-    assert "<html" in parsed(second).get_body(preferencelist=("html",)).get_content()
+    html = parsed(second).get_body(preferencelist=("html",))
+    assert html is not None and "new fuser" in str(html.get_content())
 
 
 @pytest.mark.parametrize("client", sorted(CLIENTS))

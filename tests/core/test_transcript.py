@@ -18,9 +18,9 @@ from maild.core.transcript import (
 )
 
 
-@pytest.mark.parametrize(("a", "b", "d"), [("resolve", "resolve", 0), ("resolv", "resolve", 1),
-                                           ("reslove", "resolve", 1), ("clsoe", "close", 1), ("", "kb", 2),
-                                           ("kitten", "sitting", 3)])
+@pytest.mark.parametrize(("a", "b", "d"), [
+    ("resolve", "resolve", 0), ("resolv", "resolve", 1), ("reslove", "resolve", 1),
+    ("clsoe", "close", 1), ("", "kb", 2), ("kitten", "sitting", 3)])
 def test_distance(a: str, b: str, d: int) -> None:
     assert distance(a, b) == d == distance(b, a)
 
