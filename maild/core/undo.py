@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from maild.core.cases import CaseView
@@ -39,7 +39,7 @@ def snapshot(view: CaseView) -> dict[str, Any]:
     for f in fields(view):
         value = getattr(view, f.name)
         if isinstance(value, datetime):
-            value = value.isoformat()
+            value = value.astimezone(UTC).isoformat()  # one spelling, whatever the zone
         elif isinstance(value, Status):
             value = value.value
         out[f.name] = value

@@ -61,9 +61,10 @@ def on_reply(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
         notify_events(s, rt, case, outcome.events, msg.from_name or msg.from_addr, None,
                       msg.message_id)
         return Handled(Disposition.REPLY, case.id, f"customer {intent.action if intent else ''}")
-    if intent is None and case.status == "resolved" and followup.thanks_only(new_text):
+    if intent is None and case.status in ("resolved", "closed") and \
+            followup.thanks_only(new_text):
         queries.add_log(s, case.id, now, msg.from_addr, "thanks", new_text)
-        return Handled(Disposition.REPLY, case.id, "thanks on a resolved case: logged")
+        return Handled(Disposition.REPLY, case.id, f"thanks on a {case.status} case: logged")
     queries.add_log(s, case.id, now, msg.from_addr, "customer", new_text or "(no new text)")
     case.updated_at = now
     if intent is None and not seen.facts.staff:
