@@ -232,7 +232,8 @@ def test_mail_on_a_long_closed_case_opens_a_follow_up(maild: Maild) -> None:
     dispatch2 = text_of(outbox(maild, "dispatch")[-1].raw)
     assert "FOLLOWS CASE #1" in dispatch2 and "new fuser" in dispatch2
     assert "case #1" in text_of(outbox(maild, "ack")[-1].raw)
-    # within reopen_days the mail stays on the old case
+    # late thanks are only logged; within reopen_days the mail stays on the old case
+    assert feed(maild, reply_to(ack, LONDON, "Thanks!"), later) == ("reply", 1)
     feed(maild, reply_to(ack, LONDON, "and now it squeaks"), FED_AT + timedelta(days=2))
     assert maild.case(1)["status"] == "closed" and len(outbox(maild, "dispatch")) == 2
 

@@ -44,6 +44,7 @@ def on_reply(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     new_text = seen.new_text
     intent = customer_intent(new_text)
     if seen.facts.case_customer and (intent is None or intent.action == "reopen") and \
+            not followup.thanks_only(new_text) and \
             followup.starts_new_case(case.status, case.closed_at, now,
                                      rt.settings.helpdesk.reopen_days):
         return _follow_up(s, rt, msg, row, case)
