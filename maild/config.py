@@ -35,6 +35,8 @@ class HelpdeskSettings:
     previous_secrets: tuple[str, ...] = field(default=(), repr=False)
     hold_hours: int = 72
     auto_replies_per_hour: int = 10
+    undo_minutes: int = 15  # #undo takes back a command mail within this
+    reopen_days: int = 7  # mail on a case closed longer ago opens a new case
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -318,6 +320,10 @@ def _validate(s: Settings, where: str, secrets: bool = True) -> None:
         raise ConfigError(f"{where}: [smtp] retry_base_seconds must be 1..3600")
     if s.database.leader_retry_seconds < 1:
         raise ConfigError(f"{where}: [database] leader_retry_seconds must be at least 1")
+    if not 1 <= s.helpdesk.undo_minutes <= 1440:
+        raise ConfigError(f"{where}: [helpdesk] undo_minutes must be 1..1440")
+    if not 0 <= s.helpdesk.reopen_days <= 3650:
+        raise ConfigError(f"{where}: [helpdesk] reopen_days must be 0..3650")
     if not 1 <= s.reports.monthly_day <= 28:
         raise ConfigError(f"{where}: [reports] monthly_day must be 1..28")
     _validate_ops(s, where)

@@ -16,10 +16,10 @@ from maild.resources import shipped_dir
 
 TEMPLATE_NAMES = (
     "ack", "dispatch", "status", "resolved", "closed", "customer_reply", "staff_reply",
-    "command_error", "unassigned", "reopened", "hold", "rejected_sender", "failed_alert",
+    "unassigned", "reopened", "hold", "rejected_sender", "failed_alert",
     "help", "phone_missing", "search_results", "reassigned", "escalation", "sla_warning",
     "sla_breach", "report", "outbox_failed", "staff_unproven", "reply_to_case_mail",
-    "address_changed", "flood_alert",
+    "address_changed", "flood_alert", "transcript", "undone", "customer_tag",
 )
 
 

@@ -47,6 +47,9 @@ def test_missing_env_variable_is_named(tmp_path: Path, monkeypatch: pytest.Monke
     ("trust", "recipient_headers", ["return-path"], "recipient_headers must be"),
     ("trust", "recipient_headers", [], "recipient_headers must be"),
     ("limits", "mails_per_sender_per_hour", -1, "0 (off) or more"),
+    ("helpdesk", "undo_minutes", 0, "undo_minutes must be 1..1440"),
+    ("helpdesk", "undo_minutes", "15", "must be a whole number"),
+    ("helpdesk", "reopen_days", -1, "reopen_days must be 0..3650"),
     ("database", "url", "mysql://maild@db/maild",
      "[database] url: 'mysql' is not supported; use sqlite:///PATH or postgresql+psycopg://"),
     ("database", "url", "mariadb+pymysql://maild@db/maild", "'mariadb+pymysql' is not supported"),
@@ -135,3 +138,13 @@ def test_read_only_settings_need_no_secrets(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(ConfigError, match="MAILD_SECRET"):
         load_settings(data, Path("config.toml"))
     assert load_settings(data, Path("config.toml"), secrets=False).helpdesk.secret == ""
+
+
+def test_undo_and_reopen_defaults() -> None:
+    """``undo_minutes`` 15 and ``reopen_days`` 7 unless set (docs/REFERENCE.md)."""
+    data = {k: dict(v) for k, v in GOOD.items()}
+    settings = load_settings(data, Path("/etc/maild/config.toml"))
+    assert (settings.helpdesk.undo_minutes, settings.helpdesk.reopen_days) == (15, 7)
+    data["helpdesk"] |= {"undo_minutes": 30, "reopen_days": 0}
+    settings = load_settings(data, Path("/etc/maild/config.toml"))
+    assert (settings.helpdesk.undo_minutes, settings.helpdesk.reopen_days) == (30, 0)

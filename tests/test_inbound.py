@@ -84,7 +84,7 @@ def test_refused_command_changes_nothing_and_explains(m: Maild) -> None:
         ("rejected", 1)
     after = m.case(1)
     assert after["status"] == before["status"] and after["log"] == before["log"]
-    error = outbox(m, "command_error")[0]
+    error = outbox(m, "transcript")[0]
     assert error.recipients == [ENGINEER] and "P9" in text_of(error.raw)
 
 

@@ -43,7 +43,10 @@ def test_full_loop(maild: Maild, dovecot: Dovecot, smtp_sink: SmtpSink) -> None:
     assert maild.run_once().drained.by_disposition == {"command": 1}
     assert maild.case(1)["status"] == "in_progress"
     status_mail = _mail_to(smtp_sink, CUSTOMER)[-1]
-    assert "waiting for a pickup roller" in text_of(status_mail)
+    # the customer hears of the status; the note is internal (only #reply text reaches them)
+    assert "In progress" in text_of(status_mail)
+    assert "waiting for a pickup roller" not in text_of(status_mail)
+    assert "waiting for a pickup roller" in text_of(_mail_to(smtp_sink, ENGINEER)[-1])
 
     fix = "#resolve replaced the roller\n#log spare from stock"
     dovecot.deliver(reply_to(dispatch, ENGINEER, fix), mail_from=ENGINEER)

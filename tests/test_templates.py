@@ -26,7 +26,8 @@ LABELS = {
     "zh": ("新建", "已派单", "处理中", "已解决", "已关闭", "无效"),
 }
 ALL_TAGS = ("#inprogress", "#resolve", "#log", "#reply", "#assign", "#priority", "#type",
-            "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb", "#search", "#help")
+            "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb", "#undo", "#search",
+            "#help")
 
 SCRIPT = "<script>alert(1)</script>"
 DESCRIPTION = (
@@ -40,7 +41,7 @@ SHOWS_DESCRIPTION = {"ack", "dispatch", "unassigned", "escalation", "sla_breach"
 SHOWS_NOTE = {"dispatch", "status", "closed", "customer_reply", "staff_reply", "unassigned",
               "reopened", "rejected_sender", "reassigned", "escalation", "phone_missing"}
 SHOWS_RESOLUTION = {"resolved", "closed", "reopened"}
-SHOWS_TAG_TABLE = {"dispatch", "command_error", "help"}
+SHOWS_TAG_TABLE = {"dispatch", "transcript", "help"}
 
 
 def sample_context(name: str = "ack") -> dict[str, Any]:
@@ -63,6 +64,8 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         "engineer_name": "Li Lei",
         "engineer_email": "li.lei@corp.example",
         "site_name": "Shanghai Branch",
+        "follows": {"id": 3, "subject": f"Old {SCRIPT}", "resolution": RESOLUTION}
+        if name in ("ack", "dispatch") else None,
         "created_at": datetime(2026, 11, 22, 8, 0),
         "log": [
             {"at": datetime(2026, 11, 22, 8, 5), "author": "Li Lei", "kind": "note",
@@ -78,8 +81,11 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         "actor": "Li Lei",
         "note": NOTE,
         "auto_close_days": 3,
-        "error": {"line": 2, "text": "#resolv fixed it", "reason": "unknown tag #resolv"}
-        if name == "command_error" else None,
+        "error": None,
+        "role": "engineer" if name == "help" else None,
+        "transcript": sample_transcript() if name == "transcript" else None,
+        "disregard": f"[Case #7] Resolved {SCRIPT}" if name == "undone" else None,
+        "used_tags": "#resolve, #close" if name == "customer_tag" else None,
         "held": {"subject": "鼠标坏了 mouse broken", "expires_hours": 48}
         if name == "hold" else None,
         "failed": {"message_id": "<abc@mail.example>", "from": "someone@mail.example",
@@ -108,6 +114,23 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         "flood": {"sender": f"bot{SCRIPT}@evil.example", "limit": 30}
         if name == "flood_alert" else None,
         **(sample_report() if name == "report" else {}),
+    }
+
+
+def sample_transcript() -> dict[str, Any]:
+    """A refused mail's transcript: one line of each verdict, one mail sent."""
+    return {
+        "applied": False, "undo_minutes": 15, "customer_told": True,
+        "lines": [
+            {"number": 1, "text": "#inprogress", "verdict": "skipped", "reason": None,
+             "suggestion": None},
+            {"number": 2, "text": "#resolv fixed it", "verdict": "unknown", "reason": None,
+             "suggestion": "resolve"},
+            {"number": 3, "text": f"#assign {SCRIPT}", "verdict": "refused",
+             "reason": f"#assign: no engineer called {SCRIPT!r}", "suggestion": None},
+        ],
+        "sent": [{"email": "zhang.san@sh.corp.example", "subject": "[Case #7] In progress",
+                  "template": "status", "customer": True}],
     }
 
 
@@ -326,10 +349,10 @@ def test_text_shows_the_free_text(lang: str, name: str) -> None:
         assert html_escaped(RESOLUTION) in html
     if name in CASE_TEMPLATES:
         assert "#7" in text
-    if name == "command_error":
-        for part in ("#resolv fixed it", "unknown tag #resolv"):
+    if name == "transcript":
+        for part in ("#resolv fixed it", "#resolve", "zhang.san@sh.corp.example"):
             assert part in text and part in html
-        assert "2" in text
+        assert html_escaped(f"#assign {SCRIPT}") in html
     if name == "hold":
         assert "鼠标坏了 mouse broken" in text and "48" in text
     if name == "failed_alert":
@@ -442,9 +465,26 @@ def test_dispatch_explains_how_to_reply(lang: str) -> None:
 @pytest.mark.parametrize("lang", LANGS)
 def test_customer_words(lang: str) -> None:
     for name in ("resolved", "help"):
-        text = render(lang, name, "txt", sample_context(name))
+        ctx = sample_context(name)
+        ctx["role"] = "customer"
+        text = render(lang, name, "txt", ctx)
         for word in ("confirm", "reopen", "确认", "重开", "1-5"):
             assert word in text, (name, word)
+        assert "#resolve" not in text  # a customer's #help lists what a customer can do
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_help_lists_the_tags_of_the_role_with_an_example(lang: str) -> None:
+    ctx = sample_context("help")
+    ctx["role"] = "operator"
+    for kind in ("txt", "html"):
+        text = render(lang, "help", kind, ctx)
+        assert "#assign" in text and "#undo" in text and "#resolve" not in text
+        assert "#priority P2" in text  # the example
+    ctx["role"] = "engineer"
+    text = render(lang, "help", "txt", ctx)
+    assert text.count("示例" if lang == "zh" else "Example:") == len(ALL_TAGS)
+    assert "#resolve" in text and "#reject" in text
 
 
 @pytest.mark.parametrize("lang", LANGS)

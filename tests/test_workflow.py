@@ -64,8 +64,10 @@ def test_assign_tells_old_and_new_engineer(maild: Maild, dovecot: Dovecot,
     maild.run_once()
     assert maild.case(1)["engineer"]["email"] == new
     assert "[Case #1]" in str(parsed(last_to(smtp_sink, new))["Subject"])
-    told_old = [m for m in smtp_sink.messages if old in m.rcpt_tos]
-    assert len(told_old) == 1  # the old engineer did it: not told of their own act
+    told_old = [m.data for m in smtp_sink.messages if old in m.rcpt_tos]
+    # the old engineer did it: not told of their own act, only sent its transcript
+    assert len(told_old) == 2 and "#assign" in text_of(told_old[1])
+    assert "Reassigned" not in str(parsed(told_old[1])["Subject"])
 
 
 def test_customer_reopens_and_engineer_resolves_again(maild: Maild, dovecot: Dovecot,

@@ -19,6 +19,11 @@ OLD_ENGINEER = "old_engineer"
 OPERATORS = "operators"
 INCIDENT_MANAGER = "incident_manager"
 
+# Events whose note the customer may read (REFERENCE §4): the resolution they confirm, the
+# reason a case is invalid and #reply text. Every other note (#inprogress, #close, #reopen)
+# is internal: the customer hears of the change of status, not the note.
+PUBLIC_NOTES = frozenset({"resolved", "invalid", "staff_reply"})
+
 # event kind → (template, audience) pairs
 PLAN: Mapping[str, tuple[tuple[str, str], ...]] = {
     "dispatched": (("ack", CUSTOMER), ("dispatch", ENGINEER)),
@@ -67,5 +72,6 @@ def plan(events: Sequence[Event], audiences: Mapping[str, Sequence[Recipient]],
                 if key in seen or (person.email == skip and template != "dispatch"):
                     continue
                 seen.add(key)
-                notices.append(Notice(template, person, actor, event.note))
+                public = audience != CUSTOMER or event.kind in PUBLIC_NOTES
+                notices.append(Notice(template, person, actor, event.note if public else None))
     return notices

@@ -105,6 +105,7 @@ class Case(SQLModel, table=True):
     response_due: datetime | None = _when()
     resolution_due: datetime | None = _when(index=True)
     updated_at: datetime = _when(nullable=False)
+    follows_id: int | None = Field(default=None, foreign_key="cases.id")  # a long-closed case
 
 
 class LogEntry(SQLModel, table=True):
@@ -202,6 +203,25 @@ class MessageRef(SQLModel, table=True):
     __tablename__ = "message_refs"
     message_id: str = Field(primary_key=True, max_length=998)
     case_id: int = Field(foreign_key="cases.id", index=True)
+
+
+class CommandStep(SQLModel, table=True):
+    """One applied staff command mail: the case before and after it, and who was told.
+
+    ``#undo`` needs exactly this, per mail and as values: a table of its own keeps
+    the append-only case log free of machine data and makes "the case's latest
+    step" one indexed query (migration 0007)."""
+
+    __tablename__ = "command_steps"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    author: str = Field(max_length=320)
+    message_id: str | None = Field(default=None, max_length=998)
+    at: datetime = _when(nullable=False)
+    before: dict[str, Any] = Field(sa_type=sa.JSON)
+    after: dict[str, Any] = Field(sa_type=sa.JSON)
+    told: list[dict[str, str]] = Field(sa_type=sa.JSON)  # email, language, subject
+    undone_at: datetime | None = _when()
 
 
 def utcnow() -> datetime:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlmodel import Session
 
-from maild.core import cases, notify
+from maild.core import cases, notify, transcript
 from maild.core.tags import parse_tags
 from maild.core.values import Command, Disposition, Inbound, Role
 from maild.db import queries, search
-from maild.db.models import Case, InboundMessage
+from maild.db.models import InboundMessage
 from maild.runtime import Runtime
-from maild.service.notices import base_context, case_context, enqueue, staff_recipient
+from maild.service import transcripts, undoing
+from maild.service.notices import base_context, enqueue, staff_recipient
 from maild.service.opening import Handled, keep_attachments, language_of, notify_events, write_log
 from maild.service.reading import Reading
 from maild.service.sla import set_deadlines
@@ -20,20 +19,28 @@ from maild.service.sla import set_deadlines
 
 def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
                seen: Reading) -> Handled:
-    """Staff reply through their own token: apply the tags, all or nothing."""
+    """Staff reply through their own token: apply the tags, all or nothing; a tagged mail
+    gets a transcript back and becomes the step ``#undo`` can take back."""
     case, role = seen.case, seen.facts.role
     assert case is not None and case.id is not None and role is not None
     now = row.received_at
     commands = parse_tags(seen.new_text)
+    tagged = bool(commands)
     if not commands:
         if not seen.new_text:
             return Handled(Disposition.COMMAND, case.id, "no new text; nothing to do")
         commands = [Command("log", seen.new_text, 1)]
+    if any(c.tag == transcript.UNDO for c in commands):
+        return undoing.take_back(s, rt, msg, case, commands, seen.new_text, now)
     engineers = {p.email: p.name for p in rt.rules.with_role(Role.ENGINEER)}
     actor = cases.Actor(msg.from_addr, role, engineers)
-    result = cases.apply(queries.view_of(case), commands, actor, now)
+    before = queries.view_of(case)
+    result = cases.apply(before, commands, actor, now)
     if isinstance(result, cases.Refusal):
-        return _refuse(s, rt, msg, case, result, seen.new_text, now)
+        transcripts.send(s, rt, msg, case, transcript.lines(commands, seen.new_text, result),
+                         False, [], now)
+        return Handled(Disposition.REJECTED, case.id, result.reason)
+    start = transcripts.mark(s)
     old_priority = case.priority
     queries.store_view(case, result.case, now)
     if case.priority != old_priority:
@@ -43,20 +50,13 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     queries.remember_ref(s, msg.message_id, case.id)
     name = staff_recipient(rt, msg.from_addr).name
     notify_events(s, rt, case, result.events, name, msg.from_addr, msg.message_id)
+    if tagged:
+        sent = transcripts.told(s, transcripts.sent_since(s, start))
+        transcripts.record(s, case, msg, before, result.case, sent, now)
+        transcripts.send(s, rt, msg, case, transcript.lines(commands, seen.new_text, None),
+                         True, sent, now)
     return Handled(Disposition.COMMAND, case.id,
                    "applied: " + ", ".join(f"#{c.tag}" for c in commands))
-
-
-def _refuse(s: Session, rt: Runtime, msg: Inbound, case: Case, refusal: cases.Refusal,
-            new_text: str, now: datetime) -> Handled:
-    """Nothing changes; the sender learns which line failed, why, and what they may use."""
-    lines = new_text.splitlines()
-    text = lines[refusal.line - 1] if refusal.line and refusal.line <= len(lines) else None
-    ctx = base_context(rt, case_context(s, rt, case))
-    ctx["error"] = {"line": refusal.line, "text": text, "reason": refusal.reason}
-    notice = notify.Notice("command_error", staff_recipient(rt, msg.from_addr))
-    enqueue(s, rt, notice, ctx, now, case=case, in_reply_to=msg.message_id)
-    return Handled(Disposition.REJECTED, case.id, refusal.reason)
 
 
 def _asker(rt: Runtime, msg: Inbound) -> notify.Recipient:
@@ -69,9 +69,14 @@ def _asker(rt: Runtime, msg: Inbound) -> notify.Recipient:
 
 def answer_help(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
                 seen: Reading) -> Handled:
-    """``#help`` to the helpdesk address: the tag table, to anyone."""
-    enqueue(s, rt, notify.Notice("help", _asker(rt, msg)), base_context(rt, None),
-            row.received_at, in_reply_to=msg.message_id)
+    """``#help`` to the helpdesk address: the tags the sender's role may use, one example each.
+
+    The role is the From address's claim, unproven: the answer is help text and goes to
+    that address, so a forged From learns only what the guides already say."""
+    ctx = base_context(rt, None)
+    ctx["role"] = (seen.facts.role or Role.CUSTOMER).value  # a claim: help text only
+    enqueue(s, rt, notify.Notice("help", _asker(rt, msg)), ctx, row.received_at,
+            in_reply_to=msg.message_id)
     return Handled(Disposition.COMMAND, None, "#help answered")
 
 

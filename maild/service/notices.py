@@ -51,6 +51,11 @@ def queued(s: Session) -> Iterator[list[OutboxMail]]:
         s.info.pop(_QUEUED, None)
 
 
+def queued_so_far(s: Session) -> list[OutboxMail]:
+    """The rows ``enqueue`` added in ``s`` so far inside the current ``queued`` block."""
+    return list(s.info.get(_QUEUED, []))
+
+
 def new_message_id(domain: str) -> str:
     return f"maild.{uuid.uuid4().hex}@{domain}"
 
@@ -104,9 +109,16 @@ def case_context(s: Session, rt: Runtime, case: Case) -> dict[str, Any]:
         "engineer_email": case.engineer_email,
         "site_name": site.name if site else None,
         "created_at": case.created_at.astimezone(tz),
+        "follows": _follows(s, case.follows_id),
         "log": [{"at": e.at.astimezone(tz), "author": e.author, "kind": e.kind, "text": e.text}
                 for e in queries.case_log(s, case.id)],
     }
+
+
+def _follows(s: Session, case_id: int | None) -> dict[str, Any] | None:
+    """The long-closed case a new case follows: its number, subject and resolution."""
+    old = s.get(Case, case_id) if case_id else None
+    return {"id": old.id, "subject": old.subject, "resolution": old.resolution} if old else None
 
 
 def base_context(rt: Runtime, case_ctx: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -124,6 +136,7 @@ def base_context(rt: Runtime, case_ctx: Mapping[str, Any] | None) -> dict[str, A
 # Mail that answers whoever wrote in: capped per address and hour, so that a robot
 # that slips past screening cannot make us write to it without end.
 RESPONSES = frozenset({"ack", "hold", "rejected_sender", "command_error", "help",
+                       "customer_tag",
                        "search_results", "phone_missing"})
 
 

@@ -48,6 +48,7 @@ class Opening:
     engineer: str | None = None  # manual dispatch (an operator's Engineer: field)
     priority: str | None = None
     type: str | None = None
+    follows: int | None = None  # the long-closed case this mail was about
 
 
 def mail_opening(msg: Inbound) -> Opening:
@@ -123,7 +124,7 @@ def open_case(s: Session, rt: Runtime, opening: Opening, customer: Customer,
         status="new", channel=opening.channel.value,
         language=language_of(rt, subject + description), customer_id=customer.id,
         site_code=site.code if site else None, root_message_id=opening.source.message_id,
-        created_at=now, updated_at=now,
+        created_at=now, updated_at=now, follows_id=opening.follows,
     )
     set_deadlines(rt, case)
     s.add(case)
@@ -134,6 +135,10 @@ def open_case(s: Session, rt: Runtime, opening: Opening, customer: Customer,
     queries.add_log(s, case.id, now, opening.reporter, "created",
                     f"case opened {opening.how}: {subject}")
     write_log(s, case.id, now, "maild", outcome.log)
+    if opening.follows is not None:
+        queries.add_log(s, case.id, now, "maild", "follows", f"follows case #{opening.follows}")
+        queries.add_log(s, opening.follows, now, "maild", "followed",
+                        f"{opening.reporter} wrote again; the mail opened case #{case.id}")
     kept = keep_attachments(s, rt, opening.source, case, row)
     queries.remember_ref(s, opening.source.message_id, case.id)
     budget = rt.settings.limits.forward_attachments_bytes

@@ -8,24 +8,28 @@ answer the case mail. Whatever reaches the engineer shows the real address.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlmodel import Session
 
-from maild.core import cases, notify
-from maild.core.tags import customer_intent
+from maild.core import cases, followup, notify
+from maild.core.tags import customer_intent, parse_tags
+from maild.core.transcript import KNOWN_TAGS
 from maild.core.trust import Action, Claim, allowed
 from maild.core.values import Disposition, Inbound
 from maild.db import queries
 from maild.db.attachments import Kept
-from maild.db.models import Case, InboundMessage
+from maild.db.models import Case, Customer, InboundMessage
 from maild.runtime import Runtime
 from maild.service.notices import audiences, base_context, case_context, enqueue
 from maild.service.opening import (
     Handled,
     keep_attachments,
     language_of,
+    mail_opening,
     notify_events,
+    open_case,
     write_log,
 )
 from maild.service.reading import Reading
@@ -39,6 +43,11 @@ def on_reply(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     now = row.received_at
     new_text = seen.new_text
     intent = customer_intent(new_text)
+    if seen.facts.case_customer and (intent is None or intent.action == "reopen") and \
+            not followup.thanks_only(new_text) and \
+            followup.starts_new_case(case.status, case.closed_at, now,
+                                     rt.settings.helpdesk.reopen_days):
+        return _follow_up(s, rt, msg, row, case)
     outcome = cases.customer_action(queries.view_of(case), intent.action, intent.rating,
                                     now) if intent else None
     kept = keep_attachments(s, rt, msg, case, row)
@@ -53,10 +62,47 @@ def on_reply(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
         notify_events(s, rt, case, outcome.events, msg.from_name or msg.from_addr, None,
                       msg.message_id)
         return Handled(Disposition.REPLY, case.id, f"customer {intent.action if intent else ''}")
+    if intent is None and case.status in ("resolved", "closed") and \
+            followup.thanks_only(new_text):
+        queries.add_log(s, case.id, now, msg.from_addr, "thanks", new_text)
+        return Handled(Disposition.REPLY, case.id, f"thanks on a {case.status} case: logged")
     queries.add_log(s, case.id, now, msg.from_addr, "customer", new_text or "(no new text)")
     case.updated_at = now
+    if intent is None and not seen.facts.staff:
+        _staff_tags(s, rt, msg, case, new_text, now)
     _forward(s, rt, case, cases.Event("customer_reply", new_text or None), msg, kept)
     return Handled(Disposition.REPLY, case.id, "logged and forwarded")
+
+
+def _staff_tags(s: Session, rt: Runtime, msg: Inbound, case: Case, new_text: str,
+                now: datetime) -> None:
+    """A customer wrote a staff tag: it changes nothing; logged, and they are told why.
+
+    A staff address without its proof is not told here: ``service.unproven`` writes
+    to the staff member's registered address instead (docs/TRUST.md)."""
+    used = [c.tag for c in parse_tags(new_text) if c.tag in KNOWN_TAGS and c.tag != "help"]
+    if not used:
+        return
+    assert case.id is not None
+    tags = ", ".join(f"#{t}" for t in dict.fromkeys(used))
+    queries.add_log(s, case.id, now, "maild", "refused",
+                    f"{msg.from_addr} used {tags}, a staff tag; nothing changed")
+    to = notify.Recipient(msg.from_addr, msg.from_name or msg.from_addr,
+                          language_of(rt, msg.subject + msg.text))
+    ctx = base_context(rt, case_context(s, rt, case))
+    ctx["used_tags"] = tags
+    enqueue(s, rt, notify.Notice("customer_tag", to), ctx, now, case=case,
+            in_reply_to=msg.message_id)
+
+
+def _follow_up(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
+               case: Case) -> Handled:
+    """Mail on a case closed longer ago than ``reopen_days``: a new case that follows it."""
+    customer = s.get(Customer, case.customer_id) if case.customer_id else None
+    assert customer is not None and case.id is not None
+    opened = open_case(s, rt, replace(mail_opening(msg), follows=case.id), customer, row)
+    return replace(opened, reason=f"case #{case.id} closed over "
+                   f"{rt.settings.helpdesk.reopen_days} days ago: {opened.reason}")
 
 
 def _ask_for_case_mail(s: Session, rt: Runtime, msg: Inbound, case: Case,

@@ -1,0 +1,64 @@
+"""``#undo``: a staff member takes back their last command mail on a case (docs/REFERENCE §4).
+
+The rule is ``core.undo.refusal``; here the case's latest step
+(``db.models.CommandStep``) is read, its fields put back, the step marked
+undone, the log written, and everyone that mail told gets a "please
+disregard" — all in the transaction of the ``#undo`` mail, which gets its
+own transcript.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import Session
+
+from maild.core import notify, transcript, undo
+from maild.core.cases import Refusal
+from maild.core.values import Command, Disposition, Inbound
+from maild.db import queries
+from maild.db.models import Case
+from maild.runtime import Runtime
+from maild.service import transcripts
+from maild.service.notices import enqueue, staff_recipient
+from maild.service.opening import Handled
+from maild.service.sla import set_deadlines
+
+
+def take_back(s: Session, rt: Runtime, msg: Inbound, case: Case, commands: Sequence[Command],
+                   new_text: str, now: datetime) -> Handled:
+    """Revert the sender's last command mail on ``case``, or refuse and say why."""
+    assert case.id is not None
+    first = next(c for c in commands if c.tag == transcript.UNDO)
+    step = transcripts.latest(s, case.id)
+    why = ("#undo goes alone in its mail" if len(commands) > 1 else
+           undo.refusal(transcripts.as_step(step), msg.from_addr, queries.view_of(case), now,
+                        rt.settings.helpdesk.undo_minutes))
+    if why is not None or step is None:
+        why = why or "there is nothing to undo on this case"
+        lines = transcript.lines(commands, new_text, Refusal(why, first.line, first.tag))
+        transcripts.send(s, rt, msg, case, lines, False, [], now)
+        return Handled(Disposition.REJECTED, case.id, f"#undo: {why}")
+    start = transcripts.mark(s)
+    old_priority = case.priority
+    queries.store_view(case, undo.restore(queries.view_of(case), step.before), now)
+    if case.priority != old_priority:
+        set_deadlines(rt, case)
+    step.undone_at = now
+    s.add(step)
+    queries.add_log(s, case.id, now, msg.from_addr, "undo",
+                    f"took back the command mail of {step.at.isoformat()}: status "
+                    f"{step.after.get('status')} → {case.status}, priority "
+                    f"{step.after.get('priority')} → {case.priority}, engineer "
+                    f"{step.after.get('engineer')} → {case.engineer_email}")
+    actor = staff_recipient(rt, msg.from_addr).name
+    for told in step.told:
+        who = transcripts.recipient(s, rt, case, told["email"])
+        notice = notify.Notice("undone", who, actor)
+        enqueue(s, rt, notice, transcripts.disregard_context(rt, s, case, told["subject"]), now,
+                case=case, in_reply_to=msg.message_id)
+    sent = transcripts.told(s, transcripts.sent_since(s, start))
+    transcripts.send(s, rt, msg, case, transcript.lines(commands, new_text, None), True, sent,
+                     now)
+    return Handled(Disposition.COMMAND, case.id, f"#undo: took back the mail of {step.at}")
