@@ -144,7 +144,7 @@ def test_chinese_transcript_and_undo(client: str, maild_zh: Maild, dovecot: Dove
     # a second #undo: nothing left to undo
     _send(maild_zh, dovecot, write(last_to(smtp_sink, HAN), HAN, "#undo"), HAN)
     again = text_of(last_to(smtp_sink, HAN))
-    assert "被拒绝：there is nothing to undo" in again
+    assert "被拒绝：本工单没有可撤销的指令" in again
 
 
 def test_undo_refused_too_late_and_after_another_command(maild: Maild) -> None:

@@ -103,13 +103,22 @@ class Outcome:
     events: tuple[Event, ...] = ()
 
 
+# Status names as Chinese staff read them (the templates use the same words).
+STATUS_ZH: Mapping[Status, str] = {
+    Status.NEW: "新建", Status.DISPATCHED: "已派单", Status.IN_PROGRESS: "处理中",
+    Status.RESOLVED: "已解决", Status.CLOSED: "已关闭", Status.INVALID: "无效",
+}
+
+
 @dataclass(frozen=True)
 class Refusal:
-    """Why a reply's commands were not applied; becomes an error reply."""
+    """Why a reply's commands were not applied; becomes an error reply. ``zh`` is the same
+    reason in Chinese, for a transcript in the staff member's language."""
 
     reason: str
     line: int | None = None
     tag: str | None = None
+    zh: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,16 +128,19 @@ class Actor:
     engineers: Mapping[str, str] = field(default_factory=dict)  # email → name, for #assign
 
 
-def _allowed(rule: TagRule, case: CaseView, actor: Actor) -> str | None:
+def _allowed(rule: TagRule, case: CaseView, actor: Actor) -> tuple[str, str] | None:
+    """Why ``actor`` may not use the tag here, in English and Chinese; None: they may."""
     if actor.role not in STAFF_ROLES:
-        return "only helpdesk staff can use command tags"
+        return "only helpdesk staff can use command tags", "只有服务台工作人员可以使用指令"
     if rule.who == ASSIGNED and (actor.role != Role.ENGINEER or actor.email != case.engineer):
-        return "only the engineer assigned to this case can use it"
+        return ("only the engineer assigned to this case can use it",
+                "只有本工单的负责工程师可以使用")
     if actor.role == Role.ENGINEER and case.engineer not in (None, actor.email) \
             and rule is not TAGS["log"]:
         # a token outlives its holder's relation to the case: after #assign to someone
         # else, the previous engineer may still add a note, but no longer move the case
-        return "this case is assigned to another engineer: you can only use #log"
+        return ("this case is assigned to another engineer: you can only use #log",
+                "本工单已派给其他工程师：您只能使用 #log")
     return None
 
 
@@ -177,18 +189,23 @@ def _apply_one(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Out
     """One command on one case state."""
     if cmd.tag in MAILBOX_TAGS:
         return Refusal(f"#{cmd.tag} is sent on its own to the helpdesk address, not in a "
-                       "reply to a case", cmd.line, cmd.tag)
+                       "reply to a case", cmd.line, cmd.tag,
+                       f"#{cmd.tag} 请单独发到服务台地址，不要写在工单回复里")
     rule = TAGS.get(cmd.tag)
     if rule is None:
-        return Refusal(f"#{cmd.tag} is not a command", cmd.line, cmd.tag)
+        return Refusal(f"#{cmd.tag} is not a command", cmd.line, cmd.tag,
+                       f"#{cmd.tag} 不是指令")
     denied = _allowed(rule, case, actor)
     if denied:
-        return Refusal(f"#{cmd.tag}: {denied}", cmd.line, cmd.tag)
+        return Refusal(f"#{cmd.tag}: {denied[0]}", cmd.line, cmd.tag,
+                       f"#{cmd.tag}：{denied[1]}")
     if case.status not in rule.from_statuses:
         return Refusal(f"#{cmd.tag} cannot be used on a case that is {case.status.value}",
-                       cmd.line, cmd.tag)
+                       cmd.line, cmd.tag,
+                       f"#{cmd.tag} 不能用于状态为“{STATUS_ZH[case.status]}”的工单")
     if rule.needs_arg and not cmd.arg:
-        return Refusal(f"#{cmd.tag} needs more: {rule.usage}", cmd.line, cmd.tag)
+        return Refusal(f"#{cmd.tag} needs more: {rule.usage}", cmd.line, cmd.tag,
+                       f"#{cmd.tag} 缺少内容，用法：{rule.usage}")
     handler = _HANDLERS[cmd.tag]
     return handler(case, cmd, actor, now)
 
@@ -219,7 +236,9 @@ def _assign(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcom
     if email is None:
         hint = close_engineers(cmd.arg, actor.engineers)
         also = f"; did you mean {' or '.join(hint)}?" if hint else ""
-        return Refusal(f"#assign: no engineer called {cmd.arg!r}{also}", cmd.line, cmd.tag)
+        also_zh = f"；您是否想找 {' 或 '.join(hint)}？" if hint else ""
+        return Refusal(f"#assign: no engineer called {cmd.arg!r}{also}", cmd.line, cmd.tag,
+                       f"#assign：没有名为 {cmd.arg!r} 的工程师{also_zh}")
     new = replace(case, status=Status.DISPATCHED, engineer=email, dispatched_at=now,
                   work_started_at=case.work_started_at or now)
     return Outcome(new, (("assign", f"assigned to {email}"),),
@@ -230,7 +249,8 @@ def _priority(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outc
     prio = parse_priority(cmd.arg)
     if prio is None:
         return Refusal(f"#priority: {cmd.arg!r} is not a priority (use P1..P5, high, medium "
-                       "or low)", cmd.line, cmd.tag)
+                       "or low)", cmd.line, cmd.tag,
+                       f"#priority：{cmd.arg!r} 不是优先级（请用 P1..P5、high、medium 或 low）")
     return Outcome(replace(case, priority=prio), (("priority", f"{case.priority} → {prio}"),))
 
 
@@ -270,7 +290,8 @@ def _invalid(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outco
 
 def _kb(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome | Refusal:
     if not case.resolution:
-        return Refusal("#kb: the case has no resolution to keep", cmd.line, cmd.tag)
+        return Refusal("#kb: the case has no resolution to keep", cmd.line, cmd.tag,
+                       "#kb：本工单还没有可收录的解决方案")
     return Outcome(replace(case, kb=True), (("kb", "resolution marked for the knowledge base"),))
 
 

@@ -33,6 +33,7 @@ class Line:
     verdict: str  # DONE | REFUSED | UNKNOWN | SKIPPED
     reason: str | None = None
     suggestion: str | None = None  # for UNKNOWN: the nearest known tag, without '#'
+    reason_zh: str | None = None  # the reason in Chinese, for a Chinese transcript
 
 
 def distance(a: str, b: str) -> int:
@@ -78,7 +79,8 @@ def lines(commands: Sequence[Command], new_text: str,
         elif refusal is None:
             out.append(Line(cmd.line, text, DONE))
         elif refusal.line == cmd.line:
-            out.append(Line(cmd.line, text, REFUSED, refusal.reason))
+            out.append(Line(cmd.line, text, REFUSED, refusal.reason,
+                            reason_zh=refusal.zh or None))
         else:
             out.append(Line(cmd.line, text, SKIPPED))
     return tuple(out)

@@ -61,15 +61,24 @@ def restore(current: CaseView, data: Mapping[str, Any]) -> CaseView:
 
 
 def refusal(latest: Step | None, author: str, current: CaseView, now: datetime,
-            window_minutes: int) -> str | None:
-    """Why ``author`` may not undo ``latest`` (the case's latest step), or None: they may."""
+            window_minutes: int) -> tuple[str, str] | None:
+    """Why ``author`` may not undo ``latest`` (the case's latest step), in English and
+    Chinese, or None: they may."""
     if latest is None or latest.undone:
-        return "there is nothing to undo on this case"
+        return NOTHING
     if latest.author.lower() != author.lower():
         return (f"another command came after yours (from {latest.author}); "
-                "only the last command mail can be undone, by its author")
+                "only the last command mail can be undone, by its author",
+                f"您的指令之后还有别人的指令（{latest.author}）；只有最后一封指令邮件"
+                "可以由其发件人撤销")
     if now - latest.at > timedelta(minutes=window_minutes):
-        return f"too late: a command can be undone only within {window_minutes} minutes"
+        return (f"too late: a command can be undone only within {window_minutes} minutes",
+                f"太晚了：指令只能在 {window_minutes} 分钟内撤销")
     if snapshot(current) != dict(latest.after):
-        return "the case has changed since your command; nothing was undone"
+        return ("the case has changed since your command; nothing was undone",
+                "您的指令之后工单已有变化；未撤销任何内容")
     return None
+
+
+NOTHING = ("there is nothing to undo on this case", "本工单没有可撤销的指令")
+ALONE = ("#undo goes alone in its mail", "#undo 须单独写在一封邮件里")

@@ -56,7 +56,8 @@ def send(s: Session, rt: Runtime, msg: Inbound, case: Case, lines: tuple[Line, .
     ctx["transcript"] = {
         "applied": applied,
         "lines": [{"number": x.number, "text": x.text, "verdict": x.verdict,
-                   "reason": x.reason, "suggestion": x.suggestion} for x in lines],
+                   "reason": x.reason, "reason_zh": x.reason_zh,
+                    "suggestion": x.suggestion} for x in lines],
         "sent": [{**m, "customer": m["email"] == customer} for m in sent],
         "customer_told": any(m["email"] == customer for m in sent),
         "undo_minutes": rt.settings.helpdesk.undo_minutes,

@@ -32,14 +32,15 @@ def take_back(s: Session, rt: Runtime, msg: Inbound, case: Case, commands: Seque
     assert case.id is not None
     first = next(c for c in commands if c.tag == transcript.UNDO)
     step = transcripts.latest(s, case.id)
-    why = ("#undo goes alone in its mail" if len(commands) > 1 else
+    why = (undo.ALONE if len(commands) > 1 else
            undo.refusal(transcripts.as_step(step), msg.from_addr, queries.view_of(case), now,
                         rt.settings.helpdesk.undo_minutes))
     if why is not None or step is None:
-        why = why or "there is nothing to undo on this case"
-        lines = transcript.lines(commands, new_text, Refusal(why, first.line, first.tag))
+        why = why or undo.NOTHING
+        lines = transcript.lines(commands, new_text,
+                                 Refusal(why[0], first.line, first.tag, why[1]))
         transcripts.send(s, rt, msg, case, lines, False, [], now)
-        return Handled(Disposition.REJECTED, case.id, f"#undo: {why}")
+        return Handled(Disposition.REJECTED, case.id, f"#undo: {why[0]}")
     start = transcripts.mark(s)
     old_priority = case.priority
     queries.store_view(case, undo.restore(queries.view_of(case), step.before), now)

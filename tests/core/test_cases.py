@@ -117,3 +117,29 @@ def test_assign_unknown_engineer_suggests_close_matches() -> None:
                          ACTORS["operator"], NOW)
     assert isinstance(result, cases.Refusal)
     assert "did you mean Han Meimei <han@corp.example>" in result.reason and result.line == 2
+
+
+@pytest.mark.parametrize("commands", [
+    [Command("resolv", "typo", 1)],
+    [Command("search", "printer", 1)],
+    [Command("priority", "urgent-ish", 1)],
+    [Command("assign", "nobody at all", 1)],
+    [Command("kb", "", 1)],
+    [Command("resolve", "", 1)],
+    [Command("reopen", "", 1)],
+])
+def test_every_refusal_has_a_chinese_reason(commands: list[Command]) -> None:
+    """A Chinese transcript says why in Chinese: every refusal carries both languages."""
+    case = view(Status.DISPATCHED)
+    result = cases.apply(case, commands, ACTORS["assigned engineer"], NOW)
+    assert isinstance(result, cases.Refusal)
+    assert result.reason and result.zh and result.zh != result.reason
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in result.zh)
+
+
+@pytest.mark.parametrize(("actor", "tag"), [("other engineer", "resolve"),
+                                            ("other engineer", "close"),
+                                            ("operator", "inprogress")])
+def test_a_role_refusal_has_a_chinese_reason(actor: str, tag: str) -> None:
+    result = cases.apply(view(Status.DISPATCHED), [Command(tag, "x", 1)], ACTORS[actor], NOW)
+    assert isinstance(result, cases.Refusal) and result.zh.startswith(f"#{tag}：")
