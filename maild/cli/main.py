@@ -10,6 +10,7 @@ or the database unreachable); 78 (EX_CONFIG) a permanent configuration error
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -32,6 +33,7 @@ from maild.cli.common import (
     print_json,
     runtime,
     settings,
+    started,
     table,
 )
 from maild.db.private import UMASK
@@ -349,6 +351,7 @@ Next:
 def cmd_demo(args: argparse.Namespace) -> int:
     from maild.demo import run_demo
 
+    started()  # runs for long without ``runtime``
     return run_demo(serve=args.serve, host=args.host)
 
 
@@ -362,8 +365,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def entry() -> int:
     """The ``maild`` command: ``main`` with an owner-only umask, so that whatever maild
-    creates (store, database, attachments, token cache) is private (tests call ``main``)."""
+    creates (store, database, attachments, token cache) is private (tests call ``main``),
+    and the garbage collector paused while the command starts (``common.started``)."""
     os.umask(UMASK)
+    gc.disable()
     return main()
 
 
