@@ -54,9 +54,13 @@ def test_ingest_on_sqlite_loads_neither_alembic_nor_postgresql(tmp_path: Path) -
     mail = tmp_path / "new.eml"
     mail.write_bytes(new_mail(CUSTOMER, "printer", "The printer on floor 3 jams."))
     modules, printed = loaded_after(
-        "from maild.cli import main\n"
-        f"assert main(['ingest', {str(mail)!r}, '--config', {str(installed.config)!r}]) == 0")
+        "import gc, sys\n"
+        f"sys.argv = ['maild', 'ingest', {str(mail)!r}, '--config', {str(installed.config)!r}]\n"
+        "from maild.cli import entry\n"
+        "assert entry() == 0\n"
+        "print('collector on:', gc.isenabled())")
     assert printed.startswith("new_case case #1"), printed
+    assert printed.endswith("collector on: True")  # paused only while starting (entry)
     assert "maild.service.intake" in modules and "jinja2" in modules
     assert unwanted(modules) == []
 
