@@ -1,8 +1,5 @@
 """maild: an email-driven IT helpdesk daemon."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("maild")  # the installed distribution's version (pyproject.toml)
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+# The one place the version is written: pyproject.toml reads it from here (setuptools'
+# dynamic version), so no command pays for importlib.metadata at start.
+__version__ = "0.1.0"

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import jinja2
 from sqlalchemy.engine import Engine
@@ -35,6 +36,11 @@ def database(settings: Settings) -> Engine:
     return make_engine(settings.database.url, settings.database.busy_timeout_seconds)
 
 
+def template_cache(settings: Settings) -> Path:
+    """Where compiled templates are kept (maild/templating.py says why): in the store."""
+    return settings.paths.store / "cache" / "templates"
+
+
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
@@ -45,7 +51,7 @@ class Runtime:
     @classmethod
     def load(cls, settings: Settings, engine: Engine | None = None) -> Runtime:
         try:
-            envs = make_envs(settings.paths.templates)
+            envs = make_envs(settings.paths.templates, cache=template_cache(settings))
         except FileNotFoundError as exc:  # a wrong [paths] templates: permanent, not transient
             raise ConfigError(f"{settings.source}: {exc}") from exc
         return cls(

@@ -1,8 +1,19 @@
-"""The Jinja2 environment for notification templates (templates/{en,zh}/)."""
+"""The Jinja2 environment for notification templates (templates/{en,zh}/).
+
+Compiled templates are kept on disk (``make_envs(..., cache=)``, under the
+store): ``maild ingest`` runs once per message and renders a few templates, and
+compiling them from source cost about as much as the rest of its work. Jinja
+checks every cached template against a checksum of its source, so an edited
+template is compiled afresh; each set of template directories (with the Jinja
+and maild versions, which decide the compiled code) has a cache folder of its
+own, so two installations or a site's own templates never share one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -11,8 +22,12 @@ from typing import Any
 import jinja2
 from jinja2.filters import do_wordwrap
 
+from maild import __version__
 from maild.core.when import human
+from maild.db.private import private_dir
 from maild.resources import shipped_dir
+
+log = logging.getLogger("maild.templating")
 
 TEMPLATE_NAMES = (
     "ack", "dispatch", "status", "resolved", "closed", "customer_reply", "staff_reply",
@@ -36,12 +51,13 @@ def _when(value: datetime | str | None, fmt: str | None = None) -> str:
 LANGUAGES = ("en", "zh")
 
 
-def make_envs(directory: Path) -> dict[str, jinja2.Environment]:
+def make_envs(directory: Path, cache: Path | None = None) -> dict[str, jinja2.Environment]:
     """One environment per language (templates include each other by plain name).
 
     A file in ``directory/<lang>/`` overrides the shipped template of that name; every
     template it does not have comes from the package, so a site copies only what it
-    changes (and keeps getting new templates on upgrade)."""
+    changes (and keeps getting new templates on upgrade). With ``cache``, compiled
+    templates are kept in a folder under it (see the module's docstring)."""
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: templates directory not found "
                                 f"([paths] templates; leave the key out to use the shipped ones)")
@@ -52,7 +68,33 @@ def make_envs(directory: Path) -> dict[str, jinja2.Environment]:
         if (shipped / lang).resolve() != (directory / lang).resolve():
             dirs.append(shipped / lang)
         envs[lang] = make_env(*dirs)
+        if cache is not None:
+            envs[lang].bytecode_cache = compiled_cache(cache, dirs)
     return envs
+
+
+class _DiskCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's cache of compiled templates in a folder; one that cannot be written (a full
+    disk, a store owned by someone else) only means compiling from source."""
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError as exc:
+            log.debug("template cache not written: %s", exc)
+
+
+def compiled_cache(cache: Path, directories: Sequence[Path]) -> jinja2.BytecodeCache | None:
+    """The cache folder for templates read from ``directories`` (in this order), or None
+    if it cannot be made."""
+    key = "\0".join([jinja2.__version__, __version__, *(str(d.resolve()) for d in directories)])
+    folder = cache / hashlib.sha256(key.encode()).hexdigest()[:16]
+    try:
+        private_dir(folder)
+    except OSError as exc:
+        log.debug("no template cache in %s: %s", folder, exc)
+        return None
+    return _DiskCache(str(folder))
 
 
 def make_env(*directories: Path) -> jinja2.Environment:

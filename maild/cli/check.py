@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import aiosmtplib
-from alembic.runtime.migration import MigrationContext
 
 from maild.config import ConfigError, Settings, read_config
 from maild.db import migrate
@@ -52,7 +51,7 @@ def check_database(settings: Settings) -> Check:
     try:
         engine = database(settings)
         with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
+            current = migrate.current(conn)
         engine.dispose()
     except Exception as exc:
         return Check("database", False, f"{url}: cannot connect: {_first_line(exc)}")

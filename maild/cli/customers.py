@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING, Any
 
 from maild.cli.common import json_flag, print_json, runtime, table
-from maild.db.models import utcnow
-from maild.runtime import Runtime
+
+if TYPE_CHECKING:  # the database code is imported where used: see maild/cli/main.py
+    from maild.runtime import Runtime
 
 
 def _customer_fields(p: argparse.ArgumentParser, required: bool) -> None:
@@ -56,6 +55,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from maild.db.models import utcnow
     from maild.service import customers as directory
 
     rt = runtime(args)
@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _customers_list(rt: Runtime, args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
     from maild.service import customers as directory
 
     with Session(rt.engine) as s:
@@ -98,6 +100,7 @@ def _customers_list(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def _customers_import(rt: Runtime, args: argparse.Namespace) -> int:
+    from maild.db.models import utcnow
     from maild.service import customers as directory
 
     with args.file.open(encoding="utf-8-sig", newline="") as fh:
@@ -126,6 +129,8 @@ def _customers_import(rt: Runtime, args: argparse.Namespace) -> int:
 
 def _customers_export(rt: Runtime, args: argparse.Namespace) -> int:
     import csv
+
+    from sqlmodel import Session
 
     from maild.core.directory import COLUMNS
     from maild.service import customers as directory

@@ -10,7 +10,7 @@ or the database unreachable); 78 (EX_CONFIG) a permanent configuration error
 from __future__ import annotations
 
 import argparse
-import asyncio
+import gc
 import logging
 import os
 import signal
@@ -18,11 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, col, select
+from typing import TYPE_CHECKING, Any
 
 from maild import __version__
 from maild.cli import customers
@@ -37,15 +33,17 @@ from maild.cli.common import (
     print_json,
     runtime,
     settings,
+    started,
     table,
 )
-from maild.config import ConfigError, Settings, default_config_path
-from maild.core.when import human
-from maild.db import migrate
-from maild.db.models import Case, InboundMessage, OutboxMail, utcnow
 from maild.db.private import UMASK
-from maild.rules import RulesError
-from maild.runtime import database
+
+if TYPE_CHECKING:
+    from maild.config import Settings
+
+# Each command imports what it needs, in its function: an MTA starts ``maild ingest``
+# once per message, and ``maild --help`` should not load a database library
+# (tests/test_imports.py holds this).
 
 log = logging.getLogger("maild")
 
@@ -119,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
+    from maild.db import migrate
+    from maild.runtime import database
+
     loaded = settings(args)
     before, after = migrate.upgrade(database(loaded))
     shown = make_url(loaded.database.url).render_as_string(hide_password=True)  # no secrets
@@ -127,7 +130,10 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    import asyncio
+
     from maild.cli.check import run_checks
+    from maild.config import default_config_path
 
     results = asyncio.run(run_checks(getattr(args, "config", None) or default_config_path()))
     if args.json:
@@ -143,6 +149,8 @@ def _smtp_at(loaded: Settings) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from maild import arenas, logs
     from maild.daemon import Daemon
 
@@ -172,7 +180,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from maild.config import ConfigError
     from maild.core.values import TransientError
+    from maild.db.models import utcnow
+    from maild.rules import RulesError
     from maild.service.intake import ingest
 
     try:
@@ -198,6 +209,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_cases(args: argparse.Namespace) -> int:
+    from sqlmodel import Session, col, select
+
+    from maild.db.models import Case
     from maild.service.views import case_json
 
     rt = runtime(args)
@@ -230,6 +244,8 @@ def cmd_cases(args: argparse.Namespace) -> int:
 
 def _shown(iso: str | None, tz: Any) -> str:
     """An ISO time from the JSON shape as people read it: helpdesk zone, with offset."""
+    from maild.core.when import human
+
     return human(datetime.fromisoformat(iso), tz) if iso else ""
 
 
@@ -256,6 +272,9 @@ def _print_case(d: dict[str, Any], tz: Any) -> None:
 
 
 def cmd_messages(args: argparse.Namespace) -> int:
+    from sqlmodel import Session, col, select
+
+    from maild.db.models import InboundMessage
     from maild.service.views import message_json
 
     rt = runtime(args)
@@ -275,10 +294,15 @@ def cmd_messages(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
+    from sqlmodel import Session, col, select
+
+    from maild.db.models import OutboxMail, utcnow
     from maild.service.views import outbox_json
 
     rt = runtime(args)
     if args.outbox_command == "flush":
+        import asyncio
+
         from maild.edges import smtp
         from maild.service.undelivered import tell_operators
 
@@ -327,6 +351,7 @@ Next:
 def cmd_demo(args: argparse.Namespace) -> int:
     from maild.demo import run_demo
 
+    started()  # runs for long without ``runtime``
     return run_demo(serve=args.serve, host=args.host)
 
 
@@ -340,8 +365,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def entry() -> int:
     """The ``maild`` command: ``main`` with an owner-only umask, so that whatever maild
-    creates (store, database, attachments, token cache) is private (tests call ``main``)."""
+    creates (store, database, attachments, token cache) is private (tests call ``main``),
+    and the garbage collector paused while the command starts (``common.started``)."""
     os.umask(UMASK)
+    gc.disable()
     return main()
 
 
@@ -372,26 +399,42 @@ def main(argv: Sequence[str] | None = None) -> int:
                         logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%Y-%m-%d %H:%M:%S %z")  # a time people read carries its zone
-    from maild.edges.imap import ImapError
-
     try:
         code = COMMANDS[args.command](args)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
-    except (ConfigError, RulesError) as exc:
-        print(f"maild: {exc}", file=sys.stderr)
-        return EX_CONFIG
-    except migrate.SchemaError as exc:
-        print(f"maild: {exc}", file=sys.stderr)
-        return 2
-    except ImapError as exc:
-        print(f"maild: IMAP: {exc}", file=sys.stderr)
-        return EX_TEMPFAIL
-    except OperationalError as exc:
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        print(f"maild: database unavailable: {reason}", file=sys.stderr)
-        return EX_TEMPFAIL
     except BrokenPipeError:
         return _stdout_closed()
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        failed = _failed(exc)
+        if failed is None:
+            raise
+        return failed
+
+
+def _raised(exc: BaseException, module: str, name: str) -> bool:
+    """``isinstance(exc, module.name)`` without importing ``module``: one that no command
+    imported cannot have raised it (so ``maild --help`` loads no database library)."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(exc, getattr(loaded, name))
+
+
+def _failed(exc: Exception) -> int | None:
+    """Say what went wrong and return the exit code (see the module's docstring); None
+    for an unexpected error, which keeps its traceback."""
+    if _raised(exc, "maild.config", "ConfigError") or _raised(exc, "maild.rules", "RulesError"):
+        print(f"maild: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    if _raised(exc, "maild.db.migrate", "SchemaError"):
+        print(f"maild: {exc}", file=sys.stderr)
+        return 2
+    if _raised(exc, "maild.edges.imap", "ImapError"):
+        print(f"maild: IMAP: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
+    if _raised(exc, "sqlalchemy.exc", "OperationalError"):
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"maild: database unavailable: {reason}", file=sys.stderr)
+        return EX_TEMPFAIL
+    return None

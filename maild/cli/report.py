@@ -9,22 +9,12 @@ import re
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from maild.cli.common import json_flag, print_json, runtime
-from maild.core import notify
-from maild.core.report import (
-    Period,
-    Report,
-    compare,
-    day_period,
-    month_period,
-    previous_day,
-    previous_month,
-)
-from maild.db.models import utcnow
-from maild.service.notices import render
-from maild.service.reports import chart_images, make_reports, report_context, send
+
+if TYPE_CHECKING:  # the report code is imported by ``run`` only: see maild/cli/main.py
+    from maild.core.report import Period, Report
 
 
 def _day(text: str) -> date:
@@ -58,6 +48,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _period(args: argparse.Namespace, tz: Any) -> Period:
+    from maild.core.report import day_period, month_period, previous_day, previous_month
+    from maild.db.models import utcnow
+
     now = utcnow()
     if args.report_kind == "daily":
         return day_period(args.date, tz) if args.date else previous_day(now, tz)
@@ -80,6 +73,8 @@ def _jsonable(value: Any) -> Any:
 def report_json(report: Report, previous: Report | None = None) -> dict[str, Any]:
     """The report's fields as JSON; with ``previous``, also its headline numbers
     beside the period before's, under ``changes`` (the older keys stay as they were)."""
+    from maild.core.report import compare
+
     data: dict[str, Any] = _jsonable(dataclasses.asdict(report))
     if previous is not None:
         data["changes"] = {c.key: {"value": c.value, "previous": c.previous, "delta": c.delta}
@@ -118,6 +113,11 @@ def _print(report: Report, names: dict[str, str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from maild.core import notify
+    from maild.db.models import utcnow
+    from maild.service.notices import render
+    from maild.service.reports import chart_images, make_reports, report_context, send
+
     rt = runtime(args)
     period = _period(args, rt.settings.helpdesk.tz)
     report, previous = make_reports(rt, period)

@@ -7,12 +7,8 @@ import sys
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlmodel import Session
-
 from maild.cli.common import json_flag, print_json, runtime, table
 from maild.core.values import Status
-from maild.db.search import Filters, search
-from maild.service.views import case_json
 
 
 def _day(text: str) -> date:
@@ -56,6 +52,11 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from maild.db.search import Filters, search
+    from maild.service.views import case_json
+
     rt = runtime(args)
     tz = rt.settings.helpdesk.tz
     since = datetime.combine(args.since, time(), tz) if args.since else None

@@ -7,7 +7,6 @@ import sys
 from typing import Any
 
 from maild.cli.common import json_flag, print_json, runtime
-from maild.service.notices import personal_address
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -24,6 +23,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from maild.service.notices import personal_address
+
     rt = runtime(args, check_schema=False)
     email = args.email.strip().lower()
     if rt.rules.person(email) is None:
