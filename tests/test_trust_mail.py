@@ -1,5 +1,6 @@
 """Trust (docs/TRUST.md) by real mail: the issue's takeover attempt through Dovecot and the
-SMTP sink, and forged Authentication-Results through ``maild ingest`` and ``maild staff address``."""
+SMTP sink, and forged Authentication-Results through ``maild ingest`` and
+``maild staff address``."""
 
 from __future__ import annotations
 
