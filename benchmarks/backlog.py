@@ -115,17 +115,24 @@ async def baseline(dovecot: Dovecot) -> int:
 LMTP_CLIENT = """
 import smtplib, sys
 host, port, paths = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+refused = 0
 with smtplib.LMTP(host, port) as lmtp:
     for path in paths:
         with open(path, "rb") as fh:
-            lmtp.sendmail("sender@example.org", ["helpdesk@corp.example"], fh.read())
+            try:
+                lmtp.sendmail("sender@example.org", ["helpdesk@corp.example"], fh.read())
+            except smtplib.SMTPDataError as exc:
+                refused += 1
+                print(path, exc, file=sys.stderr)
+                lmtp.rset()
+print(refused)
 """
 
 
 async def over_lmtp(maild: Maild, messages: list[bytes],
-                    tmp: Path) -> tuple[int, float]:
+                    tmp: Path) -> tuple[int, float, int]:
     """Deliver every message to maild's LMTP intake from another process, then flush
-    the outbox; (notifications sent, CPU seconds of the flush)."""
+    the outbox; (notifications sent, CPU seconds of the flush, messages refused)."""
     sys.path.insert(0, str(ROOT / "tests"))
     from servers import free_port
 
@@ -140,14 +147,16 @@ async def over_lmtp(maild: Maild, messages: list[bytes],
                            lambda raw, now: daemon.ingest(rt, raw, now, None), utcnow)
     server = await lmtp.serve(f"127.0.0.1:{port}", handler)
     client = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", LMTP_CLIENT, "127.0.0.1", str(port), *paths)
-    if await client.wait() != 0:
+        sys.executable, "-c", LMTP_CLIENT, "127.0.0.1", str(port), *paths,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await client.communicate()
+    if client.returncode != 0:
         raise RuntimeError("the LMTP client failed")
     server.close()
     await server.wait_closed()
     c0 = time.process_time()
     sent = await smtp.flush(rt, utcnow, after=daemon.tell_operators)
-    return sent.sent, time.process_time() - c0
+    return sent.sent, time.process_time() - c0, int(out)
 
 
 def main() -> None:
@@ -178,10 +187,10 @@ def main() -> None:
         stages.install()
         if args.lmtp:
             t0, c0 = time.perf_counter(), time.process_time()
-            sent, send_cpu = asyncio.run(over_lmtp(maild, messages, Path(tmp)))
+            sent, send_cpu, refused = asyncio.run(over_lmtp(maild, messages, Path(tmp)))
             maild_s, maild_cpu = time.perf_counter() - t0, time.process_time() - c0
-            handled, label = len(messages), "maild over LMTP"
-            detail = f"notifications sent: {sent}"
+            handled, label = len(messages) - refused, "maild over LMTP"
+            detail = f"notifications sent: {sent}; refused by the LMTP server: {refused}"
         else:
             t0, c0 = time.perf_counter(), time.process_time()
             stats, send_cpu = asyncio.run(drain_once(maild))

@@ -25,12 +25,9 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col
 
 from maild.core.backoff import Outcome
-from maild.db import queries
 from maild.db.models import OutboxMail
-from maild.db.session import transaction
 
 LEASE = timedelta(minutes=5)
 BATCH = 50
@@ -60,12 +57,22 @@ class OutboxStore(Protocol):
         """Give claimed, unattempted rows back: due again at once."""
 
 
-def _due_before(now: datetime, ignore_schedule: bool) -> datetime:
-    return datetime.max.replace(tzinfo=now.tzinfo) if ignore_schedule else now
+_TABLE: sa.Table = OutboxMail.__table__  # type: ignore[attr-defined]
+_COLUMNS = (_TABLE.c.id, _TABLE.c.recipients, _TABLE.c.raw, _TABLE.c.attempts,
+            _TABLE.c.created_at)
 
 
-def _claimed(row: OutboxMail) -> Claimed:
-    return Claimed(row.id or 0, list(row.recipients), row.raw, row.attempts, row.created_at)
+def _due(conn: sa.Connection, now: datetime, ignore_schedule: bool,
+         limit: int) -> list[Claimed]:
+    """Pending rows whose next attempt is due, oldest first; on PostgreSQL each locked,
+    skipping rows another replica holds (SQLite has one writer and ignores the lock).
+    Core, not the ORM: the sender needs five columns, not objects to track."""
+    when = datetime.max.replace(tzinfo=now.tzinfo) if ignore_schedule else now
+    rows = conn.execute(
+        sa.select(*_COLUMNS)
+        .where(_TABLE.c.status == "pending", _TABLE.c.next_attempt_at <= when)
+        .order_by(_TABLE.c.id).limit(limit).with_for_update(skip_locked=True))
+    return [Claimed(r.id, list(r.recipients), r.raw, r.attempts, r.created_at) for r in rows]
 
 
 def _values(outcome: Outcome) -> dict[str, Any]:
@@ -78,12 +85,8 @@ def _values(outcome: Outcome) -> dict[str, Any]:
     return values
 
 
-_TABLE = OutboxMail.__table__  # type: ignore[attr-defined]
-
-
-def _update(conn: sa.Connection | Session, row_id: int, outcome: Outcome) -> None:
-    """One Core UPDATE, no ORM load: the row's raw bytes need not come back to be marked,
-    and the session's unit of work has nothing to do (a third of a mail's sending CPU)."""
+def _update(conn: sa.Connection, row_id: int, outcome: Outcome) -> None:
+    """One UPDATE: the row's raw bytes need not come back to be marked."""
     conn.execute(sa.update(_TABLE).where(_TABLE.c.id == row_id).values(_values(outcome)))
 
 
@@ -94,13 +97,12 @@ class LeasedRows:
         self.engine = engine
 
     def claim(self, now: datetime, ignore_schedule: bool) -> list[Claimed]:
-        with transaction(self.engine) as s:
-            rows = queries.due_outbox(s, _due_before(now, ignore_schedule), BATCH)
-            if rows:
-                s.execute(sa.update(OutboxMail)
-                          .where(col(OutboxMail.id).in_([r.id for r in rows]))
-                          .values(next_attempt_at=now + LEASE))
-            return [_claimed(r) for r in rows]
+        with self.engine.begin() as conn:
+            batch = _due(conn, now, ignore_schedule, BATCH)
+            if batch:
+                conn.execute(sa.update(_TABLE).where(_TABLE.c.id.in_([c.id for c in batch]))
+                             .values(next_attempt_at=now + LEASE))
+            return batch
 
     def record(self, item: Claimed, outcome: Outcome) -> None:
         with self.engine.begin() as conn:
@@ -109,11 +111,11 @@ class LeasedRows:
     def release(self, items: list[Claimed], now: datetime) -> None:
         if not items:
             return
-        with transaction(self.engine) as s:
-            s.execute(sa.update(OutboxMail)
-                      .where(col(OutboxMail.id).in_([c.id for c in items]),
-                             col(OutboxMail.status) == "pending")
-                      .values(next_attempt_at=now))
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(_TABLE)
+                         .where(_TABLE.c.id.in_([c.id for c in items]),
+                                _TABLE.c.status == "pending")
+                         .values(next_attempt_at=now))
 
 
 class LockedRow:
@@ -121,27 +123,31 @@ class LockedRow:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.session: Session | None = None
+        self.conn: sa.Connection | None = None
 
     def claim(self, now: datetime, ignore_schedule: bool) -> list[Claimed]:
         self._end()  # a hold left open (never recorded) is given back first
-        s = Session(self.engine, expire_on_commit=False)
-        rows = queries.due_outbox(s, _due_before(now, ignore_schedule), 1)
-        if not rows:
-            s.close()
+        conn = self.engine.connect()
+        try:
+            batch = _due(conn, now, ignore_schedule, 1)
+        except BaseException:
+            conn.close()
+            raise
+        if not batch:
+            conn.close()
             return []
-        self.session = s
-        return [_claimed(rows[0])]
+        self.conn = conn
+        return batch
 
     def record(self, item: Claimed, outcome: Outcome) -> None:
-        s = self.session
-        if s is None:  # not held (cannot happen in the sender's order): write it anyway
-            with transaction(self.engine) as fresh:
+        conn = self.conn
+        if conn is None:  # not held (cannot happen in the sender's order): write it anyway
+            with self.engine.begin() as fresh:
                 _update(fresh, item.id, outcome)
             return
         try:
-            _update(s, item.id, outcome)
-            s.commit()
+            _update(conn, item.id, outcome)
+            conn.commit()
         finally:
             self._end()
 
@@ -150,10 +156,10 @@ class LockedRow:
         self._end()
 
     def _end(self) -> None:
-        if self.session is not None:
-            s, self.session = self.session, None
-            s.rollback()
-            s.close()
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            conn.rollback()
+            conn.close()
 
 
 def store_for(engine: Engine) -> OutboxStore:
