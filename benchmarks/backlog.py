@@ -118,9 +118,10 @@ host, port, paths = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 refused = 0
 with smtplib.LMTP(host, port) as lmtp:
     for path in paths:
-        with open(path, "rb") as fh:
+        with open(path, "rb") as fh:  # on the wire in CRLF lines, as an MTA sends it
+            data = fh.read().replace(b"\\r\\n", b"\\n").replace(b"\\n", b"\\r\\n")
             try:
-                lmtp.sendmail("sender@example.org", ["helpdesk@corp.example"], fh.read())
+                lmtp.sendmail("sender@example.org", ["helpdesk@corp.example"], data)
             except smtplib.SMTPDataError as exc:
                 refused += 1
                 print(path, exc, file=sys.stderr)

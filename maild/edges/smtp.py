@@ -164,7 +164,7 @@ async def _relay_down(rt: Runtime, store: outbox.OutboxStore, batch: list[Claime
 
 async def _held(fn: Callable[..., T], *args: object) -> T:
     """``asyncio.to_thread``, but a cancelled caller still waits for the thread, so a
-    session it is using is not closed under it (SIGTERM while a row is being written)."""
+    connection it is using is not closed under it (SIGTERM while a row is being written)."""
     work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
     try:
         return await asyncio.shield(work)
