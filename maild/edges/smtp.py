@@ -116,6 +116,8 @@ async def _flush_due(rt: Runtime, clock: Callable[[], datetime], ignore_schedule
                 return stats
             why = ""
             if client is None or not client.is_connected:
+                if client is not None:
+                    client.close()  # dropped: its transport goes before a new one comes
                 client, why = await _connect(rt.settings.smtp, len(batch))
             if client is None:
                 await _relay_down(rt, store, batch, clock, stats, why)
