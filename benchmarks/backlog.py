@@ -2,9 +2,13 @@
 
 Reports messages/s for maild and, measured in the same run on the same
 mailbox, for a baseline that only fetches (aioimaplib) and parses
-(mail-parser) every message. Usage:
+(mail-parser) every message. maild's run ends when every notification is
+sent. It also prints maild's CPU per message by stage (fetch, parse,
+classify, DB write, render, send). With ``--lmtp`` the same messages are
+delivered over LMTP straight to maild's intake (``[lmtp] listen``) by a
+client in another process, then the outbox is flushed. Usage:
 
-    .venv/bin/python benchmarks/backlog.py [--messages 1000]
+    .venv/bin/python benchmarks/backlog.py [--messages 1000] [--lmtp]
 """
 
 from __future__ import annotations
@@ -16,8 +20,12 @@ import signal
 import smtplib
 import sys
 import tempfile
+import threading
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks")]
@@ -30,9 +38,53 @@ from servers import Dovecot  # noqa: E402
 from sinkproc import SinkProcess  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+import maild.core.mime  # noqa: E402
+from maild import daemon  # noqa: E402
 from maild.daemon import Daemon  # noqa: E402
 from maild.db.models import Customer, utcnow  # noqa: E402
+from maild.edges import lmtp, smtp  # noqa: E402
 from maild.edges.imap import parse_fetch  # noqa: E402
+from maild.service import intake, notices  # noqa: E402
+
+STAGES = ("fetch", "parse", "classify", "DB write", "render", "send")
+
+
+class Stages:
+    """CPU seconds by stage: the synchronous stages timed with ``thread_time`` in the
+    thread that runs them (ingest's worker thread); "DB write" is the rest of ingest
+    (reading the facts is "classify"), "send" the outbox phase and "fetch" what is
+    left of the process's CPU (IMAP or LMTP, the event loop, moving messages)."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[str, float] = defaultdict(float)
+        self.lock = threading.Lock()
+
+    def timed(self, stage: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self.lock:
+                    self.cpu[stage] += time.thread_time() - t0
+        return wrapper
+
+    def install(self) -> None:
+        """Wrap the functions of each stage where the code under test looks them up."""
+        intake.parse = self.timed("parse", intake.parse)  # type: ignore[assignment]
+        intake.read = self.timed("classify", intake.read)  # type: ignore[assignment]
+        intake.classify = self.timed("classify", intake.classify)  # type: ignore[assignment]
+        notices.render = self.timed("render", notices.render)  # type: ignore[assignment]
+        maild.core.mime.build = self.timed("render", maild.core.mime.build)  # type: ignore[assignment]
+        daemon.ingest = self.timed("ingest", daemon.ingest)  # type: ignore[assignment]
+
+    def table(self, total_cpu: float, send_cpu: float, messages: int) -> str:
+        ingest = self.cpu["ingest"]
+        by = {"parse": self.cpu["parse"], "classify": self.cpu["classify"],
+              "render": self.cpu["render"], "send": send_cpu,
+              "fetch": total_cpu - ingest - send_cpu}
+        by["DB write"] = ingest - by["parse"] - by["classify"] - by["render"]
+        return "  ".join(f"{k} {by[k] / messages * 1000:.2f}" for k in STAGES)
 
 
 def deliver_all(dovecot: Dovecot, messages: list[bytes]) -> None:
@@ -60,9 +112,59 @@ async def baseline(dovecot: Dovecot) -> int:
     return done
 
 
+LMTP_CLIENT = """
+import smtplib, sys
+host, port, paths = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+refused = 0
+with smtplib.LMTP(host, port) as lmtp:
+    for path in paths:
+        with open(path, "rb") as fh:  # on the wire in CRLF lines, as an MTA sends it
+            data = fh.read().replace(b"\\r\\n", b"\\n").replace(b"\\n", b"\\r\\n")
+            try:
+                lmtp.sendmail("sender@example.org", ["helpdesk@corp.example"], data)
+            except smtplib.SMTPDataError as exc:
+                refused += 1
+                print(path, exc, file=sys.stderr)
+                lmtp.rset()
+print(refused)
+"""
+
+
+async def over_lmtp(maild: Maild, messages: list[bytes],
+                    tmp: Path) -> tuple[int, float, int]:
+    """Deliver every message to maild's LMTP intake from another process, then flush
+    the outbox; (notifications sent, CPU seconds of the flush, messages refused)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from servers import free_port
+
+    port = free_port()
+    paths = []
+    for i, raw in enumerate(messages):
+        path = tmp / f"m{i}.eml"
+        path.write_bytes(raw)
+        paths.append(str(path))
+    rt = maild.rt
+    handler = lmtp.Handler(rt.settings.helpdesk.address,
+                           lambda raw, now: daemon.ingest(rt, raw, now, None), utcnow)
+    server = await lmtp.serve(f"127.0.0.1:{port}", handler)
+    client = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", LMTP_CLIENT, "127.0.0.1", str(port), *paths,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await client.communicate()
+    if client.returncode != 0:
+        raise RuntimeError("the LMTP client failed")
+    server.close()
+    await server.wait_closed()
+    c0 = time.process_time()
+    sent = await smtp.flush(rt, utcnow, after=daemon.tell_operators)
+    return sent.sent, time.process_time() - c0, int(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--messages", type=int, default=1000)
+    ap.add_argument("--lmtp", action="store_true",
+                    help="deliver over LMTP to maild instead of draining the mailbox")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up servers on kill
     logging.disable(logging.WARNING)  # the per-sender answer limit warns once per message
@@ -82,24 +184,55 @@ def main() -> None:
         parsed = asyncio.run(baseline(dovecot))
         base_s, base_cpu = time.perf_counter() - t0, time.process_time() - c0
 
-        t0, c0 = time.perf_counter(), time.process_time()
-        stats = asyncio.run(Daemon(maild.rt).run_once())
-        maild_s, maild_cpu = time.perf_counter() - t0, time.process_time() - c0
-        flush_s = stats.outbox_seconds
-        arrived = sink.wait_for(stats.outbox.sent, 30)
+        stages = Stages()
+        stages.install()
+        if args.lmtp:
+            t0, c0 = time.perf_counter(), time.process_time()
+            sent, send_cpu, refused = asyncio.run(over_lmtp(maild, messages, Path(tmp)))
+            maild_s, maild_cpu = time.perf_counter() - t0, time.process_time() - c0
+            handled, label = len(messages) - refused, "maild over LMTP"
+            detail = f"notifications sent: {sent}; refused by the LMTP server: {refused}"
+        else:
+            t0, c0 = time.perf_counter(), time.process_time()
+            stats, send_cpu = asyncio.run(drain_once(maild))
+            maild_s, maild_cpu = time.perf_counter() - t0, time.process_time() - c0
+            sent, handled, label = stats.outbox.sent, stats.drained.processed, "maild run --once"
+            flush_s = stats.outbox_seconds
+            detail = (f"of which mailbox {maild_s - flush_s:.2f} s "
+                      f"({handled / (maild_s - flush_s):.0f} msg/s), outbox {flush_s:.2f} s "
+                      f"({sent / flush_s:.0f} mail/s); "
+                      f"dispositions: {stats.drained.by_disposition}")
+        arrived = sink.wait_for(sent, 30)
 
-    base_rate, maild_rate = parsed / base_s, stats.drained.processed / maild_s
+    base_rate, maild_rate = parsed / base_s, handled / maild_s
     print(f"baseline (fetch + parse):  {parsed} msgs in {base_s:.2f} s = {base_rate:.0f} msg/s")
-    print(f"maild run --once:          {stats.drained.processed} msgs in {maild_s:.2f} s = "
-          f"{maild_rate:.0f} msg/s (incl. sending {stats.outbox.sent} notifications)")
-    print(f"  of which mailbox {maild_s - flush_s:.2f} s "
-          f"({stats.drained.processed / (maild_s - flush_s):.0f} msg/s), "
-          f"outbox {flush_s:.2f} s ({stats.outbox.sent / flush_s:.0f} mail/s)")
-    print(f"dispositions: {stats.drained.by_disposition}; the sink got {arrived} mails")
+    print(f"{label + ':':26} {handled} msgs in {maild_s:.2f} s = "
+          f"{maild_rate:.0f} msg/s (incl. sending {sent} notifications; the sink got {arrived})")
+    print(f"  {detail}")
     print(f"CPU in this process: baseline {base_cpu / parsed * 1000:.2f} ms/msg, "
-          f"maild {maild_cpu / stats.drained.processed * 1000:.2f} ms/msg")
+          f"maild {maild_cpu / handled * 1000:.2f} ms/msg")
+    print(f"  maild by stage, ms/msg: {stages.table(maild_cpu, send_cpu, handled)}")
     print(f"ratio maild/baseline: {maild_rate / base_rate:.3f} (wall clock), "
-          f"{base_cpu / parsed / (maild_cpu / stats.drained.processed):.3f} (CPU)")
+          f"{base_cpu / parsed / (maild_cpu / handled):.3f} (CPU)")
+
+
+async def drain_once(maild: Maild) -> tuple[daemon.RunStats, float]:
+    """``maild run --once``, and the CPU seconds of its outbox phase."""
+    spent = [0.0]
+    flush = smtp.flush
+
+    async def timed_flush(*args: Any, **kwargs: Any) -> smtp.FlushStats:
+        c0 = time.process_time()
+        try:
+            return await flush(*args, **kwargs)
+        finally:
+            spent[0] += time.process_time() - c0
+
+    daemon.smtp.flush = timed_flush  # type: ignore[method-assign]
+    try:
+        return await Daemon(maild.rt).run_once(), spent[0]
+    finally:
+        daemon.smtp.flush = flush  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

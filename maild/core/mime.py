@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from base64 import encodebytes
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,25 +81,55 @@ def _address(name: str, addr: str) -> str:
     return formataddr((one_line(name), addr), charset="utf-8")
 
 
-def _text_part(text: str, subtype: str) -> MIMEText:
+class _Bodies:
+    """Base64 bodies kept out of the generator: each part holds a placeholder, and the
+    encoded text goes in after the headers are written.
+
+    ``email.generator`` writes a body line by line (a 50 KB attachment is 900
+    lines): a third of the time of building a dispatch notice. The placeholders
+    and the boundaries come from the Message-ID, which appears nowhere else, and
+    are made of letters, digits, ``=`` and ``_``: a boundary with ``_`` cannot
+    occur in base64 text (RFC 2046 §5.1.1)."""
+
+    def __init__(self, message_id: str) -> None:
+        self.seed = hashlib.sha256(message_id.encode("utf-8", "surrogateescape")).hexdigest()
+        self.bodies: list[bytes] = []
+
+    def boundary(self, n: int) -> str:
+        return f"=_{self.seed[:24]}_{n}"
+
+    def slot(self, data: bytes) -> str:
+        """The placeholder for ``data``'s base64 text (CRLF lines)."""
+        self.bodies.append(encodebytes(data).replace(b"\n", b"\r\n"))
+        return f"MAILDBODY{self.seed[:16]}X{len(self.bodies) - 1}X"
+
+    def fill(self, raw: bytes) -> bytes:
+        for i, body in enumerate(self.bodies):
+            raw = raw.replace(f"MAILDBODY{self.seed[:16]}X{i}X".encode("ascii"), body, 1)
+        return raw
+
+
+def _text_part(text: str, subtype: str, bodies: _Bodies) -> MIMEText:
     part = MIMEText("", subtype, "utf-8")
     part.replace_header("Content-Transfer-Encoding", "base64")
-    part.set_payload(encodebytes(text.encode("utf-8")).decode("ascii"))
+    part.set_payload(bodies.slot(text.encode("utf-8")))
     return part
 
 
-def _html_part(html: str, inline: tuple[tuple[str, str, bytes], ...]) -> MIMEText | MIMEMultipart:
+def _html_part(html: str, inline: tuple[tuple[str, str, bytes], ...],
+               bodies: _Bodies) -> MIMEText | MIMEMultipart:
     """The HTML part; with inline images, a multipart/related of it and them (RFC 2387).
 
     Mail clients show images only as such parts, referenced by Content-ID: they
     block remote images and most ignore data: URIs and SVG."""
-    part = _text_part(html, "html")
+    part = _text_part(html, "html", bodies)
     if not inline:
         return part
-    related = MIMEMultipart("related", type="text/html")
+    related = MIMEMultipart("related", boundary=bodies.boundary(2), type="text/html")
     related.attach(part)
     for cid, content_type, data in inline:
-        image = MIMEImage(data, _subtype=content_type.partition("/")[2] or "png")
+        image = MIMEImage(b"", _subtype=content_type.partition("/")[2] or "png")
+        image.set_payload(bodies.slot(data))
         image.add_header("Content-ID", f"<{one_line(cid, 120)}>")
         image.add_header("Content-Disposition", "inline")
         related.attach(image)
@@ -111,16 +142,18 @@ def build(mail: OutgoingMail) -> bytes:
     Built with the compat32 ``email.mime`` classes: they produce the same
     standard MIME as ``EmailMessage`` at a fraction of the cost, which
     matters when a backlog of thousands of mails is answered."""
-    body = MIMEMultipart("alternative")
-    body.attach(_text_part(mail.text, "plain"))
-    body.attach(_html_part(mail.html, mail.inline))
+    bodies = _Bodies(mail.message_id)
+    body = MIMEMultipart("alternative", boundary=bodies.boundary(1))
+    body.attach(_text_part(mail.text, "plain", bodies))
+    body.attach(_html_part(mail.html, mail.inline, bodies))
     msg: MIMEMultipart = body
     if mail.attachments:
-        msg = MIMEMultipart("mixed")
+        msg = MIMEMultipart("mixed", boundary=bodies.boundary(0))
         msg.attach(body)
         for filename, content_type, data in mail.attachments:
             maintype, _, subtype = content_type.partition("/")
-            part = MIMEApplication(data, _subtype=subtype or "octet-stream")
+            part = MIMEApplication(b"", _subtype=subtype or "octet-stream")
+            part.set_payload(bodies.slot(data))
             if maintype and maintype != "application":
                 part.replace_header("Content-Type", f"{maintype}/{subtype or 'octet-stream'}")
             part.add_header("Content-Disposition", "attachment",
@@ -143,4 +176,4 @@ def build(mail: OutgoingMail) -> bytes:
     msg["Auto-Submitted"] = mail.auto_submitted
     msg["X-Auto-Response-Suppress"] = "All"
     msg[LOOP_HEADER] = mail.from_addr
-    return msg.as_bytes(policy=SMTP_COMPAT)
+    return bodies.fill(msg.as_bytes(policy=SMTP_COMPAT))

@@ -105,15 +105,18 @@ def engineer_loads(s: Session,
 
     Per engineer, so that each answer comes from one index (engineer, status)
     and (engineer, dispatched_at): a MAX there is one index probe, not a scan
-    of every case the engineer ever had."""
+    of every case the engineer ever had. Both in one statement (two scalar
+    subqueries): one round trip per engineer."""
     open_statuses = [st.value for st in OPEN_STATUSES]
     counts: dict[str, int] = {}
     last: dict[str, datetime] = {}
     for email in dict.fromkeys(engineers):
-        counts[email] = count_where(s, Case, col(Case.engineer_email) == email,
-                                    col(Case.status).in_(open_statuses))
-        when = s.exec(select(func.max(Case.dispatched_at))
-                      .where(col(Case.engineer_email) == email)).one()
+        mine = col(Case.engineer_email) == email
+        opened = (select(func.count()).select_from(Case)
+                  .where(mine, col(Case.status).in_(open_statuses)).scalar_subquery())
+        latest = select(func.max(Case.dispatched_at)).where(mine).scalar_subquery()
+        count, when = s.exec(select(opened, latest)).one()
+        counts[email] = int(count)
         if when is not None:
             last[email] = when
     return {k: v for k, v in counts.items() if v}, last
@@ -191,16 +194,6 @@ def responses_since(s: Session, address: str, templates: frozenset[str],
     return count_where(s, OutboxMail, col(OutboxMail.to_addr) == addresses.key(address),
                        col(OutboxMail.template).in_(sorted(templates)),
                        col(OutboxMail.created_at) >= since)
-
-
-def due_outbox(s: Session, now: datetime, limit: int = 50) -> list[OutboxMail]:
-    """Pending mail whose next attempt is due, oldest first."""
-    return list(s.exec(
-        select(OutboxMail).where(OutboxMail.status == "pending")
-        .where(col(OutboxMail.next_attempt_at) <= now)
-        .order_by(col(OutboxMail.id)).limit(limit)
-        .with_for_update(skip_locked=True)
-    ))
 
 
 def count_where(s: Session, model: type, *conditions: sa.ColumnElement[bool]) -> int:

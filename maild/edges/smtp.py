@@ -1,37 +1,37 @@
-"""The outbox drainer: claim due rows, send them over SMTP, record what happened.
+"""The outbox sender, one for every database: claim due rows, send them, record each outcome.
 
+How rows are held while they are sent (a lease on SQLite, a row lock on
+PostgreSQL) is ``db.outbox``'s; when to try again is ``core.backoff``'s.
 Transient trouble (connection refused, 4xx) backs off and retries until
 ``[smtp] retry_hours`` have passed; a 5xx refusal marks the row ``failed``.
-A row is claimed by pushing its next attempt into the future before any
-send, so a crash mid-send retries it later with the same Message-ID.
+One SMTP connection serves the whole flush; one mail's trouble never stops
+the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import TypeVar
 
 import aiosmtplib
-import sqlalchemy as sa
-from sqlmodel import col
 
 from maild.config import SmtpSettings
 from maild.core import addresses, backoff
-from maild.db import queries
-from maild.db.models import OutboxMail
-from maild.db.session import transaction
+from maild.db import outbox
+from maild.db.outbox import BATCH, LEASE, Claimed
 from maild.edges import oauth2, tls
 from maild.runtime import Runtime
 
 log = logging.getLogger("maild.smtp")
 
-LEASE = timedelta(minutes=5)
-BATCH = 50
+T = TypeVar("T")
+__all__ = ["LEASE", "FlushStats", "attempt", "flush", "idle_seconds"]
 
 
 @dataclass
@@ -48,46 +48,10 @@ class FlushStats:
         self.smtp_down = self.smtp_down or other.smtp_down
 
 
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    recipients: list[str]
-    raw: bytes
-    attempts: int
-    created_at: datetime
-
-
 def idle_seconds(cfg: SmtpSettings) -> float:
     """How long the outbox loop may sleep when nothing wakes it: at most 30 s, and no
     longer than the shortest back-off, so a deferred mail is retried when it is due."""
     return float(max(1, min(30, cfg.retry_base_seconds)))
-
-
-def claim(rt: Runtime, now: datetime, ignore_schedule: bool) -> list[Claimed]:
-    """Take up to BATCH due rows, leasing them so no other sender takes them meanwhile."""
-    with transaction(rt.engine) as s:
-        when = datetime.max.replace(tzinfo=now.tzinfo) if ignore_schedule else now
-        rows = queries.due_outbox(s, when, BATCH)
-        for row in rows:
-            row.next_attempt_at = now + LEASE
-        return [Claimed(r.id or 0, list(r.recipients), r.raw, r.attempts, r.created_at)
-                for r in rows]
-
-
-def _mark(rt: Runtime, row_id: int, status: str, now: datetime, error: str | None = None,
-          retry_at: datetime | None = None, count_attempt: bool = True) -> None:
-    """One UPDATE, no ORM load: the row's raw bytes need not come back to be marked."""
-    values: dict[str, Any] = {"status": status, "last_error": error}
-    if count_attempt:
-        values["attempts"] = col(OutboxMail.attempts) + 1
-    if status == "sent":
-        values["sent_at"] = now
-    if status == "failed":  # a failed row's next_attempt_at says when it failed
-        values["next_attempt_at"] = now
-    if retry_at is not None:
-        values["next_attempt_at"] = retry_at
-    with transaction(rt.engine) as s:
-        s.execute(sa.update(OutboxMail).where(col(OutboxMail.id) == row_id).values(values))
 
 
 def _client(cfg: SmtpSettings, tls_context: ssl.SSLContext | None) -> aiosmtplib.SMTP:
@@ -108,17 +72,6 @@ def _forget_refused_token(cfg: SmtpSettings, exc: BaseException) -> None:
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError) and cfg.auth == "xoauth2" \
             and cfg.oauth2 is not None:
         oauth2.source_for(cfg.oauth2).invalidate()
-
-
-def release(rt: Runtime, ids: list[int], now: datetime) -> None:
-    """Give claimed, unattempted rows back at once (a clean stop), instead of letting
-    their lease run out: the next start sends them without a five-minute wait."""
-    if not ids:
-        return
-    with transaction(rt.engine) as s:
-        s.execute(sa.update(OutboxMail)
-                  .where(col(OutboxMail.id).in_(ids), col(OutboxMail.status) == "pending")
-                  .values(next_attempt_at=now))
 
 
 def never_stop() -> bool:
@@ -152,44 +105,81 @@ async def flush(rt: Runtime, clock: Callable[[], datetime],
 
 async def _flush_due(rt: Runtime, clock: Callable[[], datetime], ignore_schedule: bool,
                      stop: Callable[[], bool]) -> FlushStats:
-    if rt.engine.dialect.name == "postgresql":  # replicas: a row stays locked while sent
-        from maild.edges import outbox_pg
-
-        return await outbox_pg.flush(rt, clock, ignore_schedule, stop)
+    """Claim, send and record until nothing is due, over one SMTP connection."""
     stats = FlushStats()
-    cfg = rt.settings.smtp
-    while not stop():  # stopping: claim nothing more
-        batch = await asyncio.to_thread(claim, rt, clock(), ignore_schedule)
-        if not batch:
-            return stats
-        client = _client(cfg, None)
-        try:
-            await client.connect()
-        except (OSError, aiosmtplib.SMTPException, oauth2.OAuth2Error) as exc:
-            log.warning("smtp unavailable (%s:%s): %s; %d mail(s) wait",
-                        cfg.host, cfg.port, tls.describe(exc, "smtp"), len(batch))
-            _forget_refused_token(cfg, exc)
-            for item in batch:
-                await asyncio.to_thread(_defer, rt, item, clock(), f"connect: {exc}", False)
-            stats.smtp_down = True
-            stats.deferred += len(batch)
-            return stats
-        try:
-            if not await _send_batch(rt, client, batch, clock, stats, stop):
+    store = outbox.store_for(rt.engine)
+    client: aiosmtplib.SMTP | None = None
+    try:
+        while not stop():  # stopping: claim nothing more
+            batch = await _held(store.claim, clock(), ignore_schedule)
+            if not batch:
                 return stats
-        finally:
-            if client.is_connected:
-                try:
-                    await client.quit()
-                except aiosmtplib.SMTPException:
-                    client.close()
-    return stats
+            why = ""
+            if client is None or not client.is_connected:
+                if client is not None:
+                    client.close()  # dropped: its transport goes before a new one comes
+                client, why = await _connect(rt.settings.smtp, len(batch))
+            if client is None:
+                await _relay_down(rt, store, batch, clock, stats, why)
+                return stats
+            if not await _send_batch(rt, store, client, batch, clock, stats, stop):
+                return stats
+        return stats
+    finally:
+        if client is not None and client.is_connected:
+            try:
+                await client.quit()
+            except aiosmtplib.SMTPException:
+                client.close()
 
 
-async def _send_batch(rt: Runtime, client: aiosmtplib.SMTP, batch: list[Claimed],
-                      clock: Callable[[], datetime], stats: FlushStats,
+async def _connect(cfg: SmtpSettings, waiting: int) -> tuple[aiosmtplib.SMTP | None, str]:
+    """A connected client, or None and why not (logged: a TLS failure names ``[smtp] ca_file``; a
+    refused XOAUTH2 token is dropped so the next try gets a new one)."""
+    client = _client(cfg, None)
+    try:
+        await client.connect()
+    except (OSError, aiosmtplib.SMTPException, oauth2.OAuth2Error) as exc:
+        log.warning("smtp unavailable (%s:%s): %s; %d mail(s) wait",
+                    cfg.host, cfg.port, tls.describe(exc, "smtp"), waiting)
+        _forget_refused_token(cfg, exc)
+        client.close()
+        return None, f"connect: {exc}"
+    return client, ""
+
+
+async def _relay_down(rt: Runtime, store: outbox.OutboxStore, batch: list[Claimed],
+                      clock: Callable[[], datetime], stats: FlushStats, why: str) -> None:
+    """The relay cannot be reached: up to ``BATCH`` due mails wait by their back-off,
+    unattempted (a row lock holds one at a time, so claim on until that many)."""
+    stats.smtp_down = True
+    waited = 0
+    while batch:
+        for item in batch:
+            await _held(_defer, rt, store, item, clock(), why, False)
+        waited += len(batch)
+        stats.deferred += len(batch)
+        if waited >= BATCH:
+            return
+        batch = await _held(store.claim, clock(), False)  # what is due now, not ahead
+
+
+async def _held(fn: Callable[..., T], *args: object) -> T:
+    """``asyncio.to_thread``, but a cancelled caller still waits for the thread, so a
+    connection it is using is not closed under it (SIGTERM while a row is being written)."""
+    work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await work
+        raise
+
+
+async def _send_batch(rt: Runtime, store: outbox.OutboxStore, client: aiosmtplib.SMTP,
+                      batch: list[Claimed], clock: Callable[[], datetime], stats: FlushStats,
                       stop: Callable[[], bool]) -> bool:
-    """Send a claimed batch over one connection; False when the flush should end now
+    """Send a claimed batch over the connection; False when the flush should end now
     (stopping, or the connection dropped: the rest is released or deferred)."""
     sender = rt.settings.helpdesk.address
     tried = 0  # mails of the batch attempted so far
@@ -198,19 +188,19 @@ async def _send_batch(rt: Runtime, client: aiosmtplib.SMTP, batch: list[Claimed]
             if stop():
                 log.info("stopping: %d claimed mail(s) released for the next start",
                          len(batch) - i)
-                await asyncio.to_thread(release, rt, [c.id for c in batch[i:]], clock())
+                await _held(store.release, batch[i:], clock())
                 return False
             if not client.is_connected:  # dropped mid-batch: the rest waits, unattempted
                 for rest in batch[i:]:
-                    await asyncio.to_thread(_defer, rt, rest, clock(), "connection lost", False)
+                    await _held(_defer, rt, store, rest, clock(), "connection lost", False)
                 stats.smtp_down = True
                 stats.deferred += len(batch) - i
                 return False
             tried = i + 1
-            await _send_one(rt, client, sender, item, clock, stats)
+            await _send_one(rt, store, client, sender, item, clock, stats)
     except asyncio.CancelledError:
-        try:
-            release(rt, [c.id for c in batch[tried:]], clock())  # a quick UPDATE, then go
+        try:  # a quick UPDATE (or a rollback), then go
+            store.release(batch[tried:], clock())
         except Exception as exc:  # the leases then run out instead; the cancel goes on
             log.warning("could not release %d claimed mail(s): %s", len(batch) - tried, exc)
         raise
@@ -261,32 +251,31 @@ async def attempt(client: aiosmtplib.SMTP, sender: str, recipients: list[str],
     return "sent", None
 
 
-async def _send_one(rt: Runtime, client: aiosmtplib.SMTP, sender: str, item: Claimed,
-                    clock: Callable[[], datetime], stats: FlushStats) -> None:
+async def _send_one(rt: Runtime, store: outbox.OutboxStore, client: aiosmtplib.SMTP,
+                    sender: str, item: Claimed, clock: Callable[[], datetime],
+                    stats: FlushStats) -> None:
     verdict, error = await attempt(client, sender, item.recipients, item.raw)
-    if verdict == "sent":
-        await asyncio.to_thread(_mark, rt, item.id, "sent", clock())
+    outcome = _outcome(rt, item, verdict, error, clock(), True)
+    await _held(store.record, item, outcome)
+    if outcome.status == "sent":
         log.info("outbox %s sent to %s", item.id, ",".join(item.recipients))
         stats.sent += 1
-    elif verdict == "failed":
-        await asyncio.to_thread(_mark, rt, item.id, "failed", clock(), error)
-        log.warning("outbox %s to %s failed: %s", item.id, ",".join(item.recipients), error)
-        stats.failed += 1
-    elif await asyncio.to_thread(_defer, rt, item, clock(), error or "", True):
-        stats.failed += 1  # its retry window had passed
+    elif outcome.status == "failed":
+        log.warning("outbox %s to %s failed: %s", item.id, ",".join(item.recipients),
+                    outcome.error)
+        stats.failed += 1  # refused, or its retry window had passed
     else:
         stats.deferred += 1
 
 
-def _defer(rt: Runtime, item: Claimed, now: datetime, error: str, count_attempt: bool) -> bool:
-    """Retry later with back-off, or give up (True) once the retry window has passed."""
-    attempts = item.attempts + (1 if count_attempt else 0)
+def _outcome(rt: Runtime, item: Claimed, verdict: str, error: str | None, now: datetime,
+             count_attempt: bool) -> backoff.Outcome:
     cfg = rt.settings.smtp
-    when = backoff.retry_at(attempts, item.created_at, now, cfg.retry_hours,
-                            cfg.retry_base_seconds)
-    if when is None:
-        _mark(rt, item.id, "failed", now, f"gave up after {attempts} attempts: {error}",
-              count_attempt=count_attempt)
-        return True
-    _mark(rt, item.id, "pending", now, error, retry_at=when, count_attempt=count_attempt)
-    return False
+    return backoff.after_attempt(verdict, error, item.attempts, item.created_at, now,
+                                 cfg.retry_hours, cfg.retry_base_seconds, count_attempt)
+
+
+def _defer(rt: Runtime, store: outbox.OutboxStore, item: Claimed, now: datetime, error: str,
+           count_attempt: bool) -> None:
+    """Retry later with back-off, or give up once the retry window has passed."""
+    store.record(item, _outcome(rt, item, "retry", error, now, count_attempt))

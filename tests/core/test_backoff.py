@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from maild.core import backoff
 from maild.core.backoff import ceiling, delay
 
 
@@ -32,3 +35,23 @@ def test_ceiling_doubles_to_the_cap(failures: int, expected: float) -> None:
 def test_cap_below_base_never_exceeds_cap() -> None:
     """A misconfigured cap smaller than base still bounds the wait."""
     assert delay(3, 10.0, 5.0, lambda: 0.9) == 5.0
+
+
+def test_after_attempt_writes_the_one_retry_rule() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    sent = backoff.after_attempt("sent", None, 2, t0, t0, 48, 30)
+    assert (sent.status, sent.attempts, sent.sent_at, sent.next_attempt_at) == ("sent", 3, t0, None)
+    failed = backoff.after_attempt("failed", "550 no", 0, t0, t0, 48, 30)
+    assert (failed.status, failed.attempts, failed.error, failed.next_attempt_at) == \
+        ("failed", 1, "550 no", t0)
+    retry = backoff.after_attempt("retry", "421 busy", 1, t0, t0, 48, 30)
+    assert (retry.status, retry.attempts) == ("pending", 2)
+    assert retry.next_attempt_at == backoff.retry_at(2, t0, t0, 48, 30)
+    assert retry.next_attempt_at == t0 + timedelta(seconds=60)
+    waited = backoff.after_attempt("retry", "connect: refused", 1, t0, t0, 48, 30,
+                                   count_attempt=False)
+    assert (waited.attempts, waited.next_attempt_at) == (1, t0 + timedelta(seconds=30))
+    late = t0 + timedelta(hours=49)
+    gave_up = backoff.after_attempt("retry", "421 busy", 4, t0, late, 48, 30)
+    assert (gave_up.status, gave_up.next_attempt_at) == ("failed", late)
+    assert gave_up.error == "gave up after 5 attempts: 421 busy"

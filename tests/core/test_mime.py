@@ -124,3 +124,20 @@ def test_fast_header_path_writes_what_compat32_writes(name: str, value: str) -> 
 @given(header_names, any_values)
 def test_non_ascii_headers_take_the_stock_path(name: str, value: str) -> None:
     assert _fold(SMTP_COMPAT, name, value) == _fold(STOCK, name, value)
+
+
+@given(st.text(max_size=300), st.text(max_size=300), st.binary(max_size=400))
+def test_bodies_written_after_the_headers_come_back_exactly(text: str, html: str,
+                                                            data: bytes) -> None:
+    """The base64 bodies go in after the generator wrote the headers: whatever a body or
+    a subject holds (even text shaped like the placeholders), every part reads back."""
+    subject = "MAILDBODY" + text[:40]
+    raw = build(_mail(text=text, html=html, subject=subject,
+                      attachments=(("a.bin", "application/octet-stream", data),)))
+    assert b"MAILDBODY" not in raw.split(b"\r\n\r\n", 1)[1]  # every placeholder filled
+    msg = _read(raw)
+    plain, rich = msg.get_body(("plain",)), msg.get_body(("html",))
+    assert plain is not None and rich is not None
+    assert plain.get_payload(decode=True) == text.encode("utf-8")
+    assert rich.get_payload(decode=True) == html.encode("utf-8")
+    assert [p.get_payload(decode=True) for p in msg.iter_attachments()] == [data]
