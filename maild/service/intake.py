@@ -107,8 +107,8 @@ def _ignore(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
 
 Apply = Callable[[Session, Runtime, Inbound, InboundMessage, Reading], Handled]
 
-# One service function per action of ``core.classify``; each applies it in the caller's
-# transaction and returns the disposition. No action calls another.
+# One service function per route of ``core.classify``; each applies it in the caller's
+# transaction and returns the disposition. No route's function calls another's.
 ROUTES: dict[Route, Apply] = {
     Route.FAIL: _fail,
     Route.DUPLICATE: _duplicate,
@@ -141,8 +141,6 @@ def handle(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage) -> Handle
             unproven.tell(s, rt, msg, row.received_at, decision.unproven)
     if decision.link_case is not None:
         _link(s, decision.link_case, handled, msg.from_addr, row.received_at)
-    if decision.route in (Route.FAIL, Route.DUPLICATE, Route.IGNORE):
-        return handled
     return flood.cap(s, rt, msg.from_addr, row, queued, handled)
 
 
