@@ -37,7 +37,7 @@ class Reading:
     """The facts for ``classify``, and what the routes need beside them."""
 
     facts: Facts
-    new_text: str  # the author's new words (quoted history and signature cut)
+    new_text: str  # the author's new words; "" for mail decided before it is read
     case: Case | None = None
     customer: Customer | None = None  # the sender's own directory entry
     first: Command | None = None
@@ -50,15 +50,15 @@ def read(s: Session, rt: Runtime, msg: Inbound) -> Reading:
     h = rt.settings.helpdesk
     author = bool(msg.from_addr) and any(
         "@" in msg.headers.get(name, "") for name in ("from", "sender"))
-    text = reply_text(msg).strip()
     if not author:
-        return Reading(Facts(has_author=False), text)
+        return Reading(Facts(has_author=False), "")
     earlier = queries.seen_before(s, msg.dedup_key)
     if earlier is not None:
-        return Reading(Facts(has_author=True, duplicate_of=earlier.id), text, earlier=earlier)
+        return Reading(Facts(has_author=True, duplicate_of=earlier.id), "", earlier=earlier)
     reason = screen(msg, frozenset({h.address.lower()}), LOOP_HEADER)
     if reason:
-        return Reading(Facts(has_author=True, auto_generated=reason), text)
+        return Reading(Facts(has_author=True, auto_generated=reason), "")
+    text = reply_text(msg).strip()  # quotes cut only for mail that will be read
     rcpts = trust.recipients(msg.envelope, msg.to, msg.cc, rt.settings.trust.recipient_headers)
     proofs = set(sender_proofs(rt, msg, rcpts))
     ref = find_case(s, rt, msg, rcpts)
