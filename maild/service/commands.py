@@ -51,7 +51,7 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     name = staff_recipient(rt, msg.from_addr).name
     notify_events(s, rt, case, result.events, name, msg.from_addr, msg.message_id)
     if tagged:
-        sent = transcripts.told(s, transcripts.sent_since(s, start))
+        sent = transcripts.told(transcripts.sent_since(s, start))
         transcripts.record(s, case, msg, before, result.case, sent, now)
         transcripts.send(s, rt, msg, case, transcript.lines(commands, seen.new_text, None),
                          True, sent, now)

@@ -26,6 +26,7 @@ from maild.service.notices import (
     queued_so_far,
     staff_recipient,
 )
+from maild.service.reading import customer_of
 
 
 def mark(s: Session) -> int:
@@ -38,12 +39,7 @@ def sent_since(s: Session, start: int) -> list[OutboxMail]:
     return [r for r in queued_so_far(s)[start:] if r.status == "pending"]
 
 
-def _customer_email(s: Session, case: Case) -> str | None:
-    customer = s.get(Customer, case.customer_id) if case.customer_id else None
-    return addresses.key(customer.email) if customer and customer.email else None
-
-
-def told(s: Session, rows: list[OutboxMail]) -> list[dict[str, str]]:
+def told(rows: list[OutboxMail]) -> list[dict[str, str]]:
     """Who got which mail, as stored with the step and shown in the transcript."""
     return [{"email": r.to_addr, "subject": r.subject, "template": r.template} for r in rows]
 
@@ -51,7 +47,7 @@ def told(s: Session, rows: list[OutboxMail]) -> list[dict[str, str]]:
 def send(s: Session, rt: Runtime, msg: Inbound, case: Case, lines: tuple[Line, ...],
          applied: bool, sent: list[dict[str, str]], now: datetime) -> None:
     """Queue the transcript to the staff member, threaded to their mail, in their language."""
-    customer = _customer_email(s, case)
+    customer = customer_of(s, case)
     ctx = base_context(rt, case_context(s, rt, case))
     ctx["transcript"] = {
         "applied": applied,

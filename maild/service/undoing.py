@@ -59,7 +59,7 @@ def take_back(s: Session, rt: Runtime, msg: Inbound, case: Case, commands: Seque
         notice = notify.Notice("undone", who, actor)
         enqueue(s, rt, notice, transcripts.disregard_context(rt, s, case, told["subject"]), now,
                 case=case, in_reply_to=msg.message_id)
-    sent = transcripts.told(s, transcripts.sent_since(s, start))
+    sent = transcripts.told(transcripts.sent_since(s, start))
     transcripts.send(s, rt, msg, case, transcript.lines(commands, new_text, None), True, sent,
                      now)
     return Handled(Disposition.COMMAND, case.id, f"#undo: took back the mail of {step.at}")
