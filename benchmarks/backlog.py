@@ -77,6 +77,7 @@ class Stages:
         notices.render = self.timed("render", notices.render)  # type: ignore[assignment]
         maild.core.mime.build = self.timed("render", maild.core.mime.build)  # type: ignore[assignment]
         daemon.ingest = self.timed("ingest", daemon.ingest)  # type: ignore[assignment]
+        daemon.ingest_batch = self.timed("ingest", daemon.ingest_batch)  # type: ignore[assignment]
 
     def table(self, total_cpu: float, send_cpu: float, messages: int) -> str:
         ingest = self.cpu["ingest"]

@@ -69,7 +69,9 @@ _REFS = "maild.refs"  # Message-IDs added in this session, flushed or not
 
 
 @sa.event.listens_for(Session, "after_rollback")
-def _forget_refs(session: Session) -> None:
+def forget_refs(session: Session) -> None:
+    """Forget the refs added so far (called after a rollback, also to a savepoint): the
+    look-up in ``remember_ref`` then asks the session, which knows what survived."""
     session.info.pop(_REFS, None)
 
 
