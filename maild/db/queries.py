@@ -13,6 +13,7 @@ from maild.core import addresses
 from maild.core.cases import CaseView
 from maild.core.values import OPEN_STATUSES, Status
 from maild.db.models import Case, Customer, InboundMessage, LogEntry, MessageRef, OutboxMail
+from maild.db.search import stale as search_index_stale
 
 
 class Recorded(NamedTuple):
@@ -34,6 +35,15 @@ def recorded_source(s: Session, source: str) -> Recorded | None:
     Columns only: loading the row would load its raw bytes too."""
     row = s.exec(select(*_RECORDED).where(InboundMessage.source == source)).first()
     return Recorded(*row) if row else None
+
+
+def recorded_sources(s: Session, sources: Sequence[str]) -> dict[str, Recorded]:
+    """``recorded_source`` for several slots in one query (a batch of the drain)."""
+    if not sources:
+        return {}
+    rows = s.exec(select(col(InboundMessage.source), *_RECORDED)
+                  .where(col(InboundMessage.source).in_(list(sources))))
+    return {source: Recorded(*rest) for source, *rest in rows if source is not None}
 
 
 def seen_before(s: Session, dedup_key: str) -> Recorded | None:
@@ -91,7 +101,13 @@ def remember_ref(s: Session, message_id: str | None, case_id: int, new: bool = F
             if s.get(MessageRef, message_id) is not None:
                 return
     added.add(message_id)
-    s.add(MessageRef(message_id=message_id, case_id=case_id))
+    # a Core insert, written at once: no ORM object, no unit of work (the case row is
+    # already written: it has its id)
+    s.connection().execute(_REF_INSERT, {"message_id": message_id, "case_id": case_id})
+
+
+_REF_INSERT = sa.insert(MessageRef.__table__)  # type: ignore[attr-defined]
+_LOG_INSERT = sa.insert(LogEntry.__table__)  # type: ignore[attr-defined]
 
 
 def customer_by_email(s: Session, email: str) -> Customer | None:
@@ -125,12 +141,34 @@ def engineer_loads(s: Session,
 
 
 def add_log(s: Session, case_id: int, at: datetime, author: str, kind: str, text: str) -> None:
-    s.add(LogEntry(case_id=case_id, at=at, author=author, kind=kind, text=text))
+    """One line on the case's log: a Core insert, written at once in ``s``'s transaction
+    (the ORM's unit of work cost several times the insert itself); the case's search
+    index row is rewritten before the commit, as for any change the ORM flushes."""
+    s.connection().execute(_LOG_INSERT, {"case_id": case_id, "at": at, "author": author,
+                                         "kind": kind, "text": text})
+    search_index_stale(s, case_id)
 
 
 def case_log(s: Session, case_id: int) -> list[LogEntry]:
     return list(s.exec(select(LogEntry).where(LogEntry.case_id == case_id)
                        .order_by(col(LogEntry.at), col(LogEntry.id))))
+
+
+class LogLine(NamedTuple):
+    at: datetime
+    author: str
+    kind: str
+    text: str
+
+
+_LOG_LINES = (sa.select(LogEntry.at, LogEntry.author, LogEntry.kind, LogEntry.text)
+              .where(col(LogEntry.case_id) == sa.bindparam("case_id"))
+              .order_by(col(LogEntry.at), col(LogEntry.id)))
+
+
+def case_log_lines(s: Session, case_id: int) -> list[LogLine]:
+    """``case_log`` as plain rows (what templates show), without building ORM objects."""
+    return [LogLine(*row) for row in s.execute(_LOG_LINES, {"case_id": case_id})]
 
 
 def view_of(case: Case) -> CaseView:

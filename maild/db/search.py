@@ -88,6 +88,12 @@ def _after_flush(session: Session, _context: Any) -> None:
         session.info.setdefault(_DIRTY, set()).update(ids)
 
 
+def stale(session: Session, case_id: int) -> None:
+    """Mark a case's index row for rewriting before the commit (a change made with a Core
+    statement, which the flush hook does not see)."""
+    session.info.setdefault(_DIRTY, set()).add(case_id)
+
+
 def reindex_pending(session: Session) -> None:
     """Flush, and bring the index rows of the cases changed so far up to date."""
     session.flush()
@@ -98,6 +104,10 @@ def reindex_pending(session: Session) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
+    """At the real commit only: a savepoint's release (a batch commits one per message)
+    leaves the rewrite to the commit of the whole, so a case is indexed once."""
+    if session.in_nested_transaction():
+        return
     reindex_pending(session)  # the commit's own flush comes after this hook: flush now
 
 

@@ -169,12 +169,14 @@ def _ingest(rt: Runtime, raw: bytes, now: datetime, source: str | None) -> Inges
 
 
 def _ingest_in(s: Session, rt: Runtime, raw: bytes, now: datetime, source: str | None,
-               wait: bool = True) -> tuple[IngestResult, InboundMessage | None]:
+               wait: bool = True, looked: bool = False
+               ) -> tuple[IngestResult, InboundMessage | None]:
     """One message in the caller's transaction: the result, and the new row (None when
     the slot was recorded before). ``wait=False``: raise ``_Busy`` instead of waiting for
     another transaction deciding the same Message-ID (a batch holds its locks longer, and
-    two batches waiting for each other would deadlock)."""
-    if source is not None:
+    two batches waiting for each other would deadlock). ``looked``: the caller found the
+    slot not recorded, in this transaction."""
+    if source is not None and not looked:
         done = queries.recorded_source(s, source)
         if done is not None:
             return IngestResult(Disposition(done.disposition), done.id, done.case_id,
@@ -278,9 +280,14 @@ def _ingest_batch(rt: Runtime, items: Sequence[Item], clock: Callable[[], dateti
     rows: list[InboundMessage] = []
     with transaction(rt.engine) as s:
         begin_write(s)  # before the first savepoint
+        recorded = queries.recorded_sources(s, [x for _raw, x in items if x is not None])
         for raw, source in items:
             if results and stop():
                 break
+            if source is not None and (done := recorded.get(source)) is not None:
+                results.append(IngestResult(Disposition(done.disposition), done.id,
+                                            done.case_id, done.reason, already_recorded=True))
+                continue
             result, row = _one_of_batch(s, rt, raw, clock(), source)
             results.append(result)
             if row is not None:
@@ -305,7 +312,8 @@ def _one_of_batch(s: Session, rt: Runtime, raw: bytes, now: datetime, source: st
     for attempt in range(CONFLICT_RETRIES):
         try:
             with s.begin_nested():
-                return _ingest_in(s, rt, raw, now, source, wait=False)
+                return _ingest_in(s, rt, raw, now, source, wait=False,
+                                  looked=attempt == 0)
         except _Busy:
             _after_savepoint_rollback(s)
             return None, None

@@ -111,7 +111,7 @@ def case_context(s: Session, rt: Runtime, case: Case) -> dict[str, Any]:
         "created_at": case.created_at.astimezone(tz),
         "follows": _follows(s, case.follows_id),
         "log": [{"at": e.at.astimezone(tz), "author": e.author, "kind": e.kind, "text": e.text}
-                for e in queries.case_log(s, case.id)],
+                for e in queries.case_log_lines(s, case.id)],
     }
 
 
