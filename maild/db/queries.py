@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -41,8 +41,8 @@ def recorded_sources(s: Session, sources: Sequence[str]) -> dict[str, Recorded]:
     """``recorded_source`` for several slots in one query (a batch of the drain)."""
     if not sources:
         return {}
-    rows = s.exec(select(col(InboundMessage.source), *_RECORDED)
-                  .where(col(InboundMessage.source).in_(list(sources))))
+    columns: list[Any] = [col(InboundMessage.source), *_RECORDED]
+    rows = s.execute(sa.select(*columns).where(col(InboundMessage.source).in_(list(sources))))
     return {source: Recorded(*rest) for source, *rest in rows if source is not None}
 
 
@@ -161,7 +161,8 @@ class LogLine(NamedTuple):
     text: str
 
 
-_LOG_LINES = (sa.select(LogEntry.at, LogEntry.author, LogEntry.kind, LogEntry.text)
+_LOG_LINES = (sa.select(col(LogEntry.at), col(LogEntry.author), col(LogEntry.kind),
+                        col(LogEntry.text))
               .where(col(LogEntry.case_id) == sa.bindparam("case_id"))
               .order_by(col(LogEntry.at), col(LogEntry.id)))
 
