@@ -26,9 +26,9 @@ import asyncio
 import logging
 import os
 import resource
-import subprocess
 import signal
 import smtplib
+import subprocess
 import sys
 import tempfile
 import threading
