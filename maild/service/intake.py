@@ -249,10 +249,14 @@ def ingest_batch(rt: Runtime, items: Sequence[Item], clock: Callable[[], datetim
     commit with it. What the batch saves is a commit, its flush and its search
     index pass per message, and the reads the session keeps (customers, cases,
     refs) between messages. The result list follows ``items``; it is shorter
-    when ``stop()`` turned true (asked before each message but the first); an
-    entry is None when another replica holds what the message needs (PostgreSQL:
-    its Message-ID being decided, a lock cycle): it is not recorded and is to be
-    looked at again later.
+    when ``stop()`` turned true (asked before each message but the first).
+
+    PostgreSQL, replicas: a message whose Message-ID another transaction is
+    deciding, or that meets a lock cycle (deadlock detected), is not waited for
+    inside the batch (two batches waiting for each other's locks would stall):
+    it rolls back to its savepoint and is ingested alone, by ``ingest``, once the
+    batch has committed and holds nothing. Its entry is None only when that too
+    met the database unavailable: not recorded, to be looked at again later.
 
     Raises only ``TransientError`` (the database unavailable; nothing of the
     batch is committed). Any other error outside a message's savepoint (the
@@ -278,6 +282,7 @@ def _ingest_batch(rt: Runtime, items: Sequence[Item], clock: Callable[[], dateti
                   stop: Callable[[], bool]) -> list[IngestResult | None]:
     results: list[IngestResult | None] = []
     rows: list[InboundMessage] = []
+    later: list[int] = []  # positions met by another transaction's locks
     with transaction(rt.engine) as s:
         begin_write(s)  # before the first savepoint
         recorded = queries.recorded_sources(s, [x for _raw, x in items if x is not None])
@@ -289,11 +294,19 @@ def _ingest_batch(rt: Runtime, items: Sequence[Item], clock: Callable[[], dateti
                                             done.case_id, done.reason, already_recorded=True))
                 continue
             result, row = _one_of_batch(s, rt, raw, clock(), source)
+            if result is None:
+                later.append(len(results))
             results.append(result)
             if row is not None:
                 rows.append(row)
     for row in rows:
         _log_done(row)
+    for i in later:  # the batch holds no lock now: these wait for the others' at most
+        raw, source = items[i]
+        try:
+            results[i] = ingest(rt, raw, clock(), source)
+        except TransientError as exc:
+            log.warning("message left for the next look: source=%s: %s", source, exc)
     return results
 
 
