@@ -88,12 +88,6 @@ def _after_flush(session: Session, _context: Any) -> None:
         session.info.setdefault(_DIRTY, set()).update(ids)
 
 
-def stale(session: Session, case_id: int) -> None:
-    """Mark a case's index row for rewriting before the commit (a change made with a Core
-    statement, which the flush hook does not see)."""
-    session.info.setdefault(_DIRTY, set()).add(case_id)
-
-
 def reindex_pending(session: Session) -> None:
     """Flush, and bring the index rows of the cases changed so far up to date."""
     session.flush()
