@@ -49,7 +49,7 @@ _DIGITS_ZH = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 _UNIT = r"(?:分|星|颗星|顆星|stars?|points?|pts?|/\s*5|out\s+of\s+5|of\s+5)"
 _LABEL = (r"(?:score|rating|rate|评分|打分|分数|评价|满意度|得分|評分|score\s+given)")
 _COMMENT_LABEL = re.compile(
-    r"^\s*(?:comments?|remarks?|feedback|notes?|评论|意见|建议|备注|评价|留言|说明)\s*[:=]\s*",
+    r"^\s*(?:comments?|remarks?|feedback|notes?|评论|意见|建议|备注|评价|留言|说明)\s*[:=：]\s*",
     re.IGNORECASE)
 # Where a score may stand, most explicit first; each pattern's group 1 is the score.
 _PATTERNS = (
@@ -92,13 +92,16 @@ def parse_answer(body: str) -> Answer | None:
 
     The quoted survey is cut first (``core.quoting``; harmless on text already cut),
     so the question's own "1-5" is never read as the answer."""
-    text = unicodedata.normalize("NFKC", split_reply(body)[0]).strip()
+    own = split_reply(body)[0].strip()
+    text = unicodedata.normalize("NFKC", own)
     found = _score(text)
     if found is None:
         return None
     score, (start, end) = found
+    if len(own) == len(text):  # the comment in the customer's own characters (，not ,)
+        text = own
     rest = (text[:start].rstrip() + "\n" + text[end:].lstrip(_TRIM)).strip()
     lines = [_COMMENT_LABEL.sub("", line).strip() for line in rest.splitlines()]
-    label = re.compile(rf"^\s*{_LABEL}\s*[:=]?\s*$", re.IGNORECASE)
+    label = re.compile(rf"^\s*{_LABEL}\s*[:=：]?\s*$", re.IGNORECASE)
     comment = "\n".join(line for line in lines if line and not label.match(line))
-    return Answer(score, comment.strip(_TRIM))
+    return Answer(score, comment.lstrip(_TRIM).rstrip(" \t\r\n-–—,，:：;；|/"))
