@@ -20,6 +20,7 @@ KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
                   "disrespectful", "unprofessional", "态度", "不礼貌", "没礼貌", "粗鲁", "骂",
                   "不耐烦", "服务差", "恶劣", "冷漠", "傲慢")),
     ("timeliness", ("timeliness", "late", "delay", "delayed", "no-show", "never came",
+                    "nobody came", "no one came", "didn't show",
                     "did not come", "didn't come", "waited", "waiting", "slow", "overdue",
                     "超时", "迟到", "延误", "拖延", "太慢", "没来", "未到", "不来", "等了",
                     "不及时", "及时")),

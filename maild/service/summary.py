@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from maild.core import notify
 from maild.core.quality import per_engineer
-from maild.core.report import Period, previous_month
+from maild.core.report import Period, month_period, previous_month
 from maild.db.models import Case, Complaint, ReportRun, Survey
 from maild.db.session import transaction
 from maild.runtime import Runtime
@@ -71,6 +71,12 @@ def summary_context(rt: Runtime, period: Period) -> dict[str, Any]:
         "low": [{"case_id": v.case_id, "score": v.score, "engineer": name(v.engineer),
                  "comment": v.comment} for v in low],
     }
+
+
+def month_of(moment: datetime, tz: Any) -> Period:
+    """The local month ``moment`` falls in."""
+    local = moment.astimezone(tz)
+    return month_period(local.year, local.month, tz)
 
 
 def send(rt: Runtime, period: Period, now: datetime, force: bool = False) -> bool:
