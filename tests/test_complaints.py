@@ -280,7 +280,7 @@ def test_supervisors_monthly_summary_once(maild: Maild, dovecot: Dovecot,
                                           smtp_sink: SmtpSink) -> None:
     desk = Desk(maild, dovecot, smtp_sink)
     maild.add_customer(CUSTOMER, "Wang Fang", company="上海分公司")
-    case_id, engineer = desk.open_case(CUSTOMER, "Printer jams", "It jams")
+    case_id, _ = desk.open_case(CUSTOMER, "Printer jams", "It jams")
     desk.answer(CUSTOMER, "complaint: nobody came all day", template="ack")
     tz = maild.rt.settings.helpdesk.tz
     month = summary.month_of(utcnow(), tz)

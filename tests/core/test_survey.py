@@ -48,7 +48,7 @@ On Tue, Dec 1, 2026 at 10:00 AM IT Helpdesk <helpdesk@corp.example> wrote:
 > {QUOTED_SURVEY}
 > (5 = very satisfied, 1 = very dissatisfied)
 """
-FOXMAIL = f"""2分，工程师迟到了一个多小时
+FOXMAIL = """2分，工程师迟到了一个多小时
 
 ------------------ 原始邮件 ------------------
 发件人: "IT Helpdesk"<helpdesk@corp.example>;
@@ -74,7 +74,8 @@ NETEASE = """评分：3
     ("三分，一般般", Answer(3, "一般般")),
     ("非常满意！", Answer(5, "")),
     ("不满意，修了三次才好", Answer(2, "修了三次才好")),
-    ("Score: 2\nComment: the engineer never called back", Answer(2, "the engineer never called back")),
+    ("Score: 2\nComment: the engineer never called back",
+     Answer(2, "the engineer never called back")),
     ("I'd give it 4/5, fast but noisy", Answer(4, "I'd give it\nfast but noisy")),
     ("3 stars", Answer(3, "")),
     ("★★★★☆ nice", Answer(4, "☆ nice")),
