@@ -121,6 +121,10 @@ def test_customer_complaint_supervisor_reassigns_and_closes(maild: Maild, doveco
     assert rows[0]["case_id"] == case_id and rows[0]["engineer"] == first
     out = maild_cli("complaints", "list", "--status", "open", "--json", config=maild.config)
     assert json.loads(out.stdout) == []
+    out = maild_cli("complaints", "list", config=maild.config)
+    assert out.returncode == 0 and "quality" in out.stdout.decode()
+    assert maild_cli("complaints", "list", "--status", "open",
+                     config=maild.config).returncode == 1  # none found
 
 
 def test_chinese_complaint_and_an_operators_phone_complaint(maild: Maild, dovecot: Dovecot,
