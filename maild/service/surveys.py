@@ -40,35 +40,45 @@ def pending(s: Session, case_id: int) -> Survey | None:
                   .where(col(Survey.answered_at).is_(None))).first()
 
 
-def _candidates(rt: Runtime, now: datetime) -> list[int]:
-    due = now - timedelta(hours=rt.settings.survey.after_hours)
+def _candidates(rt: Runtime, now: datetime) -> list[tuple[int, str]]:
+    """(case, why) for each closed case in the window, not asked yet, that is chosen: one
+    read, so that the cases the sample leaves out cost no transaction of their own."""
+    cfg = rt.settings.survey
+    due = now - timedelta(hours=cfg.after_hours)
     asked = sa.select(col(Survey.case_id)).where(col(Survey.case_id) == col(Case.id)).exists()
+    complained = sa.select(col(Complaint.id)).where(
+        col(Complaint.case_id) == col(Case.id)).exists()
+    q = (sa.select(col(Case.id), col(Customer.vip), complained)
+         .join(Customer, col(Customer.id) == col(Case.customer_id))
+         .where(col(Case.status) == "closed", col(Case.closed_at) <= due,
+                col(Case.closed_at) > due - WINDOW, col(Customer.email).is_not(None), ~asked)
+         .order_by(col(Case.id)))
     with transaction(rt.engine) as s:
-        return [i for i in s.exec(select(Case.id).where(Case.status == "closed")
-                                  .where(col(Case.closed_at) <= due)
-                                  .where(col(Case.closed_at) > due - WINDOW)
-                                  .where(~asked).order_by(col(Case.id))) if i is not None]
+        rows = list(s.connection().execute(q))
+    out: list[tuple[int, str]] = []
+    for case_id, vip, had_complaint in rows:
+        why = chosen(case_id or 0, rt.settings.helpdesk.secret, cfg.sample, vip=bool(vip),
+                     ask_vips=cfg.vip, complained=bool(had_complaint))
+        if why is not None and case_id is not None:
+            out.append((case_id, why))
+    return out
 
 
 def send_due(rt: Runtime, now: datetime) -> int:
     """Ask every chosen case whose survey is due; returns how many were asked."""
-    return each(_candidates(rt, now), lambda case_id: _ask(rt, case_id, now), "survey of case")
+    return each(_candidates(rt, now), lambda pick: _ask(rt, pick[0], pick[1], now),
+                "survey of case")
 
 
-def _ask(rt: Runtime, case_id: int, now: datetime) -> bool:
-    cfg = rt.settings.survey
+def _ask(rt: Runtime, case_id: int, why: str, now: datetime) -> bool:
+    """Claim the case's survey and queue the mail, in one transaction; False: another
+    replica asked first, or the case is no longer closed."""
     try:
         with transaction(rt.engine) as s:
             case = queries.get_case(s, case_id)
             customer = s.get(Customer, case.customer_id) if case and case.customer_id else None
             if case is None or case.status != "closed" or customer is None \
                     or not customer.email:
-                return False
-            complained = s.exec(select(Complaint.id)
-                                .where(Complaint.case_id == case_id)).first() is not None
-            why = chosen(case_id, rt.settings.helpdesk.secret, cfg.sample, vip=customer.vip,
-                         ask_vips=cfg.vip, complained=complained)
-            if why is None:
                 return False
             s.add(Survey(case_id=case_id, engineer=case.engineer_email, reason=why,
                          sent_at=now))
