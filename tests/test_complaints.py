@@ -284,7 +284,7 @@ def test_supervisors_monthly_summary_once(maild: Maild, dovecot: Dovecot,
                                           smtp_sink: SmtpSink) -> None:
     desk = Desk(maild, dovecot, smtp_sink)
     maild.add_customer(CUSTOMER, "Wang Fang", company="上海分公司")
-    case_id, _ = desk.open_case(CUSTOMER, "Printer jams", "It jams")
+    case_id, engineer = desk.open_case(CUSTOMER, "Printer jams", "It jams")
     desk.answer(CUSTOMER, "complaint: nobody came all day", template="ack")
     tz = maild.rt.settings.helpdesk.tz
     month = summary.month_of(utcnow(), tz)
@@ -301,3 +301,9 @@ def test_supervisors_monthly_summary_once(maild: Maild, dovecot: Dovecot,
     html = parsed(mail).get_body(preferencelist=("html",))
     assert html is not None and "nobody came" in str(html.get_content())
     assert not [o for o in outbox(maild, "complaint_summary") if o.to_addr != SUPERVISOR]
+    # the managers' report of the month counts the complaint against the engineer
+    out = maild_cli("report", "monthly", "--month", month.label, "--json", config=maild.config)
+    assert out.returncode == 0, out.stderr
+    quality = json.loads(out.stdout)["quality"]
+    assert [(q["engineer"], q["complaints"], q["surveys"], q["mean_score"]) for q in quality] == [
+        (engineer, 1, 0, None)]

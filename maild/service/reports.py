@@ -323,7 +323,8 @@ def quality_rows(rt: Runtime, report: Report) -> list[dict[str, Any]]:
         rows.append({"engineer": email, "name": who.get(email, email),
                      "complaints": q.complaints, "surveys": q.surveys, "answered": q.answered,
                      "rate": f"{100 * rate:.0f}%" if rate is not None else "-",
-                     "mean": f"{q.mean_score:.1f}" if q.mean_score is not None else "-"})
+                     "mean": f"{q.mean_score:.1f}" if q.mean_score is not None else "-",
+                     "mean_score": q.mean_score})
     return rows
 
 
