@@ -285,9 +285,10 @@ def test_supervisors_monthly_summary_once(maild: Maild, dovecot: Dovecot,
     desk = Desk(maild, dovecot, smtp_sink)
     maild.add_customer(CUSTOMER, "Wang Fang", company="上海分公司")
     case_id, engineer = desk.open_case(CUSTOMER, "Printer jams", "It jams")
-    desk.answer(CUSTOMER, "complaint: nobody came all day", template="ack")
     tz = maild.rt.settings.helpdesk.tz
     month = summary.month_of(utcnow(), tz)
+    assert not summary.send(maild.rt, month, utcnow())  # nothing to tell: no mail, no claim
+    desk.answer(CUSTOMER, "complaint: nobody came all day", template="ack")
     assert summary.send(maild.rt, month, utcnow())
     assert not summary.send(maild.rt, month, utcnow())  # claimed: once per month
     with Session(maild.rt.engine) as s:

@@ -80,12 +80,16 @@ def month_of(moment: datetime, tz: Any) -> Period:
 
 
 def send(rt: Runtime, period: Period, now: datetime, force: bool = False) -> bool:
-    """Queue the summary of ``period`` to the supervisors once; False if already sent."""
+    """Queue the summary of ``period`` to the supervisors once; False if already sent, or
+    if the month had no complaint and no survey and none is open (a mail saying "nothing"
+    every month teaches people to skip it)."""
     to = rt.rules.supervisors()
     if not to:
         return False
     ctx = base_context(rt, None)
-    ctx["summary"] = summary_context(rt, period)
+    ctx["summary"] = found = summary_context(rt, period)
+    if not (found["opened"] or found["closed"] or found["open_now"] or found["surveys"]):
+        return False  # nothing to tell: no mail (and no claim, should something come late)
     try:
         with transaction(rt.engine) as s:
             if not force:
