@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import threading
 from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
 
 from maildenv import Maild, new_mail, outbox, parsed, reply_to, text_of, write_config
@@ -34,6 +36,20 @@ def all_to(sink: SmtpSink, addr: str) -> list[bytes]:
 
 def subject(raw: bytes) -> str:
     return str(parsed(raw)["Subject"])
+
+
+def gb18030_reply(raw: bytes, sender: str, text: str) -> bytes:
+    """A reply as a Chinese mail client sends it: GB18030, the survey quoted QQ-style."""
+    got = parsed(raw)
+    msg = EmailMessage()
+    msg["From"], msg["To"] = sender, str(got["Reply-To"])
+    msg["Subject"] = "回复：" + str(got["Subject"])
+    msg["Message-ID"] = make_msgid(domain=sender.split("@")[1])
+    msg["In-Reply-To"] = msg["References"] = got["Message-ID"]
+    msg.set_content(f"{text}\n\n------------------ 原始邮件 ------------------\n"
+                    f"发件人: \"IT Helpdesk\"<helpdesk@corp.example>;\n"
+                    f"主题: {got['Subject']}\n\n{text_of(raw)}", charset="gb18030")
+    return msg.as_bytes()
 
 
 def surveyed(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink, sample: float = 1.0) -> Maild:
@@ -209,7 +225,9 @@ def test_survey_once_answered_in_chinese_low_score_alerts(tmp_path: Path, doveco
     desk.mail(new_mail(ZH_CUSTOMER, f"Re: [Case #{case_id}] 服务回访", "5分 非常满意"),
               "attacker@evil.example")
     assert m.case(case_id)["survey"]["score"] is None
-    desk.answer(ZH_CUSTOMER, "2分，太慢了，等了一上午", template="survey")
+    raw = gb18030_reply(desk.last(ZH_CUSTOMER, "survey"), ZH_CUSTOMER, "2分，太慢了，等了一上午")
+    assert b"charset=\"gb18030\"" in raw
+    desk.mail(raw, ZH_CUSTOMER)
     case = m.case(case_id)
     assert case["survey"]["score"] == 2 and case["survey"]["comment"] == "太慢了，等了一上午"
     assert case["survey"]["answered_at"] is not None
