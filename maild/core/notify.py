@@ -18,6 +18,7 @@ ENGINEER = "engineer"
 OLD_ENGINEER = "old_engineer"
 OPERATORS = "operators"
 INCIDENT_MANAGER = "incident_manager"
+VENDOR = "vendor"  # the outside vendor a case is with (its line 3): not staff, no staff mail
 
 # Events whose note the customer may read (REFERENCE §4): the resolution they confirm, the
 # reason a case is invalid and #reply text. Every other note (#inprogress, #close, #reopen)
@@ -30,14 +31,15 @@ PLAN: Mapping[str, tuple[tuple[str, str], ...]] = {
     "unassigned": (("ack", CUSTOMER), ("unassigned", OPERATORS)),
     "in_progress": (("status", CUSTOMER),),
     "resolved": (("resolved", CUSTOMER),),
-    "closed": (("closed", CUSTOMER), ("closed", ENGINEER)),
+    "closed": (("closed", CUSTOMER), ("closed", ENGINEER), ("closed", VENDOR)),
     "invalid": (("status", CUSTOMER),),
     "staff_reply": (("staff_reply", CUSTOMER),),
     "assigned": (("dispatch", ENGINEER), ("reassigned", OLD_ENGINEER)),
     "rejected": (("unassigned", OPERATORS),),
     "escalated": (("escalation", INCIDENT_MANAGER),),
-    "reopened": (("reopened", ENGINEER),),
-    "customer_reply": (("customer_reply", ENGINEER),),
+    "escalated_up": (("dispatch", ENGINEER), ("vendor_case", VENDOR)),
+    "reopened": (("reopened", ENGINEER), ("vendor_case", VENDOR)),
+    "customer_reply": (("customer_reply", ENGINEER), ("customer_reply", VENDOR)),
 }
 
 

@@ -49,6 +49,7 @@ class Role(StrEnum):
     OPERATOR = "operator"
     MANAGER = "manager"
     INCIDENT_MANAGER = "incident_manager"
+    VENDOR = "vendor"  # an outside support line (rules/lines.toml): never staff
 
 
 STAFF_ROLES = frozenset({Role.ENGINEER, Role.OPERATOR, Role.MANAGER, Role.INCIDENT_MANAGER})
