@@ -128,13 +128,6 @@ class RuleSet:
     calendar: sla.Calendar = field(default_factory=lambda: sla.Calendar(ZoneInfo("UTC")))
     matrix: Mapping[tuple[str, str], str] = field(default_factory=lambda: dict(sla.DEFAULT_MATRIX))
 
-    def calendar_for(self, priority: str) -> sla.Calendar:
-        """The clock a priority's targets run on: business hours, or 24x7 if so configured."""
-        target = self.priorities.get(priority)
-        if target is not None and target.round_the_clock:
-            return replace(self.calendar, always=True)
-        return self.calendar
-
     def type_rule(self, name: str | None) -> TypeRule | None:
         return next((t for t in self.types if t.name == name), None) if name else None
 

@@ -10,7 +10,7 @@ from maild.core.values import Command, Disposition, Inbound, Role
 from maild.db import queries, search
 from maild.db.models import InboundMessage
 from maild.runtime import Runtime
-from maild.service import transcripts, undoing
+from maild.service import lines, transcripts, undoing
 from maild.service.notices import base_context, enqueue, staff_recipient
 from maild.service.opening import Handled, keep_attachments, language_of, notify_events, write_log
 from maild.service.reading import Reading
@@ -33,7 +33,7 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     if any(c.tag == transcript.UNDO for c in commands):
         return undoing.take_back(s, rt, msg, case, commands, seen.new_text, now)
     engineers = {p.email: p.name for p in rt.rules.with_role(Role.ENGINEER)}
-    actor = cases.Actor(msg.from_addr, role, engineers)
+    actor = cases.Actor(msg.from_addr, role, engineers, lines.desk(s, rt))
     before = queries.view_of(case)
     result = cases.apply(before, commands, actor, now)
     if isinstance(result, cases.Refusal):
@@ -41,10 +41,11 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
                          False, [], now)
         return Handled(Disposition.REJECTED, case.id, result.reason)
     start = transcripts.mark(s)
-    old_priority = case.priority
+    old_clock = (case.priority, case.type, case.kind)
     queries.store_view(case, result.case, now)
-    if case.priority != old_priority:
-        set_deadlines(rt, case)  # the targets of the new priority, from the case's opening
+    if (case.priority, case.type, case.kind) != old_clock:
+        set_deadlines(rt, case)  # the targets of the new priority, kind or type, from opening
+    lines.moved(s, rt, case, before, now)
     write_log(s, case.id, now, msg.from_addr, result.log)
     keep_attachments(s, rt, msg, case, row)
     queries.remember_ref(s, msg.message_id, case.id)
