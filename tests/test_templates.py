@@ -64,6 +64,9 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         "engineer_name": "Li Lei",
         "engineer_email": "li.lei@corp.example",
         "site_name": "Shanghai Branch",
+        "kind": "request", "type_description": "Printer, copier or scanner fault",
+        "line": 3 if name in ("vendor_case", "dispatch") else 1,
+        "line_name": "PrintCo <vendor> 打印机厂商",
         "follows": {"id": 3, "subject": f"Old {SCRIPT}", "resolution": RESOLUTION}
         if name in ("ack", "dispatch") else None,
         "created_at": datetime(2026, 11, 22, 8, 0),
