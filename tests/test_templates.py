@@ -26,7 +26,7 @@ LABELS = {
     "zh": ("新建", "已派单", "处理中", "已解决", "已关闭", "无效"),
 }
 ALL_TAGS = ("#inprogress", "#resolve", "#log", "#reply", "#assign", "#priority", "#type",
-            "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb", "#undo", "#search",
+            "#kind", "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb", "#undo", "#search",
             "#help")
 
 SCRIPT = "<script>alert(1)</script>"
@@ -160,7 +160,9 @@ def sample_report() -> dict[str, Any]:
                          created_at=start + timedelta(hours=1), dispatched_at=start + timedelta(
                              hours=2) if who else None, resolved_at=done, closed_at=None,
                          rating=5 if n == 1 else None, reopened=0, escalated=False,
-                         response_breached=False, resolution_breached=n == 2)
+                         response_breached=False, resolution_breached=n == 2,
+                         kind="request" if n == 3 else "incident", line=2 if n == 3 else 1,
+                         path=(1, 2) if n == 3 else (1,))
 
     cases = [facts(1, "li.lei@corp.example", 1.5), facts(2, "li.lei@corp.example", 3),
              facts(3, "han.meimei@corp.example", 0.5), facts(4, None, None)]

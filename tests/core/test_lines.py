@@ -137,3 +137,33 @@ def test_assign_puts_the_case_on_the_assignees_line() -> None:
     to2 = cases.apply(_case(), [Command("assign", "Wang", 1)],
                       _by("boss@corp.example", Role.MANAGER), NOW)
     assert isinstance(to2, cases.Outcome) and to2.case.line == 2
+
+
+def _facts(n: int, kind: str, line: int, path: tuple[int, ...], resolved: bool,
+           breached: bool = False, created: datetime = NOW) -> object:
+    from maild.core.report import CaseFacts
+    return CaseFacts(id=n, engineer=LI, type="printer", status="resolved" if resolved else
+                     "in_progress", created_at=created, dispatched_at=created,
+                     resolved_at=created + timedelta(hours=3) if resolved else None,
+                     closed_at=None, rating=None, reopened=0, escalated=len(path) > 1,
+                     response_breached=False, resolution_breached=breached, kind=kind,
+                     line=line, path=path)
+
+
+def test_reports_split_by_kind_and_by_line() -> None:
+    """Handled: cases each line had; escalated: passed up from it; resolved: at that line."""
+    from zoneinfo import ZoneInfo
+
+    from maild.core.report import KindRow, LineRow, build_report, day_period
+    from maild.core.sla import Calendar
+
+    tz = ZoneInfo("Asia/Shanghai")
+    period = day_period(NOW.astimezone(tz).date(), tz)
+    cases = [_facts(1, "incident", 1, (1,), True),
+             _facts(2, "incident", 2, (1, 2), True, breached=True),
+             _facts(3, "request", 3, (1, 2, 3), True),
+             _facts(4, "incident", 2, (1, 2), False),
+             _facts(5, "request", 1, (1,), False, created=NOW - timedelta(days=9))]  # backlog
+    report = build_report(period, cases, [LI], Calendar(tz, always=True))
+    assert report.by_kind == (KindRow("incident", 3, 2, 1, 1), KindRow("request", 1, 1, 1, 0))
+    assert report.by_line == (LineRow(1, 4, 3, 1), LineRow(2, 3, 1, 1), LineRow(3, 1, 0, 1))
