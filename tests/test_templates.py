@@ -26,8 +26,8 @@ LABELS = {
     "zh": ("新建", "已派单", "处理中", "已解决", "已关闭", "无效"),
 }
 ALL_TAGS = ("#inprogress", "#resolve", "#log", "#reply", "#assign", "#priority", "#type",
-            "#kind", "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb", "#undo", "#search",
-            "#help")
+            "#kind", "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb", "#undo",
+            "#search", "#help")
 
 SCRIPT = "<script>alert(1)</script>"
 DESCRIPTION = (

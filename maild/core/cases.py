@@ -310,7 +310,8 @@ def _kind(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome 
     kind = parse_kind(cmd.arg)
     if kind is None:
         return Refusal(f"#kind: {cmd.arg!r} is not a kind (use incident or request)",
-                       cmd.line, cmd.tag, f"#kind：{cmd.arg!r} 不是类别（请用 incident 或 request）")
+                       cmd.line, cmd.tag,
+                       f"#kind：{cmd.arg!r} 不是类别（请用 incident 或 request）")
     return Outcome(replace(case, kind=kind), (("kind", f"{case.kind} → {kind}"),))
 
 
