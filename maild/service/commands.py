@@ -75,7 +75,9 @@ def answer_help(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     The role is the From address's claim, unproven: the answer is help text and goes to
     that address, so a forged From learns only what the guides already say."""
     ctx = base_context(rt, None)
-    ctx["role"] = (seen.facts.role or Role.CUSTOMER).value  # a claim: help text only
+    role = seen.facts.role or Role.CUSTOMER
+    # a claim: help text only; a vendor's tags are in its case mail, it has no others here
+    ctx["role"] = (Role.CUSTOMER if role == Role.VENDOR else role).value
     enqueue(s, rt, notify.Notice("help", _asker(rt, msg)), ctx, row.received_at,
             in_reply_to=msg.message_id)
     return Handled(Disposition.COMMAND, None, "#help answered")
