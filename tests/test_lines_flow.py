@@ -178,6 +178,27 @@ def test_no_line_above_goes_to_the_incident_manager(maild: Maild, dovecot: Dovec
     assert "AD is down" in text_of(to(smtp_sink, IM)[-1])
 
 
+def test_undo_takes_an_escalation_back(maild: Maild, dovecot: Dovecot,
+                                        smtp_sink: SmtpSink) -> None:
+    maild.add_customer(CUSTOMER, "王芳", company="上海分公司")
+    dovecot.deliver(new_mail(CUSTOMER, "Network down", "No network on floor 2"),
+                    mail_from=CUSTOMER)
+    run_at(maild, at(16, 10))
+    first = maild.case(1)["engineer"]["email"]
+    dovecot.deliver(reply_to(to(smtp_sink, first)[-1], first, "#escalate switch?"),
+                    mail_from=first)
+    run_at(maild, at(16, 10, 5))
+    assert maild.case(1)["line"] == 2
+    dovecot.deliver(reply_to(to(smtp_sink, first)[-1], first, "#undo"), mail_from=first)
+    run_at(maild, at(16, 10, 10))  # within undo_minutes
+    case = maild.case(1)
+    assert (case["line"], case["engineer"]["email"]) == (1, first)
+    assert "请忽略" in str(parsed(to(smtp_sink, WANG)[-1])["Subject"]) or \
+        "disregard" in str(parsed(to(smtp_sink, WANG)[-1])["Subject"]).lower()
+    with Session(maild.rt.engine) as s:
+        assert s.exec(select(LineMove)).all() == []
+
+
 def _auto(tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink) -> Maild:
     config = write_config(tmp_path, dovecot.imap_port, smtp_sink.port)
     config.write_text(config.read_text("utf-8") + "[sla]\nauto_escalate = true\n", "utf-8")

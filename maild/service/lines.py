@@ -73,6 +73,19 @@ def escalate_due(rt: Runtime, now: datetime) -> int:
                 "automatic escalation of case")
 
 
+def unmoved(s: Session, rt: Runtime, case: Case, at: datetime) -> None:
+    """``#undo`` of an ``#escalate``: the moves of that mail are dropped (reports do not
+    count them) and the case's line gets back its time, from its deadline or from now."""
+    assert case.id is not None
+    for move in s.exec(select(LineMove).where(LineMove.case_id == case.id)
+                       .where(col(LineMove.at) >= at).where(col(LineMove.auto).is_(False))):
+        s.delete(move)
+    if case.line <= 1:
+        case.line_due = case.resolution_due
+    else:
+        set_line_due(rt, case, at)
+
+
 def auto_escalate(rt: Runtime, case_id: int, now: datetime) -> bool:
     """Move a case whose line has used up its resolution time one line up, once per line;
     True when it moved. Off unless ``[sla] auto_escalate``; nothing when no line is above."""
