@@ -220,6 +220,7 @@ def test_a_missed_resolution_target_moves_the_case_up_once_per_line(
     assert (case["line"], case["engineer"]["email"], case["status"]) == (2, WANG, "dispatched")
     assert any("resolution time of line 1 used up" in e["text"] for e in case["log"])
     run_at(maild, at(18, 16, 2))
+    assert "Wang Qiang" in str(parsed(to(smtp_sink, first)[-1])["Subject"])  # it left them
     assert "PrintCo" not in text_of(to(smtp_sink, WANG)[-1])
     assert "resolution time of line 1" in text_of(to(smtp_sink, WANG)[-1])
     # line 2 has 24 business hours of its own from Wednesday 16:00: Monday 13:00

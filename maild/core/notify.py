@@ -37,7 +37,8 @@ PLAN: Mapping[str, tuple[tuple[str, str], ...]] = {
     "assigned": (("dispatch", ENGINEER), ("reassigned", OLD_ENGINEER)),
     "rejected": (("unassigned", OPERATORS),),
     "escalated": (("escalation", INCIDENT_MANAGER),),
-    "escalated_up": (("dispatch", ENGINEER), ("vendor_case", VENDOR)),
+    "escalated_up": (("dispatch", ENGINEER), ("vendor_case", VENDOR),
+                     ("reassigned", OLD_ENGINEER)),
     "reopened": (("reopened", ENGINEER), ("vendor_case", VENDOR)),
     "customer_reply": (("customer_reply", ENGINEER), ("customer_reply", VENDOR)),
 }
