@@ -77,16 +77,18 @@ def test_a_request_and_an_incident_run_on_their_own_clocks(maild: Maild, dovecot
                for e in changed["log"])
 
 
-def test_kind_from_a_forged_staff_mail_changes_nothing(maild: Maild, dovecot: Dovecot,
+def test_kind_or_escalate_from_a_forged_staff_mail_changes_nothing(maild: Maild, dovecot: Dovecot,
                                                        smtp_sink: SmtpSink) -> None:
     maild.add_customer(CUSTOMER, "王芳", company="上海分公司")
     dovecot.deliver(new_mail(CUSTOMER, "Printer jams", "Paper jam"), mail_from=CUSTOMER)
     run_at(maild, at(16, 10))
     engineer = maild.case(1)["engineer"]["email"]
-    forged = new_mail(engineer, "Re: [Case #1] Printer jams", "#kind request")
+    forged = new_mail(engineer, "Re: [Case #1] Printer jams", "#kind request\n#escalate")
     dovecot.deliver(forged, mail_from=engineer)
     run_at(maild, at(16, 10, 5))
-    assert maild.case(1)["kind"] == "incident"
+    case = maild.case(1)
+    assert (case["kind"], case["line"], case["engineer"]["email"]) == ("incident", 1, engineer)
+    assert not to(smtp_sink, WANG)
 
 
 def test_escalation_to_line_2_then_to_the_vendor_and_back_to_resolved(
@@ -128,10 +130,12 @@ def test_escalation_to_line_2_then_to_the_vendor_and_back_to_resolved(
     assert "personal helpdesk address" not in body  # a vendor is not staff
 
     # the vendor may not assign, reprioritise or close, even through its token
-    for bad in ("#assign Li Lei", "#priority P1", "#close done"):
+    for bad in ("#assign Li Lei", "#priority P1", "#close done", "#undo"):
         dovecot.deliver(reply_to(vendor_mail, VENDOR, bad), mail_from=VENDOR)
         run_at(maild, at(16, 12, 30))
-        assert "refused" in text_of(to(smtp_sink, VENDOR)[-1])
+        answer = text_of(to(smtp_sink, VENDOR)[-1])
+        assert "refused: " in answer and "only #log, #reply and #resolve" in answer
+        assert "COMMAND TAGS" not in answer  # no staff tag table for a vendor
     case = maild.case(1)
     assert (case["status"], case["priority"], case["engineer"]["email"]) == (
         "dispatched", "P3", VENDOR)

@@ -225,6 +225,9 @@ def _apply_one(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Out
         return Refusal(f"#{cmd.tag} is sent on its own to the helpdesk address, not in a "
                        "reply to a case", cmd.line, cmd.tag,
                        f"#{cmd.tag} 请单独发到服务台地址，不要写在工单回复里")
+    if actor.role == Role.VENDOR and cmd.tag not in VENDOR_TAGS:
+        return Refusal(f"#{cmd.tag}: a vendor can use only #log, #reply and #resolve",
+                       cmd.line, cmd.tag, f"#{cmd.tag}：外部厂商只能使用 #log、#reply 和 #resolve")
     rule = TAGS.get(cmd.tag)
     if rule is None:
         return Refusal(f"#{cmd.tag} is not a command", cmd.line, cmd.tag,

@@ -30,7 +30,7 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
         if not seen.new_text:
             return Handled(Disposition.COMMAND, case.id, "no new text; nothing to do")
         commands = [Command("log", seen.new_text, 1)]
-    if any(c.tag == transcript.UNDO for c in commands):
+    if any(c.tag == transcript.UNDO for c in commands) and role != Role.VENDOR:
         return undoing.take_back(s, rt, msg, case, commands, seen.new_text, now)
     engineers = {p.email: p.name for p in rt.rules.with_role(Role.ENGINEER)}
     actor = cases.Actor(msg.from_addr, role, engineers, lines.desk(s, rt))

@@ -95,7 +95,7 @@ def test_escalate_by_other_staff_tells_the_incident_manager() -> None:
 @pytest.mark.parametrize(("tag", "allowed"), [
     ("log", True), ("reply", True), ("resolve", True), ("assign", False),
     ("priority", False), ("close", False), ("escalate", False), ("kind", False),
-    ("inprogress", False), ("invalid", False),
+    ("inprogress", False), ("invalid", False), ("undo", False), ("search", False),
 ])
 def test_a_vendor_may_log_reply_and_resolve_its_case_and_nothing_else(
         tag: str, allowed: bool) -> None:
