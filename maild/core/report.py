@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from maild.core.ruleset import KINDS
 from maild.core.sla import Calendar, as_utc, business_seconds
 from maild.core.values import FINISHED_STATUSES
 
@@ -383,9 +384,6 @@ def build_report(period: Period, cases: Iterable[CaseFacts], engineers: Sequence
         days=tuple(DayStat(d, day_opened[d], len(day_business[d]), durations(day_business[d]))
                    for d in days),
         by_kind=kind_rows(cases, period), by_line=line_rows(cases, period))
-
-
-KINDS = ("incident", "request")
 
 
 def kind_rows(cases: Iterable[CaseFacts], period: Period) -> tuple[KindRow, ...]:
