@@ -84,7 +84,7 @@ SCRIPT = (
          "#log Replaced the toner cartridge: still blank pages.\n"
          "#escalate Not the toner; the laser unit may be faulty."),
     Step("wang.qiang@corp.example",
-         "#inprogress 远程查看了打印机日志：激光扫描单元报错\n"
+         "#log 远程查看了打印机日志：激光扫描单元报错\n"
          "#escalate 激光扫描单元故障，需要厂商更换"),
     Step(VENDOR, "#log Engineer booked for tomorrow 09:00.\n"
          "#reply Our engineer will replace the laser scanner unit tomorrow at 09:00."),
