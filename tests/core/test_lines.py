@@ -167,3 +167,25 @@ def test_reports_split_by_kind_and_by_line() -> None:
     report = build_report(period, cases, [LI], Calendar(tz, always=True))
     assert report.by_kind == (KindRow("incident", 3, 2, 1, 1), KindRow("request", 1, 1, 1, 0))
     assert report.by_line == (LineRow(1, 4, 3, 1), LineRow(2, 3, 1, 1), LineRow(3, 1, 0, 1))
+
+
+@pytest.mark.parametrize(("priority", "type_", "kind", "expected", "always"), [
+    ("P3", "password", "request", (30, 120), False),  # the type's own minutes
+    ("P4", "new-laptop", "request", (240, 1620), False),  # [kinds.request], then its own
+    ("P3", "printer", "incident", (120, 1440), False),  # the priority's
+    ("P3", "printer", "request", (240, 1080), False),  # #kind request: the kind's clock
+    ("P1", "printer", "incident", (15, 240), True),  # P1 runs 24x7
+    ("P3", None, "incident", (120, 1440), False),  # no type
+])
+def test_the_shipped_catalogue_clocks(priority: str, type_: str | None, kind: str,
+                                      expected: tuple[int, int], always: bool) -> None:
+    from pathlib import Path
+
+    from maild.rules import load_rules
+
+    rules = load_rules(Path(__file__).resolve().parents[2] / "rules")
+    target, cal = rules.clock_for(priority, type_, kind)
+    assert (target.response_minutes, target.resolution_minutes) == expected
+    assert cal.always is always
+    assert rules.kind_of(type_) == ("request" if type_ in ("password", "new-laptop") else
+                                    "incident")
