@@ -52,7 +52,10 @@ def set_line_due(rt: Runtime, case: Case, now: datetime) -> None:
 
 def moved(s: Session, rt: Runtime, case: Case, before: cases.CaseView, now: datetime,
           auto: bool = False) -> None:
-    """Record that ``case`` went up from ``before.line`` (no-op when its line did not rise)."""
+    """Record that ``case`` went up from ``before.line`` (#escalate, or #assign to someone of
+    a higher line); a case sent back down to line 1 runs on its own deadline again."""
+    if case.line < before.line and case.line <= 1:
+        case.line_due = case.resolution_due
     if case.line <= before.line or case.id is None:
         return
     s.add(LineMove(case_id=case.id, from_line=before.line, to_line=case.line,
