@@ -34,7 +34,9 @@ TEMPLATE_NAMES = (
     "unassigned", "reopened", "hold", "rejected_sender", "failed_alert",
     "help", "phone_missing", "search_results", "reassigned", "escalation", "sla_warning",
     "sla_breach", "report", "outbox_failed", "staff_unproven", "reply_to_case_mail",
-    "address_changed", "flood_alert", "transcript", "undone", "customer_tag", "vendor_case",
+    "address_changed", "flood_alert", "transcript", "undone", "customer_tag",
+    "complaint", "complaint_ack", "complaint_closed", "survey", "survey_low", "complaint_summary",
+    "vendor_case",
 )
 
 

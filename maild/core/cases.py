@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from maild.core import complaints
 from maild.core.routing import least_loaded
 from maild.core.ruleset import KINDS, Line, line_of, next_line
 from maild.core.values import (
@@ -30,6 +31,8 @@ ANY = frozenset(Status)
 WORKING = frozenset({Status.DISPATCHED, Status.IN_PROGRESS})
 ASSIGNED = "assigned engineer"
 STAFF = "staff"
+SUPERVISOR = "supervisor"  # a supervisor, or a manager (above them)
+SUPERVISING = frozenset({Role.SUPERVISOR, Role.MANAGER})
 
 PRIORITY_WORDS = {"high": "P2", "medium": "P3", "low": "P4", "urgent": "P1", "critical": "P1",
                   "高": "P2", "中": "P3", "低": "P4", "紧急": "P1"}
@@ -63,6 +66,10 @@ TAGS: Mapping[str, TagRule] = {
     "invalid": TagRule(STAFF, OPEN_STATUSES, Status.INVALID, True, "#invalid <reason>"),
     "kb": TagRule(STAFF, ANSWERED_STATUSES, None, False, "#kb"),
     "kind": TagRule(STAFF, ANY, None, True, "#kind incident|request"),
+    "complaint": TagRule(STAFF, ANY, None, True, "#complaint <what the customer said>"),
+    "category": TagRule(STAFF, ANY, None, True,
+                        "#category attitude|quality|timeliness|other"),
+    "complaint-close": TagRule(SUPERVISOR, ANY, None, True, "#complaint-close <outcome>"),
 }
 
 # What an outside vendor (a line of rules/lines.toml with an address) may do, and only on
@@ -99,6 +106,7 @@ class CaseView:
     handling_seconds: int | None = None
     kind: str = "incident"
     line: int = 1  # the support line the case is with: 1 site, 2 specialists, 3 vendor
+    complaint: str | None = None  # the category of the case's open complaint; None: none
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,8 @@ def _allowed(tag: str, rule: TagRule, case: CaseView, actor: Actor) -> tuple[str
         return None
     if actor.role not in STAFF_ROLES:
         return "only helpdesk staff can use command tags", "只有服务台工作人员可以使用指令"
+    if rule.who == SUPERVISOR and actor.role not in SUPERVISING:
+        return "only a supervisor can use it", "只有客服主管可以使用"
     if rule.who == ASSIGNED and (actor.role != Role.ENGINEER or actor.email != case.engineer):
         return ("only the engineer assigned to this case can use it",
                 "只有本工单的负责工程师可以使用")
@@ -279,8 +289,11 @@ def _assign(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcom
     new = replace(case, status=Status.DISPATCHED, engineer=email, dispatched_at=now,
                   work_started_at=case.work_started_at or now,
                   line=line_of(actor.desk.lines, case.type, email))
-    return Outcome(new, (("assign", f"assigned to {email}"),),
-                   (Event("assigned", None, old_engineer=case.engineer),))
+    log: tuple[tuple[str, str], ...] = (("assign", f"assigned to {email}"),)
+    if case.complaint is not None and case.engineer not in (None, email):
+        log = (("void", f"the dispatch to {case.engineer} is void (complaint: "
+                f"{case.complaint}); re-dispatched to {email}"),)
+    return Outcome(new, log, (Event("assigned", None, old_engineer=case.engineer),))
 
 
 def _priority(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome | Refusal:
@@ -377,11 +390,44 @@ def _kb(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome | 
     return Outcome(replace(case, kb=True), (("kb", "resolution marked for the knowledge base"),))
 
 
+def _complaint(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
+    """Staff record a complaint the customer made by phone or in person."""
+    category = complaints.guess_category(cmd.arg)
+    new = replace(case, complaint=case.complaint or category)
+    return Outcome(new, (("complaint", f"complaint ({category}): {cmd.arg}"),),
+                   (Event("complaint", cmd.arg),))
+
+
+def _category(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome | Refusal:
+    if case.complaint is None:
+        return Refusal("#category: the case has no open complaint", cmd.line, cmd.tag,
+                       "#category：本工单没有未结的投诉")
+    category = complaints.parse_category(cmd.arg)
+    if category is None:
+        return Refusal(f"#category: {cmd.arg!r} is not a category (use attitude, quality, "
+                       "timeliness or other)", cmd.line, cmd.tag,
+                       f"#category：{cmd.arg!r} 不是投诉类别（请用 态度、质量、超时 或 其他）")
+    return Outcome(replace(case, complaint=category),
+                   (("complaint", f"category {case.complaint} → {category}"),),
+                   (Event("complaint_category", category),))
+
+
+def _complaint_close(case: CaseView, cmd: Command, actor: Actor,
+                     now: datetime) -> Outcome | Refusal:
+    if case.complaint is None:
+        return Refusal("#complaint-close: the case has no open complaint", cmd.line, cmd.tag,
+                       "#complaint-close：本工单没有未结的投诉")
+    return Outcome(replace(case, complaint=None),
+                   (("complaint", f"complaint closed: {cmd.arg}"),),
+                   (Event("complaint_closed", cmd.arg),))
+
+
 _HANDLERS = {
     "inprogress": _inprogress, "resolve": _resolve, "log": _log, "reply": _reply,
     "assign": _assign, "priority": _priority, "type": _type, "reject": _reject,
     "escalate": _escalate, "reopen": _reopen, "close": _close, "invalid": _invalid, "kb": _kb,
     "kind": _kind,
+    "complaint": _complaint, "category": _category, "complaint-close": _complaint_close,
 }
 
 

@@ -19,6 +19,7 @@ OLD_ENGINEER = "old_engineer"
 OPERATORS = "operators"
 INCIDENT_MANAGER = "incident_manager"
 VENDOR = "vendor"  # the outside vendor a case is with (its line 3): not staff, no staff mail
+SUPERVISORS = "supervisors"
 
 # Events whose note the customer may read (REFERENCE §4): the resolution they confirm, the
 # reason a case is invalid and #reply text. Every other note (#inprogress, #close, #reopen)
@@ -41,6 +42,9 @@ PLAN: Mapping[str, tuple[tuple[str, str], ...]] = {
                      ("reassigned", OLD_ENGINEER)),
     "reopened": (("reopened", ENGINEER), ("vendor_case", VENDOR)),
     "customer_reply": (("customer_reply", ENGINEER), ("customer_reply", VENDOR)),
+    "complaint": (("complaint", SUPERVISORS), ("complaint", ENGINEER)),
+    "complaint_closed": (("complaint_closed", SUPERVISORS), ("complaint_closed", ENGINEER)),
+    "survey_low": (("survey_low", SUPERVISORS),),
 }
 
 

@@ -50,9 +50,11 @@ class Role(StrEnum):
     MANAGER = "manager"
     INCIDENT_MANAGER = "incident_manager"
     VENDOR = "vendor"  # an outside support line (rules/lines.toml): never staff
+    SUPERVISOR = "supervisor"  # customer service: hears of complaints and low survey scores
 
 
-STAFF_ROLES = frozenset({Role.ENGINEER, Role.OPERATOR, Role.MANAGER, Role.INCIDENT_MANAGER})
+STAFF_ROLES = frozenset({Role.ENGINEER, Role.OPERATOR, Role.MANAGER, Role.INCIDENT_MANAGER,
+                         Role.SUPERVISOR})
 
 
 class Channel(StrEnum):

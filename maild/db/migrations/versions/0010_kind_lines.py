@@ -7,7 +7,7 @@ its resolution time, for ``[sla] auto_escalate``; existing open cases get their
 resolution deadline) and ``line_moves``, one row per escalation up a line.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from maild.db.models import UTCDateTime
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
