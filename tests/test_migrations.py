@@ -48,6 +48,9 @@ def test_0010_keeps_the_cases_of_0007_as_line_1_incidents(tmp_path: Path) -> Non
                 " :status, 'email', 'en', 1, 'li.lei@corp.example', false, 0,"
                 " '2026-11-16 02:00:00', :due, '2026-11-16 02:00:00')"),
                 {"id": case_id, "status": status, "due": due})
+            conn.execute(sa.text(
+                "INSERT INTO case_log (case_id, at, author, kind, text) VALUES (:id,"
+                " '2026-11-16 02:00:00', 'maild', 'created', 'opened')"), {"id": case_id})
     assert migrate.upgrade(engine) == ("0007", migrate.head())
     with engine.connect() as conn:
         rows = conn.execute(sa.text(

@@ -25,11 +25,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("cases") as batch:
-        batch.add_column(sa.Column("kind", sa.String(length=16), nullable=False,
-                                   server_default="incident"))
-        batch.add_column(sa.Column("line", sa.Integer(), nullable=False, server_default="1"))
-        batch.add_column(sa.Column("line_due", UTCDateTime(), nullable=True))
+    # plain ADD/DROP COLUMN, no batch copy of the table: SQLite (3.35+) does both in place,
+    # and copying ``cases`` would fail on the rows of other tables that refer to it
+    op.add_column("cases", sa.Column("kind", sa.String(length=16), nullable=False,
+                                     server_default="incident"))
+    op.add_column("cases", sa.Column("line", sa.Integer(), nullable=False, server_default="1"))
+    op.add_column("cases", sa.Column("line_due", UTCDateTime(), nullable=True))
     op.execute("UPDATE cases SET line_due = resolution_due")
     op.create_table(
         "line_moves",
@@ -51,7 +52,5 @@ def downgrade() -> None:
     op.drop_index("ix_line_moves_at", table_name="line_moves")
     op.drop_index("ix_line_moves_case_id", table_name="line_moves")
     op.drop_table("line_moves")
-    with op.batch_alter_table("cases") as batch:
-        batch.drop_column("line_due")
-        batch.drop_column("line")
-        batch.drop_column("kind")
+    for column in ("line_due", "line", "kind"):
+        op.drop_column("cases", column)
