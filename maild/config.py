@@ -152,6 +152,13 @@ class TrustSettings:
 
 
 @dataclass(frozen=True)
+class SlaSettings:
+    """What the SLA sweep does beyond telling people (docs/REFERENCE, configuration)."""
+
+    auto_escalate: bool = False  # a missed resolution target moves the case up a line
+
+
+@dataclass(frozen=True)
 class PathSettings:
     rules: Path = Path("rules")
     templates: Path = Path("templates")
@@ -193,6 +200,7 @@ class Settings:
     paths: PathSettings
     limits: LimitSettings = field(default_factory=LimitSettings)
     trust: TrustSettings = field(default_factory=TrustSettings)
+    sla: SlaSettings = field(default_factory=SlaSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     lmtp: LmtpSettings = field(default_factory=LmtpSettings)
@@ -210,6 +218,7 @@ _SECTIONS: dict[str, type] = {
     "paths": PathSettings,
     "limits": LimitSettings,
     "trust": TrustSettings,
+    "sla": SlaSettings,
     "logging": LoggingSettings,
     "metrics": MetricsSettings,
     "lmtp": LmtpSettings,

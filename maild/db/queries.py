@@ -173,7 +173,7 @@ def view_of(case: Case) -> CaseView:
         kb=case.kb, rejections=case.rejections, dispatched_at=case.dispatched_at,
         first_response_at=case.first_response_at, resolved_at=case.resolved_at,
         closed_at=case.closed_at, work_started_at=case.work_started_at,
-        handling_seconds=case.handling_seconds,
+        handling_seconds=case.handling_seconds, kind=case.kind, line=case.line,
     )
 
 
@@ -193,6 +193,8 @@ def store_view(case: Case, view: CaseView, now: datetime) -> None:
     case.closed_at = view.closed_at
     case.work_started_at = view.work_started_at
     case.handling_seconds = view.handling_seconds
+    case.kind = view.kind
+    case.line = view.line
     case.updated_at = now
 
 
