@@ -18,7 +18,8 @@ from maild.templating import TEMPLATE_NAMES, make_env
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 LANGS = ("en", "zh")
 NO_CASE = ("hold", "rejected_sender", "failed_alert", "help", "phone_missing", "search_results",
-           "report", "outbox_failed", "staff_unproven", "address_changed", "flood_alert")
+           "report", "outbox_failed", "staff_unproven", "address_changed", "flood_alert",
+           "problem", "problem_result")
 CASE_TEMPLATES = tuple(n for n in TEMPLATE_NAMES if n not in NO_CASE)
 STATUSES = ("new", "dispatched", "in_progress", "resolved", "closed", "invalid")
 LABELS = {
@@ -26,7 +27,7 @@ LABELS = {
     "zh": ("新建", "已派单", "处理中", "已解决", "已关闭", "无效"),
 }
 ALL_TAGS = ("#inprogress", "#resolve", "#log", "#reply", "#assign", "#priority", "#type",
-            "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb", "#undo", "#search",
+            "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb", "#problem", "#undo", "#search",
             "#help")
 
 SCRIPT = "<script>alert(1)</script>"
@@ -83,7 +84,7 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         "auto_close_days": 3,
         "error": None,
         "role": "engineer" if name == "help" else None,
-        "transcript": sample_transcript() if name == "transcript" else None,
+        "transcript": sample_transcript() if name in ("transcript", "problem_result") else None,
         "disregard": f"[Case #7] Resolved {SCRIPT}" if name == "undone" else None,
         "used_tags": "#resolve, #close" if name == "customer_tag" else None,
         "held": {"subject": "鼠标坏了 mouse broken", "expires_hours": 48}
@@ -113,7 +114,22 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
                     "by": "Call Centre"} if name == "address_changed" else None,
         "flood": {"sender": f"bot{SCRIPT}@evil.example", "limit": 30}
         if name == "flood_alert" else None,
+        "problem": sample_problem(name) if name.startswith("problem") else None,
+        "mine": [7] if name == "problem" else None,
         **(sample_report() if name == "report" else {}),
+    }
+
+
+def sample_problem(name: str) -> dict[str, Any]:
+    """A known error with two linked cases, one of them resolved by ``#resolve-linked``."""
+    return {
+        "id": 3, "title": f"VPN drops hourly {SCRIPT}", "status": "resolved", "event": "resolved",
+        "workaround": f"重新连接 / reconnect\n{SCRIPT}", "root_cause": RESOLUTION,
+        "opened_by": "Li Lei", "created_at": datetime(2026, 11, 22, 8, 0), "resolved": [7],
+        "cases": [{"id": 7, "subject": f"VPN 断线 {SCRIPT}", "status": "resolved",
+                   "engineer_email": "li.lei@corp.example", "engineer_name": "Li Lei"},
+                  {"id": 9, "subject": "VPN", "status": "new", "engineer_email": None,
+                   "engineer_name": None}],
     }
 
 

@@ -2,7 +2,8 @@
 
 A tag starts a line (``#resolve replaced the toner``); its argument is the
 rest of that line and the following lines up to the next tag. Only letters
-make a tag name, so ``#1`` or ``#12345`` in prose is not a command.
+make a tag name (joined by hyphens: ``#resolve-linked``), so ``#1`` or ``#12345`` in
+prose is not a command.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from maild.core.values import Command
 
-_TAG_RE = re.compile(r"^[ \t]*[#＃]([A-Za-z]+)(?![\w-])[ \t]*[:：]?[ \t]*(.*)$")
+_TAG_RE = re.compile(r"^[ \t]*[#＃]([A-Za-z]+(?:-[A-Za-z]+)*)(?![\w-])[ \t]*[:：]?[ \t]*(.*)$")
 
 
 def parse_tags(new_text: str) -> list[Command]:

@@ -1,0 +1,54 @@
+"""problems: many incidents with one root cause, and the case's link to its problem
+
+``problems`` holds a problem's title, status (open, known_error, resolved),
+workaround and root cause; ``cases.problem_id`` links a case to at most one
+problem. Existing cases link to none.
+
+Revision ID: 0011
+Revises: 0007
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+from maild.db.models import UTCDateTime
+
+revision = "0011"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "problems",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("workaround", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("root_cause", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("opened_by", sa.String(length=320), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("known_error_at", UTCDateTime(), nullable=True),
+        sa.Column("resolved_at", UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_problems_status", "problems", ["status"])
+    with op.batch_alter_table("cases") as batch:
+        batch.add_column(sa.Column("problem_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key("fk_cases_problem_id", "problems", ["problem_id"], ["id"])
+        batch.create_index("ix_cases_problem_id", ["problem_id"])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("cases") as batch:
+        batch.drop_index("ix_cases_problem_id")
+        batch.drop_constraint("fk_cases_problem_id", type_="foreignkey")
+        batch.drop_column("problem_id")
+    op.drop_index("ix_problems_status", table_name="problems")
+    op.drop_table("problems")
