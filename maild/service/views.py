@@ -50,6 +50,7 @@ def case_json(s: Session, rules: RuleSet, case: Case, with_log: bool = True) -> 
         "closed_at": iso(case.closed_at), "handling_seconds": case.handling_seconds,
         "sla": sla_json(case, utcnow()),
         "follows": case.follows_id,
+        "problem": case.problem_id,
     }
     if with_log:
         out["log"] = [{"at": iso(e.at), "author": e.author, "kind": e.kind, "text": e.text}
