@@ -27,8 +27,8 @@ LABELS = {
     "zh": ("新建", "已派单", "处理中", "已解决", "已关闭", "无效"),
 }
 ALL_TAGS = ("#inprogress", "#resolve", "#log", "#reply", "#assign", "#priority", "#type",
-            "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb", "#problem", "#undo", "#search",
-            "#help")
+            "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb", "#problem", "#undo",
+            "#search", "#help")
 
 SCRIPT = "<script>alert(1)</script>"
 DESCRIPTION = (
