@@ -115,6 +115,10 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         "flood": {"sender": f"bot{SCRIPT}@evil.example", "limit": 30}
         if name == "flood_alert" else None,
         "problem": sample_problem(name) if name.startswith("problem") else None,
+        "problems": [{"id": 3, "title": f"VPN {SCRIPT}", "status": "known_error",
+                      "workaround": "重新连接 / reconnect", "root_cause": None},
+                     {"id": 4, "title": "Printer", "status": "resolved", "workaround": None,
+                      "root_cause": RESOLUTION}] if name == "search_results" else None,
         "mine": [7] if name == "problem" else None,
         **(sample_report() if name == "report" else {}),
     }

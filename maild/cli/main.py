@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from maild import __version__
 from maild.cli import customers
+from maild.cli import problems as problems_cli
 from maild.cli import report as report_cli
 from maild.cli import search as search_cli
 from maild.cli import staff as staff_cli
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     search_cli.add_parser(sub, common)
     staff_cli.add_parser(sub, common)
     report_cli.add_parser(sub, common)
+    problems_cli.add_parser(sub, common)
 
     init = sub.add_parser("init", parents=[common],
                           help="write a starter config.toml, rules/ and customers.csv into DIR")
@@ -359,6 +361,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "db": cmd_db, "check": cmd_check, "run": cmd_run, "ingest": cmd_ingest, "cases": cmd_cases,
     "messages": cmd_messages, "outbox": cmd_outbox, "customers": customers.run,
     "search": search_cli.run, "staff": staff_cli.run, "report": report_cli.run,
+    "problems": problems_cli.run,
     "demo": cmd_demo, "init": cmd_init,
 }
 
@@ -377,7 +380,7 @@ def read_only(args: argparse.Namespace) -> bool:
     sub = {"cases": "cases_command", "messages": "messages_command", "outbox": "outbox_command",
            "customers": "customers_command"}.get(args.command)
     action = getattr(args, sub, None) if sub else None
-    return (args.command in ("db", "cases", "messages", "search")
+    return (args.command in ("db", "cases", "messages", "search", "problems")
             or (args.command == "outbox" and action == "list")
             or (args.command == "customers" and action in ("list", "export"))
             or (args.command == "report" and not getattr(args, "send", False)))

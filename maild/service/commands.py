@@ -85,7 +85,8 @@ def answer_help(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
 
 def answer_search(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
                   seen: Reading) -> Handled:
-    """``#search <words>`` from staff: the best 10 resolved cases, knowledge base first."""
+    """``#search <words>`` from staff: the best 10 resolved cases, knowledge base first,
+    and up to 5 problems (their workaround or root cause is often the answer)."""
     assert seen.first is not None
     terms = seen.first.arg.split()[:8]
     found = search.search_resolved(s, terms)
@@ -98,6 +99,10 @@ def answer_search(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
          "engineer_name": (staff_recipient(rt, c.engineer_email).name
                            if c.engineer_email else None)}
         for c in found]
+    ctx["problems"] = [{"id": p.id, "title": p.title, "status": p.status,
+                        "workaround": p.workaround, "root_cause": p.root_cause}
+                       for p in stored_problems.search_problems(s, terms, limit=5)]
     enqueue(s, rt, notify.Notice("search_results", _asker(rt, msg)), ctx, row.received_at,
             in_reply_to=msg.message_id)
-    return Handled(Disposition.COMMAND, None, f"#search {' '.join(terms)}: {len(found)} found")
+    return Handled(Disposition.COMMAND, None, f"#search {' '.join(terms)}: {len(found)} found"
+                   + (f", {len(ctx['problems'])} problems" if ctx["problems"] else ""))

@@ -9,8 +9,16 @@ from sqlmodel import Session, col, select
 
 from maild.core import sla
 from maild.core.ruleset import RuleSet
-from maild.db import queries
-from maild.db.models import AttachmentFile, Case, Customer, InboundMessage, OutboxMail, utcnow
+from maild.db import problems, queries
+from maild.db.models import (
+    AttachmentFile,
+    Case,
+    Customer,
+    InboundMessage,
+    OutboxMail,
+    Problem,
+    utcnow,
+)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -60,6 +68,15 @@ def case_json(s: Session, rules: RuleSet, case: Case, with_log: bool = True) -> 
     out["attachments"] = [{"filename": a.filename, "size": a.size, "sha256": a.sha256}
                           for a in atts]
     return out
+
+
+def problem_json(s: Session, problem: Problem) -> dict[str, Any]:
+    """One problem as docs/REFERENCE §8 shows it: ``cases`` are the linked case numbers."""
+    assert problem.id is not None
+    return {"id": problem.id, "title": problem.title, "status": problem.status,
+            "cases": problems.linked_ids(s, [problem.id])[problem.id],
+            "workaround": problem.workaround, "root_cause": problem.root_cause,
+            "created_at": iso(problem.created_at), "resolved_at": iso(problem.resolved_at)}
 
 
 def message_json(m: InboundMessage) -> dict[str, Any]:
