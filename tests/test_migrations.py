@@ -25,3 +25,39 @@ def test_upgrade_matches_models(tmp_path: Path) -> None:
     assert diff == []
     migrate.check(engine)  # does not raise
     assert migrate.upgrade(engine) == (after, after)  # idempotent
+
+
+def test_problems_migration_keeps_the_cases_of_an_existing_database(tmp_path: Path) -> None:
+    """0011 on a database at 0007 with cases in it: the cases stay, linked to no problem,
+    and a problem can then be stored and linked (SQLite, or PostgreSQL under the test URL)."""
+    import sqlalchemy as sa
+
+    engine = make_engine(database_url(tmp_path, empty=True))
+    migrate.upgrade(engine, "0007")
+    when = "2026-11-20 08:00:00"
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO customers (id, name, email, vip, auto_created, created_at) "
+            "VALUES (1, '王芳', 'wang.fang@sh.corp.example', false, false, :at)"), {"at": when})
+        for n in (1, 2):
+            conn.execute(sa.text(
+                "INSERT INTO cases (id, subject, description, priority, status, channel, "
+                "language, kb, rejections, customer_id, created_at, updated_at) VALUES "
+                "(:id, 'VPN 断线', '每小时断一次', 'P3', 'dispatched', 'email', 'zh', false, 0, "
+                "1, :at, :at)"), {"id": n, "at": when})
+        conn.execute(sa.text("INSERT INTO case_log (case_id, at, author, kind, text) VALUES "
+                             "(1, :at, 'maild', 'created', 'case opened')"), {"at": when})
+    before, after = migrate.upgrade(engine)
+    assert before == "0007" and after == migrate.head()
+    with engine.begin() as conn:
+        rows = conn.execute(sa.text("SELECT id, subject, problem_id FROM cases ORDER BY id"))
+        assert [tuple(r) for r in rows] == [(1, "VPN 断线", None), (2, "VPN 断线", None)]
+        conn.execute(sa.text(
+            "INSERT INTO problems (id, title, status, opened_by, created_at, updated_at) "
+            "VALUES (1, 'VPN', 'open', 'im@corp.example', :at, :at)"), {"at": when})
+        conn.execute(sa.text("UPDATE cases SET problem_id = 1"))
+        linked = conn.execute(sa.text("SELECT count(*) FROM cases WHERE problem_id = 1"))
+        assert linked.scalar() == 2
+        assert conn.execute(sa.text("SELECT count(*) FROM case_log")).scalar() == 1
+    migrate.check(engine)
+    engine.dispose()

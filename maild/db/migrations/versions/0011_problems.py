@@ -39,16 +39,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_problems_status", "problems", ["status"])
-    with op.batch_alter_table("cases") as batch:
-        batch.add_column(sa.Column("problem_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key("fk_cases_problem_id", "problems", ["problem_id"], ["id"])
-        batch.create_index("ix_cases_problem_id", ["problem_id"])
+    if op.get_bind().dialect.name == "sqlite":
+        # not batch mode: it copies ``cases`` and drops the old table, which SQLite refuses
+        # while the case log and messages refer to it (foreign_keys=ON); a nullable column
+        # with a reference is one ALTER TABLE there
+        op.execute("ALTER TABLE cases ADD COLUMN problem_id INTEGER REFERENCES problems (id)")
+    else:
+        op.add_column("cases", sa.Column("problem_id", sa.Integer(), nullable=True))
+        op.create_foreign_key("fk_cases_problem_id", "cases", "problems", ["problem_id"], ["id"])
+    op.create_index("ix_cases_problem_id", "cases", ["problem_id"])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("cases") as batch:
-        batch.drop_index("ix_cases_problem_id")
-        batch.drop_constraint("fk_cases_problem_id", type_="foreignkey")
+    op.drop_index("ix_cases_problem_id", table_name="cases")
+    with op.batch_alter_table("cases") as batch:  # SQLite: run with foreign_keys=OFF
+        if op.get_bind().dialect.name != "sqlite":
+            batch.drop_constraint("fk_cases_problem_id", type_="foreignkey")
         batch.drop_column("problem_id")
     op.drop_index("ix_problems_status", table_name="problems")
     op.drop_table("problems")
