@@ -82,3 +82,20 @@ def test_search_finds_problems_on_the_command_line_and_by_mail(with_problem: Mai
     answer = outbox(with_problem, "search_results")[-1]
     assert "P1" in text_of(answer.raw) and "vpn2" in text_of(answer.raw)
     assert str(parsed(answer.raw)["To"]) == "li.lei@corp.example"
+
+
+def test_monthly_report_ranks_the_problem(with_problem: Maild, tmp_path: Path) -> None:
+    """The report's maths over the database: P1 with its two cases opened in November."""
+    out = maild_cli("report", "monthly", "--month", "2026-11", "--json",
+                    config=with_problem.config)
+    assert out.returncode == 0, out.stderr
+    top = json.loads(out.stdout)["top_problems"]
+    assert top == [{"id": 1, "title": "VPN 每小时断线", "status": "known_error",
+                    "in_period": 2, "total": 2}]
+    html = tmp_path / "report.html"
+    assert maild_cli("report", "monthly", "--month", "2026-11", "--html", str(html),
+                     config=with_problem.config).returncode == 0
+    assert "VPN 每小时断线" in html.read_text(encoding="utf-8")
+    october = maild_cli("report", "monthly", "--month", "2026-10", "--json",
+                        config=with_problem.config)
+    assert json.loads(october.stdout)["top_problems"] == []

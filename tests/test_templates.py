@@ -538,3 +538,24 @@ def test_missing_case_field_is_an_error(lang: str) -> None:
     del ctx["case"]["customer_employee_id"]
     with pytest.raises(jinja2.UndefinedError):
         render(lang, "dispatch", "txt", ctx)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_monthly_report_lists_the_top_problems(lang: str) -> None:
+    from dataclasses import replace
+    from zoneinfo import ZoneInfo
+
+    from maild.core.report import ProblemRow, month_period
+
+    ctx = sample_context("report")
+    rows = (ProblemRow(3, f"VPN {SCRIPT}", "known_error", 4, 6),)
+    monthly = replace(ctx["report"], period=month_period(2026, 11, ZoneInfo("Asia/Shanghai")),
+                      top_problems=rows, days=())
+    text = render(lang, "report", "txt", {**ctx, "report": monthly})
+    html = render(lang, "report", "html", {**ctx, "report": monthly})
+    assert "P3" in text and "4 / 6" in text and f"VPN {SCRIPT}" in text
+    assert "P3" in html and html_escaped(f"VPN {SCRIPT}") in html
+    parse_html(html)
+    daily = render(lang, "report", "txt", {**ctx, "report": replace(ctx["report"],
+                                                                     top_problems=rows)})
+    assert "P3" not in daily  # the monthly report's section

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from maild.core.problems import ProblemStatus, ProblemView
+from maild.core.report import ProblemLink
 from maild.core.values import OPEN_STATUSES
 from maild.db.models import Case, Problem
 
@@ -85,11 +86,13 @@ def search_problems(s: Session, words: Sequence[str], limit: int = 10) -> list[P
     return list(s.exec(q.order_by(col(Problem.id).desc()).limit(limit)))
 
 
-def top_by_cases(s: Session, case_ids: Sequence[int]) -> list[tuple[int, int]]:
-    """(problem id, how many of ``case_ids`` link to it), for the report's maths."""
-    if not case_ids:
-        return []
-    rows = s.exec(select(Case.problem_id, func.count()).where(
-        col(Case.id).in_(list(case_ids))).where(col(Case.problem_id).is_not(None))
-        .group_by(col(Case.problem_id)))
-    return [(pid, n) for pid, n in rows if pid is not None]
+def report_links(s: Session, start: datetime, end: datetime) -> list[ProblemLink]:
+    """Every linked case of the problems that have one opened in ``[start, end)``."""
+    busy = select(Case.problem_id).where(col(Case.created_at) >= start,
+                                         col(Case.created_at) < end,
+                                         col(Case.problem_id).is_not(None))
+    rows = s.exec(select(Problem.id, Problem.title, Problem.status, Case.created_at)
+                  .join(Case, col(Case.problem_id) == col(Problem.id))
+                  .where(col(Problem.id).in_(busy)))
+    return [ProblemLink(pid, title, status, created) for pid, title, status, created in rows
+            if pid is not None]

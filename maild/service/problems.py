@@ -97,7 +97,9 @@ def on_case_events(s: Session, rt: Runtime, case: Case, events: Sequence[cases.E
             s.add(problem)
             s.flush()
             link(s, problem, case, actor, now)
-            tell(s, rt, problem, "opened", owners(rt, problem), actor, now, in_reply_to)
+            engineer = [case.engineer_email] if case.engineer_email not in (None, actor) else []
+            tell(s, rt, problem, "opened", [*owners(rt, problem), *engineer], actor, now,
+                 in_reply_to)
             continue
         found = stored.get_problem(s, number)
         assert found is not None  # core.cases checked it against the stored statuses
