@@ -5,7 +5,9 @@ temporary SQLite database and the shipped ``rules/`` and ``templates/``,
 then plays a conversation through the real daemon code: customers write in
 (one in Chinese), engineers reply with tags above the quoted dispatch mail
 (whose example tags must not act), a customer confirms, and the call centre
-takes a call, writing its summary to its personal helpdesk address. Nothing here
+takes a call, writing its summary to its personal helpdesk address; then two VPN
+incidents are linked to a problem, the incident manager shares a workaround and
+resolves the problem with ``#resolve-linked``. Nothing here
 is special-cased in maild: the demo only sends mail and calls ``run_once``.
 """
 
@@ -27,7 +29,7 @@ from sqlmodel import Session, select
 from maild.config import Settings, load_settings
 from maild.daemon import Daemon
 from maild.db import migrate
-from maild.db.models import Case, Customer, LogEntry, utcnow
+from maild.db.models import Case, Customer, LogEntry, Problem, utcnow
 from maild.mailserver import AUTO_PASSWORD, Delivery, LocalMailServer
 from maild.resources import shipped_dir
 from maild.runtime import Runtime, database
@@ -38,6 +40,7 @@ HELPDESK_PASSWORD = "helpdesk"
 CUSTOMERS = (
     ("王芳", "wang.fang@sh.corp.example", "上海分公司", "E1001"),
     ("Tom Brown", "tom.brown@uk.corp.example", "London Office", "E2001"),
+    ("Amy Green", "amy.green@uk.corp.example", "London Office", "E2002"),
 )
 
 
@@ -49,6 +52,7 @@ class Step:
     text: str
     subject: str | None = None  # set: a new mail; None: a reply
     personal: bool = False  # a new mail to the writer's personal helpdesk address (staff)
+    about: str | None = None  # a reply to the last mail whose subject has this, not the last
 
 
 SCRIPT = (
@@ -73,6 +77,20 @@ SCRIPT = (
          subject="Phone call: Outlook password prompts", personal=True),
     Step("john.smith@corp.example", "#resolve Cleared the cached credentials."),
     Step("tom.brown@uk.corp.example", "Confirm, thanks."),
+    # two incidents, one cause: a problem, its workaround, and #resolve-linked
+    Step("tom.brown@uk.corp.example", "The VPN drops every hour, on the hour.\n\nTom",
+         subject="VPN drops every hour"),
+    Step("amy.green@uk.corp.example", "My VPN disconnects about once an hour.\n\nAmy",
+         subject="VPN keeps disconnecting"),
+    Step("john.smith@corp.example", "#problem VPN drops every hour in London\n#inprogress",
+         about="[Case #5]"),
+    Step("john.smith@corp.example", "#problem P1", about="[Case #4]"),
+    Step("im@corp.example", "#workaround Reconnect through vpn2.corp.example until the "
+         "gateway is fixed.", about="[Problem P1]"),
+    Step("im@corp.example", "#resolve The London gateway's certificate had expired; renewed, "
+         "with a renewal alert.\n#resolve-linked", about="[Problem P1]"),
+    Step("tom.brown@uk.corp.example", "Confirm, thanks.", about="[Case #4]"),
+    Step("amy.green@uk.corp.example", "confirm", about="[Case #5]"),
 )
 
 
@@ -114,7 +132,8 @@ def compose(step: Step, server: LocalMailServer, rt: Runtime) -> EmailMessage:
         msg["To"], msg["Subject"] = to, step.subject
         msg.set_content(step.text)
         return msg
-    last = next(d for d in reversed(server.deliveries) if step.who in d.rcpt_tos)
+    last = next(d for d in reversed(server.deliveries) if step.who in d.rcpt_tos
+                and (step.about is None or step.about in _subject(d)))
     got = message_from_bytes(last.data, policy=policy.default)
     assert isinstance(got, EmailMessage)
     msg["To"] = str(got["Reply-To"] or got["From"])
@@ -138,7 +157,8 @@ def timeline(rt: Runtime, server: LocalMailServer, start: datetime) -> list[str]
         events.append((d.at, f"mail    {d.mail_from} → {', '.join(d.rcpt_tos)}\n"
                               f"{'':20}“{_subject(d)}”"))
     with Session(rt.engine) as s:
-        kinds = ("created", "assign", "status", "resolution", "close", "reopen", "rating")
+        kinds = ("created", "assign", "status", "resolution", "close", "reopen", "rating",
+                 "problem")
         for e in s.exec(select(LogEntry).where(LogEntry.kind.in_(kinds))):  # type: ignore[attr-defined]
             events.append((e.at, f"case #{e.case_id} {e.kind}: {e.text.splitlines()[0][:70]}"))
     events.sort(key=lambda x: x[0])
@@ -188,6 +208,11 @@ async def _demo(serve: bool, host: str) -> int:
                     print(f"\nCase #{case.id} “{case.subject}”: {case.status}, "
                           f"engineer {case.engineer_email}, handling {case.handling_seconds} s, "
                           f"rating {case.rating}")
+                for problem in s.exec(select(Problem)):
+                    linked = s.exec(select(Case.id).where(Case.problem_id == problem.id)).all()
+                    print(f"\nProblem P{problem.id} “{problem.title}”: {problem.status}, cases "
+                          + ", ".join(f"#{n}" for n in linked)
+                          + f"; root cause: {problem.root_cause}")
             print("\n" + ("All cases resolved and closed." if ok else "Some case is NOT closed."))
             if serve:
                 await _serve(rt, server, host, start)
@@ -195,7 +220,8 @@ async def _demo(serve: bool, host: str) -> int:
 
 
 async def _serve(rt: Runtime, server: LocalMailServer, host: str, start: datetime) -> None:
-    for user in ("li.lei@corp.example", "han.meimei@corp.example", "john.smith@corp.example"):
+    for user in ("li.lei@corp.example", "han.meimei@corp.example", "john.smith@corp.example",
+                 "im@corp.example"):
         await server.add_user(user, AUTO_PASSWORD)
     logins = "\n".join(f"  {user:<34} {AUTO_PASSWORD}" for user in sorted(server.users)
                        if user != HELPDESK)
@@ -210,7 +236,9 @@ Send a new mail to {HELPDESK} from wang.fang@sh.corp.example, e.g.:
   swaks --server {host}:{server.smtp_port} --from wang.fang@sh.corp.example \\
         --to {HELPDESK} --header 'Subject: 显示器不亮' --body '办公室的显示器不亮了'
 Engineers work a case by replying to their dispatch mail (its Reply-To is their own
-address for the case) with tags such as "#inprogress" or "#resolve replaced the cable".
+address for the case) with tags such as "#inprogress" or "#resolve replaced the cable";
+"#problem <title>" opens a problem, whose own mail (to im@corp.example and the opener)
+takes "#workaround <text>", "#link <case>", "#resolve <root cause>" and "#resolve-linked".
 
 What happens from now on, as it happens:""", flush=True)
     daemon = Daemon(rt)
