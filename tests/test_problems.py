@@ -84,8 +84,14 @@ def test_three_incidents_one_problem_workaround_and_resolve_linked(
     told = {r for m in new if "Workaround" in subject(m.data) or "临时解决方案" in subject(m.data)
             for r in m.rcpt_tos}
     assert set(engineers) - {first} <= told and IM in told
-    for eng in set(engineers) - {first}:
-        assert "vpn2.corp.example" in text_of(last_to(smtp_sink, eng))
+    for n, eng in enumerate(engineers, 1):
+        if eng != first:  # each told of the workaround, their own case named
+            assert "vpn2.corp.example" in text_of(last_to(smtp_sink, eng))
+            body = text_of(last_to(smtp_sink, eng))
+            mine = next(line for line in body.splitlines()
+                        if "applies to your case" in line or "适用于您的工单" in line)
+            assert f"#{n}" in mine
+            assert "\n\nWORKAROUND\n" in body or "\n\n【临时解决方案】\n" in body
     # the incident manager resolves it, and the linked cases with it
     deliver(maild, dovecot, reply_to(opened, IM, "#resolve the gateway certificate had "
                                      "expired; renewed\n#resolve-linked"), IM)
@@ -165,6 +171,9 @@ def test_forged_staff_mail_cannot_act_on_a_problem(maild: Maild, dovecot: Doveco
     assert maild.case(2)["problem"] is None and maild.case(3)["problem"] is None
     with Session(maild.rt.engine) as s:
         assert s.get(Problem, 2) is None
+    # the incident manager's own address hears that a mail in their name was not taken
+    notice = next(raw for raw in reversed(to(smtp_sink, IM)) if "problem P1" in text_of(raw))
+    assert maild.personal(IM) in text_of(notice)
     # the same from the incident manager's personal address does act
     deliver(maild, dovecot, forged(IM, "#link 2\n#workaround reconnect",
                                    "Re: [Problem P1] VPN").replace(

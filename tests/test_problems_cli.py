@@ -99,3 +99,19 @@ def test_monthly_report_ranks_the_problem(with_problem: Maild, tmp_path: Path) -
     october = maild_cli("report", "monthly", "--month", "2026-10", "--json",
                         config=with_problem.config)
     assert json.loads(october.stdout)["top_problems"] == []
+
+
+def test_a_case_moves_to_another_problem_and_a_resolved_one_takes_no_more(
+        with_problem: Maild) -> None:
+    """#problem on a linked case opens P2 and moves the case (its log says from where);
+    linking to a resolved problem is refused and changes nothing."""
+    staff = with_problem.personal(IM)
+    feed(with_problem, new_mail(IM, "Re: [Case #2] VPN", "#problem 另一个原因：客户端版本",
+                                to=staff))
+    assert with_problem.case(2)["problem"] == 2
+    log = [e["text"] for e in with_problem.case(2)["log"] if e["kind"] == "problem"]
+    assert log[-1] == "linked to problem P2 (was P1): 另一个原因：客户端版本"
+    feed(with_problem, new_mail(IM, "Re: [Problem P2] x", "#resolve 升级客户端", to=staff))
+    assert feed(with_problem, new_mail(IM, "Re: [Case #1] VPN", "#problem P2",
+                                       to=staff))[0] == "rejected"
+    assert with_problem.case(1)["problem"] == 1
