@@ -51,6 +51,8 @@ def test_list_and_show_print_the_documented_shape(with_problem: Maild) -> None:
     text = maild_cli("problems", "show", "P1", config=with_problem.config).stdout.decode()
     assert "VPN 每小时断线" in text and "#1, #2" in text
     assert with_problem.case(2)["problem"] == 1
+    case = maild_cli("cases", "show", "2", config=with_problem.config).stdout.decode()
+    assert "linked to problem P1" in case
     filtered = maild_cli("problems", "list", "--status", "resolved", "--json",
                          config=with_problem.config)
     assert json.loads(filtered.stdout) == []

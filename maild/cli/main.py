@@ -258,6 +258,8 @@ def _print_case(d: dict[str, Any], tz: Any) -> None:
     c = d["customer"]
     print(f"  customer {c['name']} <{c['email']}>  engineer "
           f"{(d['engineer'] or {}).get('name', '-')}")
+    if d.get("problem"):
+        print(f"  linked to problem P{d['problem']} (maild problems show P{d['problem']})")
     for key in ("created_at", "dispatched_at", "first_response_at", "resolved_at", "closed_at"):
         if d[key]:
             print(f"  {key:<18} {_shown(d[key], tz)}")

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print_json(data)
             else:
-                _print(data)
+                _print(data, rt.settings.helpdesk.tz)
             return 0
         found = (stored.search_problems(s, args.words, limit=10_000) if args.words
                  else stored.list_problems(s))
@@ -62,10 +62,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print(d: dict[str, Any]) -> None:
+def _print(d: dict[str, Any], tz: Any) -> None:
+    from datetime import datetime
+
+    from maild.core.when import human
+
+    def shown(iso: str) -> str:
+        return human(datetime.fromisoformat(iso), tz)
+
     print(f"Problem P{d['id']}: {d['title']}")
-    print(f"  status {d['status']}, opened {d['created_at']}"
-          + (f", resolved {d['resolved_at']}" if d["resolved_at"] else ""))
+    print(f"  status {d['status']}, opened {shown(d['created_at'])}"
+          + (f", resolved {shown(d['resolved_at'])}" if d["resolved_at"] else ""))
     if d["workaround"]:
         print(f"\nWorkaround: {d['workaround']}")
     if d["root_cause"]:
