@@ -366,7 +366,9 @@ def resolve_by_problem(case: CaseView, root_cause: str, problem_id: int,
     if case.status not in OPEN_STATUSES:
         return None
     new = _stop_clock(case, now)
-    new = replace(new, status=Status.RESOLVED, resolution=root_cause, resolved_at=now)
+    # the resolution mail is the customer's first answer if nobody answered before
+    new = replace(new, status=Status.RESOLVED, resolution=root_cause, resolved_at=now,
+                  first_response_at=case.first_response_at or now)
     return Outcome(new, (("resolution", root_cause),
                          ("problem", f"resolved with problem P{problem_id}")),
                    (Event("resolved", root_cause),))

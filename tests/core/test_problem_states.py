@@ -104,6 +104,7 @@ def test_resolve_by_problem_resolves_only_open_cases(status: Status) -> None:
     if status in (Status.NEW, Status.DISPATCHED, Status.IN_PROGRESS):
         assert out is not None and out.case.status == Status.RESOLVED
         assert out.case.resolution == "cert" and [e.kind for e in out.events] == ["resolved"]
+        assert out.case.first_response_at == NOW and out.case.resolved_at == NOW
     else:
         assert out is None
 
