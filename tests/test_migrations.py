@@ -65,4 +65,66 @@ def test_problems_migration_keeps_the_cases_of_an_existing_database(tmp_path: Pa
         assert linked.scalar() == 2
         assert conn.execute(sa.text("SELECT count(*) FROM case_log")).scalar() == 1
     migrate.check(engine)
+    from alembic import command
+
+    with engine.begin() as conn:  # down one revision and up again: the same schema
+        cfg = migrate._config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "-1")
+        assert "problems" not in sa.inspect(conn).get_table_names()
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"include_object": migrate.include_object})
+        assert compare_metadata(ctx, SQLModel.metadata) == []
+        assert conn.execute(sa.text("SELECT count(*) FROM cases")).scalar() == 2
     engine.dispose()
+
+
+def test_0008_from_0007_with_data_and_back(tmp_path: Path) -> None:
+    """Complaints and surveys are added to a database at 0007 that holds cases, and
+    removed again by the downgrade, the cases untouched (SQLite, or PostgreSQL)."""
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+    from alembic import command
+
+    engine = make_engine(database_url(tmp_path, empty=True))
+    migrate.upgrade(engine, "0007")
+    at = datetime(2026, 11, 20, 8, 0, tzinfo=UTC).replace(tzinfo=None)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO customers (email, name, vip, auto_created, created_at) "
+            "VALUES ('w@sh.corp.example', 'Wang', :f, :f, :at)"), {"f": False, "at": at})
+        conn.execute(sa.text(
+            "INSERT INTO cases (subject, description, priority, status, channel, language, "
+            "customer_id, engineer_email, kb, rejections, created_at, updated_at, closed_at) "
+            "VALUES ('Printer', 'jams', 'P3', 'closed', 'email', 'en', 1, "
+            "'li.lei@corp.example', :f, 0, :at, :at, :at)"), {"f": False, "at": at})
+    before, after = migrate.upgrade(engine)
+    assert (before, after) == ("0007", migrate.head())
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO complaints (case_id, engineer, category, text, author, status, "
+            "created_at) VALUES (1, 'li.lei@corp.example', 'timeliness', '迟到', "
+            "'w@sh.corp.example', 'open', :at)"), {"at": at})
+        conn.execute(sa.text("INSERT INTO surveys (case_id, engineer, reason, sent_at) "
+                             "VALUES (1, 'li.lei@corp.example', 'complaint', :at)"), {"at": at})
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.text("INSERT INTO surveys (case_id, reason, sent_at) "
+                                     "VALUES (1, 'sample', :at)"), {"at": at})
+            raise AssertionError("a second survey of one case was accepted")
+        except sa.exc.IntegrityError:
+            pass
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"include_object": migrate.include_object})
+        assert compare_metadata(ctx, SQLModel.metadata) == []
+        assert conn.execute(sa.text("SELECT subject FROM cases")).scalar() == "Printer"
+    with engine.begin() as conn:
+        cfg = migrate._config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007")
+    with engine.connect() as conn:
+        names = sa.inspect(conn).get_table_names()
+        assert "complaints" not in names and "surveys" not in names
+        assert conn.execute(sa.text("SELECT count(*) FROM cases")).scalar() == 1

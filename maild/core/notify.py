@@ -18,6 +18,7 @@ ENGINEER = "engineer"
 OLD_ENGINEER = "old_engineer"
 OPERATORS = "operators"
 INCIDENT_MANAGER = "incident_manager"
+SUPERVISORS = "supervisors"
 
 # Events whose note the customer may read (REFERENCE §4): the resolution they confirm, the
 # reason a case is invalid and #reply text. Every other note (#inprogress, #close, #reopen)
@@ -38,6 +39,9 @@ PLAN: Mapping[str, tuple[tuple[str, str], ...]] = {
     "escalated": (("escalation", INCIDENT_MANAGER),),
     "reopened": (("reopened", ENGINEER),),
     "customer_reply": (("customer_reply", ENGINEER),),
+    "complaint": (("complaint", SUPERVISORS), ("complaint", ENGINEER)),
+    "complaint_closed": (("complaint_closed", SUPERVISORS), ("complaint_closed", ENGINEER)),
+    "survey_low": (("survey_low", SUPERVISORS),),
 }
 
 

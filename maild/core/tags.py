@@ -3,8 +3,8 @@
 A tag starts a line (``#resolve replaced the toner``); its argument is the
 rest of that line and the following lines up to the next tag. Only letters
 make a tag name, so ``#1`` or ``#12345`` in prose is not a command; a hyphenated word is
-a tag only when listed in ``HYPHENATED`` (``#resolve-linked``), so ``#resolve-me`` in prose
-is not one either.
+a tag only when listed in ``HYPHENATED`` (``#resolve-linked``, ``#complaint-close``), so
+``#resolve-me`` in prose is not one either.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ _TAG_RE = re.compile(r"^[ \t]*[#ï¼ƒ]([A-Za-z]+(?:-[A-Za-z]+)*)(?![\w-])[ \t]*[:ï
 
 
 # The tags whose names have a hyphen; any other hyphenated #word is prose.
-HYPHENATED = frozenset({"resolve-linked"})
+HYPHENATED = frozenset({"resolve-linked", "complaint-close"})
 
 
 def parse_tags(new_text: str) -> list[Command]:

@@ -17,6 +17,7 @@ from maild.db import queries
 from maild.db.models import Case
 from maild.db.session import transaction
 from maild.runtime import Runtime
+from maild.service import summary, surveys
 from maild.service.isolated import each
 from maild.service.opening import notify_events
 from maild.service.reports import send_due
@@ -50,11 +51,15 @@ def _close(rt: Runtime, case_id: int, now: datetime) -> bool:
 
 
 def jobs(rt: Runtime) -> tuple[Job, ...]:
-    """Auto-close hourly, the SLA sweep every minute, the reports at ``daily_at`` (with a
-    catch-up at start and every 15 minutes for a run missed while maild was down)."""
+    """Auto-close hourly, the SLA sweep every minute, the reports and the supervisors'
+    complaint summary at ``daily_at`` (with a catch-up at start and every 15 minutes for a
+    run missed while maild was down), the follow-up surveys every 15 minutes."""
     return (
         Job("auto_close", auto_close, minutes=60, done="auto-closed %d case(s)"),
         Job("sla", sweep, minutes=1, done="sent %d SLA alert(s)"),
         Job("reports", send_due, minutes=15, done="sent %d report(s)",
             daily_at=rt.settings.reports.daily_at),
+        Job("surveys", surveys.send_due, minutes=15, done="sent %d follow-up survey(s)"),
+        Job("complaint_summary", summary.send_due, minutes=15,
+            done="sent %d complaint summary(ies)", daily_at=rt.settings.reports.daily_at),
     )

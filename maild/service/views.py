@@ -13,10 +13,12 @@ from maild.db import problems, queries
 from maild.db.models import (
     AttachmentFile,
     Case,
+    Complaint,
     Customer,
     InboundMessage,
     OutboxMail,
     Problem,
+    Survey,
     utcnow,
 )
 
@@ -67,6 +69,10 @@ def case_json(s: Session, rules: RuleSet, case: Case, with_log: bool = True) -> 
                   .order_by(col(AttachmentFile.id)))
     out["attachments"] = [{"filename": a.filename, "size": a.size, "sha256": a.sha256}
                           for a in atts]
+    out["complaints"] = [complaint_json(c) for c in s.exec(
+        select(Complaint).where(Complaint.case_id == case.id).order_by(col(Complaint.id)))]
+    survey = s.exec(select(Survey).where(Survey.case_id == case.id)).first()
+    out["survey"] = survey_json(survey) if survey else None
     return out
 
 
@@ -77,6 +83,19 @@ def problem_json(s: Session, problem: Problem) -> dict[str, Any]:
             "cases": problems.linked_ids(s, [problem.id])[problem.id],
             "workaround": problem.workaround, "root_cause": problem.root_cause,
             "created_at": iso(problem.created_at), "resolved_at": iso(problem.resolved_at)}
+
+
+def complaint_json(c: Complaint) -> dict[str, Any]:
+    """One complaint (``complaints list --json``, and ``complaints`` in case JSON)."""
+    return {"id": c.id, "case_id": c.case_id, "engineer": c.engineer, "category": c.category,
+            "text": c.text, "status": c.status, "outcome": c.outcome,
+            "created_at": iso(c.created_at), "closed_at": iso(c.closed_at)}
+
+
+def survey_json(v: Survey) -> dict[str, Any]:
+    """A case's follow-up survey: when it was sent, and the answer if one came."""
+    return {"sent_at": iso(v.sent_at), "score": v.score, "comment": v.comment,
+            "answered_at": iso(v.answered_at)}
 
 
 def message_json(m: InboundMessage) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from maild.core.values import Role
 TOKEN, PERSONAL, AUTH, REFS = (Proof.CASE_TOKEN, Proof.PERSONAL, Proof.AUTHENTICATED,
                                Proof.REFERENCES)
 PTOKEN = Proof.PROBLEM_TOKEN
-ENG, OPS, MGR = Role.ENGINEER, Role.OPERATOR, Role.MANAGER
+ENG, OPS, MGR, SUP = Role.ENGINEER, Role.OPERATOR, Role.MANAGER, Role.SUPERVISOR
 
 
 def F(**kw: object) -> Facts:
@@ -46,6 +46,13 @@ def F(**kw: object) -> Facts:
     (F(case_id=4, via="subject", role=ENG, proofs={PTOKEN}), Route.NEW_CASE, "known sender"),
     (F(problem_id=2, role=ENG), Route.NEW_CASE, "known sender"),
     (F(problem_id=2, known_customer=True, proofs={PTOKEN}), Route.NEW_CASE, "known sender"),
+    # a supervisor is staff: proven, their tags (#complaint-close, #assign) are commands
+    (F(case_id=4, via="token", role=SUP, proofs={TOKEN}), Route.COMMAND,
+     "proven staff on a case"),
+    (F(case_id=4, via="subject", role=SUP, proofs={PERSONAL}), Route.COMMAND,
+     "proven staff on a case"),
+    (F(case_id=4, via="subject", role=SUP), Route.NEW_CASE, "known sender"),
+    (F(case_id=4, via="subject", role=SUP, proofs={REFS}), Route.NEW_CASE, "known sender"),
     # a staff address without proof on a case is nobody special
     (F(case_id=4, via="references", role=ENG), Route.REPLY, "someone in the case's thread"),
     (F(case_id=4, via="subject", role=ENG), Route.NEW_CASE, "known sender"),

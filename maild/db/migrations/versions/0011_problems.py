@@ -5,7 +5,7 @@ workaround and root cause; ``cases.problem_id`` links a case to at most one
 problem. Existing cases link to none.
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from maild.db.models import UTCDateTime
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
@@ -43,7 +43,10 @@ def upgrade() -> None:
         # not batch mode: it copies ``cases`` and drops the old table, which SQLite refuses
         # while the case log and messages refer to it (foreign_keys=ON); a nullable column
         # with a reference is one ALTER TABLE there
-        op.execute("ALTER TABLE cases ADD COLUMN problem_id INTEGER REFERENCES problems (id)")
+        have = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("cases")}
+        if "problem_id" not in have:  # else left by a downgrade (below)
+            op.execute("ALTER TABLE cases ADD COLUMN problem_id INTEGER "
+                       "REFERENCES problems (id)")
     else:
         op.add_column("cases", sa.Column("problem_id", sa.Integer(), nullable=True))
         op.create_foreign_key("fk_cases_problem_id", "cases", "problems", ["problem_id"], ["id"])
@@ -52,9 +55,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_cases_problem_id", table_name="cases")
-    with op.batch_alter_table("cases") as batch:  # SQLite: run with foreign_keys=OFF
-        if op.get_bind().dialect.name != "sqlite":
-            batch.drop_constraint("fk_cases_problem_id", type_="foreignkey")
-        batch.drop_column("problem_id")
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite drops a column with a reference only by copying ``cases`` and dropping the
+        # old table, which it refuses while rows refer to it (foreign_keys=ON, and the
+        # migration runs in a transaction, where that cannot be turned off): the column
+        # stays, emptied, and ``upgrade`` takes it back as it is
+        op.execute("UPDATE cases SET problem_id = NULL")
+    else:
+        op.drop_constraint("fk_cases_problem_id", "cases", type_="foreignkey")
+        op.drop_column("cases", "problem_id")
     op.drop_index("ix_problems_status", table_name="problems")
     op.drop_table("problems")
