@@ -10,9 +10,11 @@ complains (投诉) after her case is closed, the customer-service supervisor clo
 the complaint, and the follow-up survey the scheduler sends her is answered. A
 printer fault goes up the support lines (rules/lines.toml): the site engineer
 escalates it to the line-2 specialist, who escalates it to the printer vendor, who
-answers the customer and resolves it through its own case address.
-Nothing here is special-cased in maild: the demo only sends mail, calls
-``run_once`` and, once, the scheduler's survey job.
+answers the customer and resolves it through its own case address. Two VPN
+incidents are linked to a problem, the incident manager shares a workaround and
+resolves the problem with ``#resolve-linked``. Nothing here is special-cased in
+maild: the demo only sends mail, calls ``run_once`` and, once, the scheduler's
+survey job.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from sqlmodel import Session, select
 from maild.config import Settings, load_settings
 from maild.daemon import Daemon
 from maild.db import migrate
-from maild.db.models import Case, Complaint, Customer, LogEntry, Survey, utcnow
+from maild.db.models import Case, Complaint, Customer, LogEntry, Problem, Survey, utcnow
 from maild.mailserver import AUTO_PASSWORD, Delivery, LocalMailServer
 from maild.resources import shipped_dir
 from maild.runtime import Runtime, database
@@ -45,6 +47,7 @@ VENDOR = "support@printco.example"  # line 3 for printers (rules/lines.toml)
 CUSTOMERS = (
     ("王芳", "wang.fang@sh.corp.example", "上海分公司", "E1001"),
     ("Tom Brown", "tom.brown@uk.corp.example", "London Office", "E2001"),
+    ("Amy Green", "amy.green@uk.corp.example", "London Office", "E2002"),
 )
 
 
@@ -56,6 +59,7 @@ class Step:
     text: str
     subject: str | None = None  # set: a new mail; None: a reply
     personal: bool = False  # a new mail to the writer's personal helpdesk address (staff)
+    about: str | None = None  # a reply to the last mail whose subject has this, not the last
     job: bool = False  # not a mail: the scheduler's follow-up survey job runs now
 
 
@@ -101,6 +105,20 @@ SCRIPT = (
          "#reply Our engineer will replace the laser scanner unit tomorrow at 09:00."),
     Step(VENDOR, "#resolve Replaced the laser scanner unit; test pages print correctly."),
     Step("wang.fang@sh.corp.example", "确认，谢谢！"),
+    # two incidents, one cause: a problem, its workaround, and #resolve-linked
+    Step("tom.brown@uk.corp.example", "The VPN drops every hour, on the hour.\n\nTom",
+         subject="VPN drops every hour"),
+    Step("amy.green@uk.corp.example", "My VPN disconnects about once an hour.\n\nAmy",
+         subject="VPN keeps disconnecting"),
+    Step("john.smith@corp.example", "#problem VPN drops every hour in London\n#inprogress",
+         about="[Case #6]"),
+    Step("john.smith@corp.example", "#problem P1", about="[Case #5]"),
+    Step("im@corp.example", "#workaround Reconnect through vpn2.corp.example until the "
+         "gateway is fixed.", about="[Problem P1]"),
+    Step("im@corp.example", "#resolve The London gateway's certificate had expired; renewed, "
+         "with a renewal alert.\n#resolve-linked", about="[Problem P1]"),
+    Step("tom.brown@uk.corp.example", "Confirm, thanks.", about="[Case #5]"),
+    Step("amy.green@uk.corp.example", "confirm", about="[Case #6]"),
 )
 
 
@@ -144,7 +162,8 @@ def compose(step: Step, server: LocalMailServer, rt: Runtime) -> EmailMessage:
         msg["To"], msg["Subject"] = to, step.subject
         msg.set_content(step.text)
         return msg
-    last = next(d for d in reversed(server.deliveries) if step.who in d.rcpt_tos)
+    last = next(d for d in reversed(server.deliveries) if step.who in d.rcpt_tos
+                and (step.about is None or step.about in _subject(d)))
     got = message_from_bytes(last.data, policy=policy.default)
     assert isinstance(got, EmailMessage)
     msg["To"] = str(got["Reply-To"] or got["From"])
@@ -169,7 +188,7 @@ def timeline(rt: Runtime, server: LocalMailServer, start: datetime) -> list[str]
                               f"{'':20}“{_subject(d)}”"))
     with Session(rt.engine) as s:
         kinds = ("created", "assign", "status", "resolution", "close", "reopen", "rating",
-                 "complaint", "survey", "followup", "escalate")
+                 "problem", "complaint", "survey", "followup", "escalate")
         for e in s.exec(select(LogEntry).where(LogEntry.kind.in_(kinds))):  # type: ignore[attr-defined]
             events.append((e.at, f"case #{e.case_id} {e.kind}: {e.text.splitlines()[0][:70]}"))
     events.sort(key=lambda x: x[0])
@@ -237,6 +256,11 @@ async def _demo(serve: bool, host: str) -> int:
                           f"line {case.line}, engineer {case.engineer_email}, "
                           f"handling {case.handling_seconds} s, rating {case.rating}")
                     _complaints_and_survey(s, case.id or 0)
+                for problem in s.exec(select(Problem)):
+                    linked = s.exec(select(Case.id).where(Case.problem_id == problem.id)).all()
+                    print(f"\nProblem P{problem.id} “{problem.title}”: {problem.status}, cases "
+                          + ", ".join(f"#{n}" for n in linked)
+                          + f"; root cause: {problem.root_cause}")
             print("\n" + ("All cases resolved and closed." if ok else "Some case is NOT closed."))
             if serve:
                 await _serve(rt, server, host, start)
@@ -245,7 +269,7 @@ async def _demo(serve: bool, host: str) -> int:
 
 async def _serve(rt: Runtime, server: LocalMailServer, host: str, start: datetime) -> None:
     for user in ("li.lei@corp.example", "han.meimei@corp.example", "john.smith@corp.example",
-                 "wang.qiang@corp.example", VENDOR):
+                 "wang.qiang@corp.example", VENDOR, "im@corp.example"):
         await server.add_user(user, AUTO_PASSWORD)
     logins = "\n".join(f"  {user:<34} {AUTO_PASSWORD}" for user in sorted(server.users)
                        if user != HELPDESK)
@@ -265,6 +289,8 @@ Support lines (rules/lines.toml): "#escalate <why>" from the engineer of a print
 network, e-mail or hardware case passes it to Wang Qiang (wang.qiang@corp.example,
 line 2); his "#escalate" on a printer case passes it to the vendor {VENDOR}
 (line 3), who may answer with #log, #reply and #resolve, nothing else.
+"#problem <title>" opens a problem, whose own mail (to im@corp.example and the opener)
+takes "#workaround <text>", "#link <case>", "#resolve <root cause>" and "#resolve-linked".
 
 What happens from now on, as it happens:""", flush=True)
     daemon = Daemon(rt)

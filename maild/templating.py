@@ -37,6 +37,7 @@ TEMPLATE_NAMES = (
     "address_changed", "flood_alert", "transcript", "undone", "customer_tag",
     "complaint", "complaint_ack", "complaint_closed", "survey", "survey_low", "complaint_summary",
     "vendor_case",
+    "problem", "problem_result",
 )
 
 

@@ -21,7 +21,7 @@ CASE_KEYS = {"id", "subject", "status", "priority", "type", "channel", "customer
              "description", "resolution", "rating", "created_at", "dispatched_at",
              "first_response_at", "resolved_at", "closed_at", "handling_seconds", "log",
              "attachments", "sla", "follows", "complaints", "survey", "kind",
-             "line"}  # docs/REFERENCE.md, "Case JSON"
+             "line", "problem"}  # docs/REFERENCE.md, "Case JSON"
 MESSAGE_KEYS = {"id", "message_id", "from", "subject", "disposition", "case_id", "reason",
                 "received_at"}
 

@@ -17,12 +17,19 @@ def test_demo_plays_the_whole_loop() -> None:
     text = out.stdout
     assert "case #1 created" in text and "case #2 created" in text
     assert "resolution: 更换了搓纸轮" in text
-    assert text.count("close: confirmed by the customer") == 4
+    assert text.count("close: confirmed by the customer") == 6
     # a printer fault up the support lines: Han Meimei → Wang Qiang (line 2) → the vendor
     assert "case #4 escalate: line 1 → line 2" in text
     assert "case #4 escalate: line 2 → line 3 (PrintCo vendor support)" in text
     assert "support@printco.example → helpdesk+c4-" in text
     assert "resolution: Replaced the laser scanner unit" in text
+    # two incidents linked to a problem, its workaround, #resolve-linked (docs/REFERENCE.md)
+    assert "case #6 problem: linked to problem P1" in text
+    assert "case #5 problem: linked to problem P1" in text
+    assert "“[Problem P1] Workaround: VPN drops every hour in London”" in text
+    assert "case #5 problem: resolved with problem P1" in text
+    assert "im@corp.example → helpdesk+p1-" in text
+    assert "Problem P1 “VPN drops every hour in London”: resolved, cases #5, #6" in text
     assert "case #3 created: case opened by phone" in text
     assert "callcenter@corp.example → helpdesk+s-" in text
     assert "All cases resolved and closed." in text
@@ -86,8 +93,8 @@ def test_demo_serve_prints_events_live_and_its_logins_work() -> None:
         msg.set_content("办公室的显示器不亮了")
         with smtplib.SMTP("127.0.0.1", smtp_port) as smtp:
             smtp.send_message(msg)
-        live = read_until("case #5 created")  # #1-#4 are the scripted ones
-        live += read_until("[Case #5] 【已受理】显示器不亮")  # the acknowledgement, delivered
+        live = read_until("case #7 created")  # #1-#6 are the scripted ones
+        live += read_until("[Case #7] 【已受理】显示器不亮")  # the acknowledgement, delivered
         assert "helpdesk@corp.example" in live
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from databases import database_url
@@ -72,6 +73,57 @@ def test_0010_keeps_the_cases_of_0007_as_line_1_incidents(tmp_path: Path) -> Non
         assert migrate.current(conn) == "0007"
         assert "kind" not in {c["name"] for c in sa.inspect(conn).get_columns("cases")}
     assert migrate.upgrade(engine)[1] == migrate.head()
+
+
+@pytest.mark.parametrize("start", ["0006", "0007"])
+def test_problems_migration_keeps_the_cases_of_an_existing_database(tmp_path: Path,
+                                                                    start: str) -> None:
+    """0011 (from 0007, and 0007 too from 0006) on a database with cases in it: the cases
+    stay, linked to no problem, and a problem can then be stored and linked (SQLite, or
+    PostgreSQL under the test URL). On SQLite, batch mode's copy-and-drop of ``cases``
+    failed here while the case log referred to it."""
+    import sqlalchemy as sa
+
+    engine = make_engine(database_url(tmp_path, empty=True))
+    migrate.upgrade(engine, start)
+    when = "2026-11-20 08:00:00"
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO customers (id, name, email, vip, auto_created, created_at) "
+            "VALUES (1, '王芳', 'wang.fang@sh.corp.example', false, false, :at)"), {"at": when})
+        for n in (1, 2):
+            conn.execute(sa.text(
+                "INSERT INTO cases (id, subject, description, priority, status, channel, "
+                "language, kb, rejections, customer_id, created_at, updated_at) VALUES "
+                "(:id, 'VPN 断线', '每小时断一次', 'P3', 'dispatched', 'email', 'zh', false, 0, "
+                "1, :at, :at)"), {"id": n, "at": when})
+        conn.execute(sa.text("INSERT INTO case_log (case_id, at, author, kind, text) VALUES "
+                             "(1, :at, 'maild', 'created', 'case opened')"), {"at": when})
+    before, after = migrate.upgrade(engine)
+    assert before == start and after == migrate.head()
+    with engine.begin() as conn:
+        rows = conn.execute(sa.text("SELECT id, subject, problem_id FROM cases ORDER BY id"))
+        assert [tuple(r) for r in rows] == [(1, "VPN 断线", None), (2, "VPN 断线", None)]
+        conn.execute(sa.text(
+            "INSERT INTO problems (id, title, status, opened_by, created_at, updated_at) "
+            "VALUES (1, 'VPN', 'open', 'im@corp.example', :at, :at)"), {"at": when})
+        conn.execute(sa.text("UPDATE cases SET problem_id = 1"))
+        linked = conn.execute(sa.text("SELECT count(*) FROM cases WHERE problem_id = 1"))
+        assert linked.scalar() == 2
+        assert conn.execute(sa.text("SELECT count(*) FROM case_log")).scalar() == 1
+    migrate.check(engine)
+    from alembic import command
+
+    with engine.begin() as conn:  # down one revision and up again: the same schema
+        cfg = migrate._config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "-1")
+        assert "problems" not in sa.inspect(conn).get_table_names()
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"include_object": migrate.include_object})
+        assert compare_metadata(ctx, SQLModel.metadata) == []
+        assert conn.execute(sa.text("SELECT count(*) FROM cases")).scalar() == 2
     engine.dispose()
 
 

@@ -19,7 +19,7 @@ TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 LANGS = ("en", "zh")
 NO_CASE = ("hold", "rejected_sender", "failed_alert", "help", "phone_missing", "search_results",
            "report", "outbox_failed", "staff_unproven", "address_changed", "flood_alert",
-           "complaint_summary")
+           "complaint_summary", "problem", "problem_result")
 CASE_TEMPLATES = tuple(n for n in TEMPLATE_NAMES if n not in NO_CASE)
 STATUSES = ("new", "dispatched", "in_progress", "resolved", "closed", "invalid")
 LABELS = {
@@ -28,7 +28,7 @@ LABELS = {
 }
 ALL_TAGS = ("#inprogress", "#resolve", "#log", "#reply", "#assign", "#priority", "#type",
             "#kind", "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb",
-            "#complaint", "#category", "#complaint-close", "#undo", "#search", "#help")
+            "#complaint", "#category", "#complaint-close", "#problem", "#undo", "#search", "#help")
 SUPERVISOR_ONLY = ("#complaint-close",)
 
 SCRIPT = "<script>alert(1)</script>"
@@ -91,7 +91,7 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         "auto_close_days": 3,
         "error": None,
         "role": "engineer" if name == "help" else None,
-        "transcript": sample_transcript() if name == "transcript" else None,
+        "transcript": sample_transcript() if name in ("transcript", "problem_result") else None,
         "disregard": f"[Case #7] Resolved {SCRIPT}" if name == "undone" else None,
         "used_tags": "#resolve, #close" if name == "customer_tag" else None,
         "held": {"subject": "鼠标坏了 mouse broken", "expires_hours": 48}
@@ -121,6 +121,12 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
                     "by": "Call Centre"} if name == "address_changed" else None,
         "flood": {"sender": f"bot{SCRIPT}@evil.example", "limit": 30}
         if name == "flood_alert" else None,
+        "problem": sample_problem(name) if name.startswith("problem") else None,
+        "problems": [{"id": 3, "title": f"VPN {SCRIPT}", "status": "known_error",
+                      "workaround": "重新连接 / reconnect", "root_cause": None},
+                     {"id": 4, "title": "Printer", "status": "resolved", "workaround": None,
+                      "root_cause": RESOLUTION}] if name == "search_results" else None,
+        "mine": [7] if name == "problem" else None,
         **(sample_report() if name == "report" else {}),
         "summary": sample_summary() if name == "complaint_summary" else None,
     }
@@ -142,6 +148,19 @@ def sample_summary() -> dict[str, Any]:
                   "created_at": datetime(2026, 11, 22, 8, 0), "text": f"迟到两小时 {SCRIPT}"}],
         "low": [{"case_id": 9, "score": 1, "engineer": "Li Lei",
                  "comment": f"never came {SCRIPT}"}],
+    }
+
+
+def sample_problem(name: str) -> dict[str, Any]:
+    """A known error with two linked cases, one of them resolved by ``#resolve-linked``."""
+    return {
+        "id": 3, "title": f"VPN drops hourly {SCRIPT}", "status": "resolved", "event": "resolved",
+        "workaround": f"重新连接 / reconnect\n{SCRIPT}", "root_cause": RESOLUTION,
+        "opened_by": "Li Lei", "created_at": datetime(2026, 11, 22, 8, 0), "resolved": [7],
+        "cases": [{"id": 7, "subject": f"VPN 断线 {SCRIPT}", "status": "resolved",
+                   "engineer_email": "li.lei@corp.example", "engineer_name": "Li Lei"},
+                  {"id": 9, "subject": "VPN", "status": "new", "engineer_email": None,
+                   "engineer_name": None}],
     }
 
 
@@ -556,3 +575,24 @@ def test_missing_case_field_is_an_error(lang: str) -> None:
     del ctx["case"]["customer_employee_id"]
     with pytest.raises(jinja2.UndefinedError):
         render(lang, "dispatch", "txt", ctx)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_monthly_report_lists_the_top_problems(lang: str) -> None:
+    from dataclasses import replace
+    from zoneinfo import ZoneInfo
+
+    from maild.core.report import ProblemRow, month_period
+
+    ctx = sample_context("report")
+    rows = (ProblemRow(3, f"VPN {SCRIPT}", "known_error", 4, 6),)
+    monthly = replace(ctx["report"], period=month_period(2026, 11, ZoneInfo("Asia/Shanghai")),
+                      top_problems=rows, days=())
+    text = render(lang, "report", "txt", {**ctx, "report": monthly})
+    html = render(lang, "report", "html", {**ctx, "report": monthly})
+    assert "P3" in text and "4 / 6" in text and f"VPN {SCRIPT}" in text
+    assert "P3" in html and html_escaped(f"VPN {SCRIPT}") in html
+    parse_html(html)
+    daily = render(lang, "report", "txt", {**ctx, "report": replace(ctx["report"],
+                                                                     top_problems=rows)})
+    assert "P3" not in daily  # the monthly report's section

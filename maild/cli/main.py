@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from maild import __version__
 from maild.cli import complaints as complaints_cli
 from maild.cli import customers
+from maild.cli import problems as problems_cli
 from maild.cli import report as report_cli
 from maild.cli import search as search_cli
 from maild.cli import staff as staff_cli
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     staff_cli.add_parser(sub, common)
     complaints_cli.add_parser(sub, common)
     report_cli.add_parser(sub, common)
+    problems_cli.add_parser(sub, common)
 
     init = sub.add_parser("init", parents=[common],
                           help="write a starter config.toml, rules/ and customers.csv into DIR")
@@ -258,6 +260,8 @@ def _print_case(d: dict[str, Any], tz: Any) -> None:
     c = d["customer"]
     print(f"  customer {c['name']} <{c['email']}>  engineer "
           f"{(d['engineer'] or {}).get('name', '-')}")
+    if d.get("problem"):
+        print(f"  linked to problem P{d['problem']} (maild problems show P{d['problem']})")
     for key in ("created_at", "dispatched_at", "first_response_at", "resolved_at", "closed_at"):
         if d[key]:
             print(f"  {key:<18} {_shown(d[key], tz)}")
@@ -361,6 +365,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "db": cmd_db, "check": cmd_check, "run": cmd_run, "ingest": cmd_ingest, "cases": cmd_cases,
     "messages": cmd_messages, "outbox": cmd_outbox, "customers": customers.run,
     "search": search_cli.run, "staff": staff_cli.run, "report": report_cli.run,
+    "problems": problems_cli.run,
     "demo": cmd_demo, "init": cmd_init, "complaints": complaints_cli.run,
 }
 
@@ -379,7 +384,7 @@ def read_only(args: argparse.Namespace) -> bool:
     sub = {"cases": "cases_command", "messages": "messages_command", "outbox": "outbox_command",
            "customers": "customers_command"}.get(args.command)
     action = getattr(args, sub, None) if sub else None
-    return (args.command in ("db", "cases", "messages", "search", "complaints")
+    return (args.command in ("db", "cases", "messages", "search", "problems", "complaints")
             or (args.command == "outbox" and action == "list")
             or (args.command == "customers" and action in ("list", "export"))
             or (args.command == "report" and not getattr(args, "send", False)))

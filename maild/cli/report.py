@@ -110,6 +110,9 @@ def _print(report: Report, names: dict[str, str]) -> None:
     print("\nopen by age: " + ", ".join(f"{k} {v}" for k, v in report.backlog_by_age.items()))
     if report.top_types:
         print("top types:   " + ", ".join(f"{k} {v}" for k, v in report.top_types))
+    if report.top_problems:
+        print("top problems (cases this period/all): " + ", ".join(
+            f"P{p.id} {p.title} {p.in_period}/{p.total}" for p in report.top_problems))
 
 
 def run(args: argparse.Namespace) -> int:

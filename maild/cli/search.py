@@ -54,6 +54,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
+    from maild.db.problems import search_problems
     from maild.db.search import Filters, search
     from maild.service.views import case_json
 
@@ -69,12 +70,21 @@ def run(args: argparse.Namespace) -> int:
     with Session(rt.engine) as s:
         found = search(s, args.words, filters, limit=args.limit)
         rows = [case_json(s, rt.rules, c, with_log=False) for c in found]
-    if args.json:
+        # problems have no customer, engineer or case status: only a search by words alone
+        only_words = filters == Filters() and args.words
+        problems = search_problems(s, args.words, args.limit) if only_words else []
+    if args.json:  # the case array of docs/REFERENCE §8; problems: maild problems list WORDS
         print_json(rows)
         return 0
-    if not rows:
+    if not rows and not problems:
         print("no case found", file=sys.stderr)
         return 1
-    table([(f"#{r['id']}", r["created_at"][:10], r["status"], (r["engineer"] or {}).get("email"),
-            r["subject"]) for r in rows], ("case", "opened", "status", "engineer", "subject"))
+    if rows:
+        table([(f"#{r['id']}", r["created_at"][:10], r["status"],
+                (r["engineer"] or {}).get("email"), r["subject"]) for r in rows],
+              ("case", "opened", "status", "engineer", "subject"))
+    if problems:
+        print()
+        table([(f"P{p.id}", p.created_at.date().isoformat(), p.status, p.title)
+               for p in problems], ("problem", "opened", "status", "title"))
     return 0

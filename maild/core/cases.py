@@ -11,6 +11,7 @@ which case nothing changes (all or nothing).
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -70,6 +71,7 @@ TAGS: Mapping[str, TagRule] = {
     "category": TagRule(STAFF, ANY, None, True,
                         "#category attitude|quality|timeliness|other"),
     "complaint-close": TagRule(SUPERVISOR, ANY, None, True, "#complaint-close <outcome>"),
+    "problem": TagRule(STAFF, ANY, None, True, "#problem <title> | #problem P<n>"),
 }
 
 # What an outside vendor (a line of rules/lines.toml with an address) may do, and only on
@@ -161,6 +163,7 @@ class Actor:
     role: Role
     engineers: Mapping[str, str] = field(default_factory=dict)  # email → name, for #assign
     desk: Desk = field(default_factory=Desk)
+    problems: Mapping[int, str] = field(default_factory=dict)  # id → status, for #problem P<n>
 
 
 def _allowed(tag: str, rule: TagRule, case: CaseView, actor: Actor) -> tuple[str, str] | None:
@@ -420,6 +423,23 @@ def _complaint_close(case: CaseView, cmd: Command, actor: Actor,
     return Outcome(replace(case, complaint=None),
                    (("complaint", f"complaint closed: {cmd.arg}"),),
                    (Event("complaint_closed", cmd.arg),))
+def _problem(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome | Refusal:
+    """Open a problem or link to one: the service does it on the ``problem`` event; here,
+    only whether the problem named exists and is not resolved (all or nothing)."""
+    first = cmd.arg.strip().split("\n")[0].strip()
+    m = re.fullmatch(r"[Pp](\d{1,12})", first)
+    if m is None:
+        return Outcome(case, (), (Event("problem", first[:200]),))
+    status = actor.problems.get(int(m.group(1)))
+    if status is None:
+        return Refusal(f"#problem: there is no problem {first.upper()} (to open one: "
+                       "#problem <title>)", cmd.line, cmd.tag,
+                       f"#problem：没有问题单 {first.upper()}（新建请用 #problem <标题>）")
+    if status == "resolved":
+        return Refusal(f"#problem: problem {first.upper()} is resolved; open a new one with "
+                       "#problem <title>", cmd.line, cmd.tag,
+                       f"#problem：问题单 {first.upper()} 已解决，请用 #problem <标题> 新建")
+    return Outcome(case, (), (Event("problem", first.upper()),))
 
 
 _HANDLERS = {
@@ -428,6 +448,7 @@ _HANDLERS = {
     "escalate": _escalate, "reopen": _reopen, "close": _close, "invalid": _invalid, "kb": _kb,
     "kind": _kind,
     "complaint": _complaint, "category": _category, "complaint-close": _complaint_close,
+    "problem": _problem,
 }
 
 
@@ -462,6 +483,22 @@ def customer_action(case: CaseView, action: str, rating: int | None,
         new = replace(case, status=Status.IN_PROGRESS, resolved_at=None, work_started_at=now)
         return Outcome(new, (("reopen", "reopened by the customer"),), (Event("reopened"),))
     return None
+
+
+def resolve_by_problem(case: CaseView, root_cause: str, problem_id: int,
+                       now: datetime) -> Outcome | None:
+    """An open case resolved by ``#resolve-linked`` on its problem: the root cause is its
+    resolution and its customer is asked to confirm, as after ``#resolve``; None for a
+    case that is no longer open (left as it is)."""
+    if case.status not in OPEN_STATUSES:
+        return None
+    new = _stop_clock(case, now)
+    # the resolution mail is the customer's first answer if nobody answered before
+    new = replace(new, status=Status.RESOLVED, resolution=root_cause, resolved_at=now,
+                  first_response_at=case.first_response_at or now)
+    return Outcome(new, (("resolution", root_cause),
+                         ("problem", f"resolved with problem P{problem_id}")),
+                   (Event("resolved", root_cause),))
 
 
 def dispatch(case: CaseView, engineer: str | None, now: datetime) -> Outcome:

@@ -5,7 +5,8 @@ message and the database); ``classify`` walks ``RULES`` top to bottom and the
 first rule whose test holds names the ``Route``. The order is the order of the
 reference's "what happens to an inbound message" list, with the trust table
 (``core.trust``) asked wherever a route needs a proof of the sender: nobody to
-answer, duplicates, auto-generated mail, mail about a case (a proven staff
+answer, duplicates, auto-generated mail, a proven staff command on a problem, mail
+about a case (a proven staff
 command, the case's customer, someone else in its thread), a confirmation of a
 held message, mailbox commands, proven staff mail that opens a case for someone
 else, then new cases and strangers. A staff address without the proof its
@@ -37,6 +38,7 @@ class Route(StrEnum):
     DUPLICATE = "duplicate"
     IGNORE = "ignore"
     COMMAND = "command"  # proven staff (or a vendor by its token): tags on a case
+    PROBLEM = "problem"  # proven staff: tags on a problem
     REPLY = "reply"  # the case's customer, or someone else in its thread, wrote on it
     RELEASE = "release"  # a stranger confirmed a held message
     HELP = "help"  # #help to the helpdesk address
@@ -57,6 +59,7 @@ class Facts:
     auto_generated: str | None = None  # why it is an auto-reply, bulk, bounce or loop
     case_id: int | None = None  # the case it threads to (token, [Case #N], References)
     via: str | None = None  # how: "token" | "subject" | "references"
+    problem_id: int | None = None  # the problem it names (problem token, [Problem P<n>])
     references_case: bool = False  # its References name a mail of that very case
     case_customer: bool = False  # From is the case's customer
     role: Role | None = None  # the role in rules/ of its From address (a claim, not a proof)
@@ -95,6 +98,8 @@ RULES: tuple[Rule, ...] = (
     Rule("no author", lambda f: not f.has_author, Route.FAIL),
     Rule("seen before", lambda f: f.duplicate_of is not None, Route.DUPLICATE),
     Rule("auto-generated", lambda f: f.auto_generated is not None, Route.IGNORE),
+    Rule("proven staff on a problem",
+         lambda f: f.problem_id is not None and f.may(Action.PROBLEM_COMMAND), Route.PROBLEM),
     Rule("proven staff on a case",
          lambda f: f.case_id is not None and f.may(Action.STAFF_COMMAND), Route.COMMAND),
     Rule("the vendor on a case, by its token",
@@ -120,7 +125,7 @@ RULES: tuple[Rule, ...] = (
 # Routes that are about the case the mail named (or about no case at all): any other
 # route taken by a mail that named a case means a stranger named it, which its log says.
 _ON_A_CASE = frozenset({Route.FAIL, Route.DUPLICATE, Route.IGNORE, Route.COMMAND, Route.REPLY,
-                        Route.RELEASE})
+                        Route.RELEASE, Route.PROBLEM})
 # Routes after which a staff member may need telling that their address was not believed.
 _FELL_THROUGH = frozenset({Route.REPLY, Route.NEW_CASE, Route.HOLD, Route.REJECT})
 
@@ -148,6 +153,8 @@ def _unproven(f: Facts, route: Route) -> str | None:
     """What a mail from a staff address asked for that its proofs do not allow."""
     if not f.staff or route not in _FELL_THROUGH:
         return None
+    if f.problem_id is not None and not f.may(Action.PROBLEM_COMMAND):
+        return f"a command on problem P{f.problem_id}"
     if f.case_id is not None and not f.may(Action.STAFF_COMMAND):
         return f"a command on case #{f.case_id}"
     if f.first_tag == "search":

@@ -191,6 +191,45 @@ class DayStat:
 
 
 @dataclass(frozen=True)
+class ProblemLink:
+    """One case linked to a problem (built by the database adapter)."""
+
+    problem_id: int
+    title: str
+    status: str  # open | known_error | resolved
+    case_created_at: datetime
+
+
+@dataclass(frozen=True)
+class ProblemRow:
+    """A problem in the report: its cases opened in the period, and all its cases."""
+
+    id: int
+    title: str
+    status: str
+    in_period: int
+    total: int
+
+
+TOP_PROBLEMS = 5
+
+
+def top_problems(period: Period, links: Iterable[ProblemLink],
+                 limit: int = TOP_PROBLEMS) -> tuple[ProblemRow, ...]:
+    """The problems with the most linked cases opened in the period (then the most cases in
+    all, then the lowest number); a problem with none opened in the period is left out."""
+    rows: dict[int, ProblemRow] = {}
+    for link in links:
+        row = rows.get(link.problem_id) or ProblemRow(link.problem_id, link.title, link.status,
+                                                      0, 0)
+        rows[link.problem_id] = replace(row, total=row.total + 1, in_period=row.in_period
+                                        + int(period.contains(link.case_created_at)))
+    ranked = sorted((r for r in rows.values() if r.in_period),
+                    key=lambda r: (-r.in_period, -r.total, r.id))
+    return tuple(ranked[:limit])
+
+
+@dataclass(frozen=True)
 class Report:
     period: Period
     engineers: tuple[EngineerRow, ...]  # by rank_resolved, then address
@@ -208,6 +247,7 @@ class Report:
     days: tuple[DayStat, ...] = ()  # one per local day of the period, in order
     by_kind: tuple[KindRow, ...] = ()  # incident, then request
     by_line: tuple[LineRow, ...] = ()  # line 1, 2, 3: each line any case was with
+    top_problems: tuple[ProblemRow, ...] = ()  # by cases opened in the period (top_problems)
 
 
 def open_at(c: CaseFacts, moment: datetime) -> bool:

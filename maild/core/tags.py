@@ -1,9 +1,10 @@
 """New text → command tags (docs/REFERENCE §4), and a customer's confirm/reopen/rating words (§5).
 
 A tag starts a line (``#resolve replaced the toner``); its argument is the
-rest of that line and the following lines up to the next tag. Only letters make a
-tag name (and the one hyphenated tag, ``#complaint-close``), so ``#1``, ``#12345``
-or ``#resolve-me`` in prose is not a command.
+rest of that line and the following lines up to the next tag. Only letters
+make a tag name, so ``#1`` or ``#12345`` in prose is not a command; a hyphenated word is
+a tag only when listed in ``HYPHENATED`` (``#resolve-linked``, ``#complaint-close``), so
+``#resolve-me`` in prose is not one either.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from dataclasses import dataclass
 
 from maild.core.values import Command
 
-_TAG_RE = re.compile(
-    r"^[ \t]*[#＃]((?i:complaint-close)|[A-Za-z]+)(?![\w-])[ \t]*[:：]?[ \t]*(.*)$")
+_TAG_RE = re.compile(r"^[ \t]*[#＃]([A-Za-z]+(?:-[A-Za-z]+)*)(?![\w-])[ \t]*[:：]?[ \t]*(.*)$")
+
+
+# The tags whose names have a hyphen; any other hyphenated #word is prose.
+HYPHENATED = frozenset({"resolve-linked", "complaint-close"})
 
 
 def parse_tags(new_text: str) -> list[Command]:
@@ -30,7 +34,7 @@ def parse_tags(new_text: str) -> list[Command]:
 
     for number, line in enumerate(new_text.splitlines(), start=1):
         m = _TAG_RE.match(line)
-        if m:
+        if m and ("-" not in m.group(1) or m.group(1).lower() in HYPHENATED):
             flush()
             tag, start, arg_lines = m.group(1).lower(), number, [m.group(2)]
         elif tag is not None:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from maild.core.tokens import CASE, tokens_in, verify_personal, verify_token
+from maild.core.tokens import CASE, HOLD, PROBLEM, tokens_in, verify_personal, verify_token
 from maild.core.values import CaseRef, Inbound
 
 
@@ -39,12 +39,33 @@ def token_ref(msg: Inbound, recipients: tuple[str, ...], helpdesk_address: str,
     return None
 
 
+def problem_token_id(msg: Inbound, recipients: tuple[str, ...], helpdesk_address: str,
+                     secrets: Sequence[str]) -> int | None:
+    """The problem a problem token issued to this very sender names (never a case's)."""
+    for token in tokens_in(recipients, helpdesk_address):
+        verified = verify_token(secrets, token, msg.from_addr)
+        if verified and verified[0] == PROBLEM:
+            return verified[1]
+    return None
+
+
+# [Problem P3], 【Problem P3】, [问题 P3]: the subject tag of every problem mail.
+_PROBLEM_SUBJECT = re.compile(r"[\[【［]\s*(?:problem|问题)\s*[Pp](\d{1,12})\s*[\]】］]",
+                              re.IGNORECASE)
+
+
+def subject_problem_id(subject: str) -> int | None:
+    """The problem number in ``[Problem P<n>]`` anywhere in the subject, if any."""
+    m = _PROBLEM_SUBJECT.search(subject)
+    return int(m.group(1)) if m else None
+
+
 def hold_token_id(msg: Inbound, recipients: tuple[str, ...], helpdesk_address: str,
                   secrets: Sequence[str]) -> int | None:
     """The held message a stranger's confirming reply releases, if the token verifies."""
     for token in tokens_in(recipients, helpdesk_address):
         verified = verify_token(secrets, token, msg.from_addr)
-        if verified and verified[0] != CASE:
+        if verified and verified[0] == HOLD:
             return verified[1]
     return None
 

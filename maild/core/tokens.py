@@ -20,11 +20,13 @@ from maild.core import addresses
 
 CASE = "c"  # a case notification
 HOLD = "h"  # a held message awaiting the sender's confirmation
+PROBLEM = "p"  # a problem notification: the kind is signed, so a case token never names
+#                a problem (nor a problem token a case), though both carry numbers
 PERSONAL = "s"  # a staff member's personal address: ``s-<sig>``, no id
 
 _PERSONAL_RE = re.compile(r"^s-([a-z2-7]{16})$")
 
-_TOKEN_RE = re.compile(r"^([ch])(\d{1,12})-([a-z2-7]{16})$")
+_TOKEN_RE = re.compile(r"^([chp])(\d{1,12})-([a-z2-7]{16})$")
 
 
 def _sig(secret: str, kind: str, ident: int, recipient: str) -> str:

@@ -36,6 +36,7 @@ class Proof(StrEnum):
     CASE_TOKEN = "case token"  # 1: helpdesk+<case token>@, issued to this sender
     PERSONAL = "personal address"  # 2: helpdesk+s-<token>@, issued to this staff member
     AUTHENTICATED = "sender authentication"  # 3: our MTA's dmarc=pass / aligned dkim=pass
+    PROBLEM_TOKEN = "problem token"  # helpdesk+<problem token>@, issued to this sender
     REFERENCES = "references"  # the mail answers one we sent this customer on this case
 
 
@@ -52,6 +53,7 @@ class Action(StrEnum):
     """What a mail asks maild to do, grouped as the trust table's groups it."""
 
     STAFF_COMMAND = "staff command on a case"
+    PROBLEM_COMMAND = "staff command on a problem"
     MAILBOX = "phone summary, forward on behalf of a customer, #search, #mine, #queue"
     CUSTOMER_STATE = "customer confirm, reopen, rating or complaint"
     CUSTOMER_MAIL = "new case, or reply logged and forwarded"
@@ -63,6 +65,10 @@ _ANY: tuple[frozenset[Proof], ...] = (frozenset(),)
 POLICY: Mapping[tuple[Claim, Action], tuple[frozenset[Proof], ...]] = {
     (Claim.STAFF, Action.STAFF_COMMAND): (
         frozenset({Proof.CASE_TOKEN}), frozenset({Proof.PERSONAL}),
+        frozenset({Proof.AUTHENTICATED})),
+    # a problem's own token, never a case's: the two are signed with their kind
+    (Claim.STAFF, Action.PROBLEM_COMMAND): (
+        frozenset({Proof.PROBLEM_TOKEN}), frozenset({Proof.PERSONAL}),
         frozenset({Proof.AUTHENTICATED})),
     (Claim.STAFF, Action.MAILBOX): (
         frozenset({Proof.PERSONAL}), frozenset({Proof.AUTHENTICATED})),

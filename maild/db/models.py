@@ -111,6 +111,7 @@ class Case(SQLModel, table=True):
     line: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # support line
     # when the case's current line has used up its resolution time ([sla] auto_escalate)
     line_due: datetime | None = _when()
+    problem_id: int | None = Field(default=None, foreign_key="problems.id", index=True)
 
 
 class LineMove(SQLModel, table=True):
@@ -125,6 +126,23 @@ class LineMove(SQLModel, table=True):
     engineer: str = Field(max_length=320)  # who has it now: an engineer or a vendor address
     auto: bool = False  # on a breach, not by #escalate
     at: datetime = _when(nullable=False, index=True)
+
+
+class Problem(SQLModel, table=True):
+    """Many incidents with one root cause (migration 0011): a case links to at most one
+    problem (``cases.problem_id``); what happens to it is logged on its linked cases."""
+
+    __tablename__ = "problems"
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    status: str = Field(max_length=16, index=True)  # open | known_error | resolved
+    workaround: str | None = None
+    root_cause: str | None = None
+    opened_by: str = Field(max_length=320)
+    created_at: datetime = _when(nullable=False)
+    updated_at: datetime = _when(nullable=False)
+    known_error_at: datetime | None = _when()
+    resolved_at: datetime | None = _when()
 
 
 class LogEntry(SQLModel, table=True):

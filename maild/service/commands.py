@@ -10,10 +10,11 @@ from maild.core import cases, notify, transcript
 from maild.core.phone import parse_summary
 from maild.core.tags import parse_tags
 from maild.core.values import Command, Disposition, Inbound, Role
+from maild.db import problems as stored_problems
 from maild.db import queries, search
 from maild.db.models import InboundMessage
 from maild.runtime import Runtime
-from maild.service import complaints, lines, transcripts, undoing
+from maild.service import complaints, lines, problems, transcripts, undoing
 from maild.service.notices import base_context, enqueue, staff_recipient
 from maild.service.opening import Handled, keep_attachments, language_of, notify_events, write_log
 from maild.service.reading import Reading
@@ -36,7 +37,8 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     if any(c.tag == transcript.UNDO for c in commands) and role != Role.VENDOR:
         return undoing.take_back(s, rt, msg, case, commands, seen.new_text, now)
     engineers = {p.email: p.name for p in rt.rules.with_role(Role.ENGINEER)}
-    actor = cases.Actor(msg.from_addr, role, engineers, lines.desk(s, rt))
+    actor = cases.Actor(msg.from_addr, role, engineers, lines.desk(s, rt),
+                        stored_problems.statuses(s, problems.wanted_problems(commands)))
     before = replace(queries.view_of(case), complaint=complaints.open_category(s, case.id))
     result = cases.apply(before, commands, actor, now)
     if isinstance(result, cases.Refusal):
@@ -55,6 +57,7 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     queries.remember_ref(s, msg.message_id, case.id)
     name = staff_recipient(rt, msg.from_addr).name
     notify_events(s, rt, case, result.events, name, msg.from_addr, msg.message_id)
+    problems.on_case_events(s, rt, case, result.events, msg.from_addr, now, msg.message_id)
     if tagged:
         sent = transcripts.told(transcripts.sent_since(s, start))
         transcripts.record(s, case, msg, before, result.case, sent, now)
@@ -95,7 +98,8 @@ def answer_help(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
 
 def answer_search(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
                   seen: Reading) -> Handled:
-    """``#search <words>`` from staff: the best 10 resolved cases, knowledge base first."""
+    """``#search <words>`` from staff: the best 10 resolved cases, knowledge base first,
+    and up to 5 problems (their workaround or root cause is often the answer)."""
     assert seen.first is not None
     terms = seen.first.arg.split()[:8]
     found = search.search_resolved(s, terms)
@@ -108,6 +112,10 @@ def answer_search(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
          "engineer_name": (staff_recipient(rt, c.engineer_email).name
                            if c.engineer_email else None)}
         for c in found]
+    ctx["problems"] = [{"id": p.id, "title": p.title, "status": p.status,
+                        "workaround": p.workaround, "root_cause": p.root_cause}
+                       for p in stored_problems.search_problems(s, terms, limit=5)]
     enqueue(s, rt, notify.Notice("search_results", _asker(rt, msg)), ctx, row.received_at,
             in_reply_to=msg.message_id)
-    return Handled(Disposition.COMMAND, None, f"#search {' '.join(terms)}: {len(found)} found")
+    return Handled(Disposition.COMMAND, None, f"#search {' '.join(terms)}: {len(found)} found"
+                   + (f", {len(ctx['problems'])} problems" if ctx["problems"] else ""))

@@ -26,7 +26,16 @@ from maild.db import locks, queries
 from maild.db.models import InboundMessage
 from maild.db.session import begin_write, transaction
 from maild.runtime import Runtime
-from maild.service import commands, flood, notices, operators, replies, strangers, unproven
+from maild.service import (
+    commands,
+    flood,
+    notices,
+    operators,
+    problems,
+    replies,
+    strangers,
+    unproven,
+)
 from maild.service.notices import base_context, enqueue, staff_recipient
 from maild.service.opening import Handled, new_case
 from maild.service.reading import Reading, read
@@ -114,6 +123,7 @@ ROUTES: dict[Route, Apply] = {
     Route.DUPLICATE: _duplicate,
     Route.IGNORE: _ignore,
     Route.COMMAND: commands.on_command,
+    Route.PROBLEM: problems.on_problem,
     Route.REPLY: replies.on_reply,
     Route.RELEASE: strangers.release,
     Route.HELP: commands.answer_help,

@@ -24,7 +24,7 @@ from maild.core.screening import screen
 from maild.core.tags import parse_tags
 from maild.core.trust import Proof
 from maild.core.values import CaseRef, Command, Inbound
-from maild.db import queries
+from maild.db import problems, queries
 from maild.db.models import Case, Customer, OutboxMail
 from maild.db.queries import Recorded
 from maild.runtime import Runtime
@@ -71,6 +71,10 @@ def read(s: Session, rt: Runtime, msg: Inbound) -> Reading:
         case_customer = address is not None and address == addresses.key(msg.from_addr)
         if case_customer and answers_our_mail(s, case, msg, msg.from_addr):
             proofs.add(Proof.REFERENCES)
+    problem_id = find_problem(s, rt, msg, rcpts, ref)
+    if problem_id is not None and threads.problem_token_id(
+            msg, rcpts, h.address, h.secrets) == problem_id:
+        proofs.add(Proof.PROBLEM_TOKEN)
     refs_case = (ref is not None and ref.via == "subject"
                  and queries.case_by_references(s, threads.reference_ids(msg)) == ref.case_id)
     first = next(iter(parse_tags(text)), None)
@@ -81,6 +85,7 @@ def read(s: Session, rt: Runtime, msg: Inbound) -> Reading:
         fwd = None
     customer = queries.customer_by_email(s, msg.from_addr)
     facts = Facts(has_author=True, case_id=ref.case_id if ref else None,
+                  problem_id=problem_id,
                   via=ref.via if ref else None, references_case=refs_case,
                   case_customer=case_customer, role=role, proofs=frozenset(proofs),
                   held_id=threads.hold_token_id(msg, rcpts, h.address, h.secrets),
@@ -101,6 +106,17 @@ def find_case(s: Session, rt: Runtime, msg: Inbound, rcpts: tuple[str, ...]) -> 
         return CaseRef(number, "subject")
     found = queries.case_by_references(s, threads.reference_ids(msg))
     return CaseRef(found, "references") if found else None
+
+
+def find_problem(s: Session, rt: Runtime, msg: Inbound, rcpts: tuple[str, ...],
+                 case_ref: CaseRef | None) -> int | None:
+    """A problem token, else ``[Problem P<n>]`` in the subject (not in a reply through a
+    case token: that mail is about its case); only a problem that exists."""
+    h = rt.settings.helpdesk
+    number = threads.problem_token_id(msg, rcpts, h.address, h.secrets)
+    if number is None and (case_ref is None or case_ref.via != "token"):
+        number = threads.subject_problem_id(msg.subject)
+    return number if number is not None and problems.get_problem(s, number) else None
 
 
 def sender_proofs(rt: Runtime, msg: Inbound, rcpts: tuple[str, ...]) -> frozenset[Proof]:

@@ -20,7 +20,7 @@ import logging
 import subprocess
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -44,9 +44,11 @@ from maild.core.report import (
     previous_day,
     previous_month,
     previous_period,
+    top_problems,
 )
 from maild.core.sla import as_utc
 from maild.core.values import FINISHED_STATUSES, OPEN_STATUSES, Role, Status
+from maild.db import problems
 from maild.db.models import Case, Complaint, LineMove, LogEntry, ReportRun, SlaEvent, Survey
 from maild.db.session import transaction
 from maild.runtime import Runtime
@@ -171,7 +173,9 @@ def make_report(rt: Runtime, period: Period) -> Report:
     with Session(rt.engine) as s:
         facts = load_facts(s, period)
         backlog = load_backlog(s, period.end)
-    return build_report(period, facts, engineers, rt.rules.calendar, backlog)
+        links = problems.report_links(s, period.start, period.end)
+    report = build_report(period, facts, engineers, rt.rules.calendar, backlog)
+    return replace(report, top_problems=top_problems(period, links))
 
 
 def load_quality(s: Session,

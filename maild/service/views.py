@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from maild.core import sla
 from maild.core.ruleset import RuleSet
-from maild.db import queries
+from maild.db import problems, queries
 from maild.db.models import (
     AttachmentFile,
     Case,
@@ -17,6 +17,7 @@ from maild.db.models import (
     Customer,
     InboundMessage,
     OutboxMail,
+    Problem,
     Survey,
     utcnow,
 )
@@ -62,6 +63,7 @@ def case_json(s: Session, rules: RuleSet, case: Case, with_log: bool = True) -> 
         "closed_at": iso(case.closed_at), "handling_seconds": case.handling_seconds,
         "sla": sla_json(case, utcnow()),
         "follows": case.follows_id,
+        "problem": case.problem_id,
     }
     if with_log:
         out["log"] = [{"at": iso(e.at), "author": e.author, "kind": e.kind, "text": e.text}
@@ -75,6 +77,15 @@ def case_json(s: Session, rules: RuleSet, case: Case, with_log: bool = True) -> 
     survey = s.exec(select(Survey).where(Survey.case_id == case.id)).first()
     out["survey"] = survey_json(survey) if survey else None
     return out
+
+
+def problem_json(s: Session, problem: Problem) -> dict[str, Any]:
+    """One problem as docs/REFERENCE §8 shows it: ``cases`` are the linked case numbers."""
+    assert problem.id is not None
+    return {"id": problem.id, "title": problem.title, "status": problem.status,
+            "cases": problems.linked_ids(s, [problem.id])[problem.id],
+            "workaround": problem.workaround, "root_cause": problem.root_cause,
+            "created_at": iso(problem.created_at), "resolved_at": iso(problem.resolved_at)}
 
 
 def complaint_json(c: Complaint) -> dict[str, Any]:

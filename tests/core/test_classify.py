@@ -11,6 +11,7 @@ from maild.core.values import Role
 
 TOKEN, PERSONAL, AUTH, REFS = (Proof.CASE_TOKEN, Proof.PERSONAL, Proof.AUTHENTICATED,
                                Proof.REFERENCES)
+PTOKEN = Proof.PROBLEM_TOKEN
 ENG, OPS, MGR, SUP = Role.ENGINEER, Role.OPERATOR, Role.MANAGER, Role.SUPERVISOR
 
 
@@ -33,6 +34,18 @@ def F(**kw: object) -> Facts:
      "proven staff on a case"),
     (F(case_id=4, via="references", role=MGR, proofs={AUTH}), Route.COMMAND,
      "proven staff on a case"),
+    # staff on a problem: its own token, or a personal address or authentication
+    (F(problem_id=2, role=ENG, proofs={PTOKEN}), Route.PROBLEM, "proven staff on a problem"),
+    (F(problem_id=2, role=MGR, proofs={PERSONAL}), Route.PROBLEM,
+     "proven staff on a problem"),
+    (F(problem_id=2, role=ENG, proofs={AUTH}), Route.PROBLEM, "proven staff on a problem"),
+    # a case token is no proof on a problem, nor a problem token on a case
+    (F(problem_id=2, case_id=4, via="token", role=ENG, proofs={TOKEN}), Route.COMMAND,
+     "proven staff on a case"),
+    (F(problem_id=2, role=ENG, proofs={TOKEN}), Route.NEW_CASE, "known sender"),
+    (F(case_id=4, via="subject", role=ENG, proofs={PTOKEN}), Route.NEW_CASE, "known sender"),
+    (F(problem_id=2, role=ENG), Route.NEW_CASE, "known sender"),
+    (F(problem_id=2, known_customer=True, proofs={PTOKEN}), Route.NEW_CASE, "known sender"),
     # a supervisor is staff: proven, their tags (#complaint-close, #assign) are commands
     (F(case_id=4, via="token", role=SUP, proofs={TOKEN}), Route.COMMAND,
      "proven staff on a case"),
@@ -88,6 +101,9 @@ def test_first_rule_that_holds_decides(facts: Facts, route: Route, rule: str) ->
     (F(case_id=4, via="references", role=ENG), "a command on case #4"),
     (F(case_id=4, via="subject", role=ENG), "a command on case #4"),
     (F(case_id=4, via="token", role=ENG, proofs={TOKEN}), None),
+    (F(problem_id=2, role=ENG), "a command on problem P2"),
+    (F(problem_id=2, role=ENG, proofs={TOKEN}), "a command on problem P2"),
+    (F(problem_id=2, role=ENG, proofs={PTOKEN}), None),
     (F(role=OPS), "a phone summary"),
     (F(role=OPS, proofs={PERSONAL}), None),
     (F(role=MGR, first_tag="search"), "#search"),

@@ -472,3 +472,22 @@ def test_compare_with_an_empty_period_before() -> None:
     assert changes["handling_bh"].verdict == "none"
     assert changes["rating"].value is None and changes["rating"].verdict == "none"
     assert changes["escalated"].verdict == "same"
+
+
+def test_top_problems_rank_by_cases_opened_in_the_period() -> None:
+    """Most linked cases opened in the month first, then most cases in all, then the lowest
+    number; problems with none opened in the month are left out."""
+    from maild.core.report import ProblemLink, month_period, top_problems
+
+    tz = ZoneInfo("Asia/Shanghai")
+    period = month_period(2026, 11, tz)
+    inside, before = datetime(2026, 11, 10, tzinfo=UTC), datetime(2026, 10, 10, tzinfo=UTC)
+
+    def links(pid: int, n_in: int, n_before: int) -> list[ProblemLink]:
+        return ([ProblemLink(pid, f"P{pid}", "open", inside)] * n_in
+                + [ProblemLink(pid, f"P{pid}", "open", before)] * n_before)
+
+    rows = top_problems(period, links(1, 1, 5) + links(2, 3, 0) + links(3, 1, 6)
+                        + links(4, 0, 9) + links(5, 3, 1), limit=3)
+    assert [(r.id, r.in_period, r.total) for r in rows] == [(5, 3, 4), (2, 3, 3), (3, 1, 7)]
+    assert top_problems(period, []) == ()

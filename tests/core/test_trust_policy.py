@@ -15,27 +15,34 @@ SECRET = "s" * 32
 OURS = "mx.corp.example"
 
 # Every cell of the trust table's, one proof at a time: Y = this proof alone is enough.
-# Columns: no proof, case token, personal address, sender authentication, References.
+# Columns: no proof, case token, personal address, sender authentication, References,
+# problem token. A case token never acts on a problem, nor a problem token on a case.
 GRID = """
-staff_command   staff     -  Y  Y  Y  -
-staff_command   customer  -  -  -  -  -
-staff_command   stranger  -  -  -  -  -
-mailbox         staff     -  -  Y  Y  -
-mailbox         customer  -  -  -  -  -
-mailbox         stranger  -  -  -  -  -
-customer_state  staff     -  -  -  -  -
-customer_state  customer  -  Y  -  Y  Y
-customer_state  stranger  -  -  -  -  -
-customer_mail   staff     Y  Y  Y  Y  Y
-customer_mail   customer  Y  Y  Y  Y  Y
-customer_mail   stranger  Y  Y  Y  Y  Y
-staff_command   vendor    -  Y  -  -  -
-mailbox         vendor    -  -  -  -  -
-customer_state  vendor    -  -  -  -  -
-customer_mail   vendor    Y  Y  Y  Y  Y
+staff_command   staff     -  Y  Y  Y  -  -
+staff_command   customer  -  -  -  -  -  -
+staff_command   stranger  -  -  -  -  -  -
+problem_command staff     -  -  Y  Y  -  Y
+problem_command customer  -  -  -  -  -  -
+problem_command stranger  -  -  -  -  -  -
+mailbox         staff     -  -  Y  Y  -  -
+mailbox         customer  -  -  -  -  -  -
+mailbox         stranger  -  -  -  -  -  -
+customer_state  staff     -  -  -  -  -  -
+customer_state  customer  -  Y  -  Y  Y  -
+customer_state  stranger  -  -  -  -  -  -
+customer_mail   staff     Y  Y  Y  Y  Y  Y
+customer_mail   customer  Y  Y  Y  Y  Y  Y
+customer_mail   stranger  Y  Y  Y  Y  Y  Y
+staff_command   vendor    -  Y  -  -  -  -
+problem_command vendor    -  -  -  -  -  -
+mailbox         vendor    -  -  -  -  -  -
+customer_state  vendor    -  -  -  -  -  -
+customer_mail   vendor    Y  Y  Y  Y  Y  Y
 """
-COLUMNS = (None, Proof.CASE_TOKEN, Proof.PERSONAL, Proof.AUTHENTICATED, Proof.REFERENCES)
-ACTIONS = {"staff_command": Action.STAFF_COMMAND, "mailbox": Action.MAILBOX,
+COLUMNS = (None, Proof.CASE_TOKEN, Proof.PERSONAL, Proof.AUTHENTICATED, Proof.REFERENCES,
+           Proof.PROBLEM_TOKEN)
+ACTIONS = {"staff_command": Action.STAFF_COMMAND, "problem_command": Action.PROBLEM_COMMAND,
+           "mailbox": Action.MAILBOX,
            "customer_state": Action.CUSTOMER_STATE, "customer_mail": Action.CUSTOMER_MAIL}
 CELLS = [(ACTIONS[row.split()[0]], Claim(row.split()[1]), col, mark == "Y")
          for row in GRID.strip().splitlines()

@@ -39,9 +39,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_command_steps_case_id", "command_steps", ["case_id"])
-    with op.batch_alter_table("cases") as batch:
-        batch.add_column(sa.Column("follows_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key("fk_cases_follows_id", "cases", ["follows_id"], ["id"])
+    if op.get_bind().dialect.name == "sqlite":
+        # not batch mode: it copies ``cases`` and drops the old table, which SQLite refuses
+        # while the case log and messages refer to it (foreign_keys=ON)
+        op.execute("ALTER TABLE cases ADD COLUMN follows_id INTEGER REFERENCES cases (id)")
+    else:
+        op.add_column("cases", sa.Column("follows_id", sa.Integer(), nullable=True))
+        op.create_foreign_key("fk_cases_follows_id", "cases", "cases", ["follows_id"], ["id"])
 
 
 def downgrade() -> None:
