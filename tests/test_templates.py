@@ -18,7 +18,8 @@ from maild.templating import TEMPLATE_NAMES, make_env
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 LANGS = ("en", "zh")
 NO_CASE = ("hold", "rejected_sender", "failed_alert", "help", "phone_missing", "search_results",
-           "report", "outbox_failed", "staff_unproven", "address_changed", "flood_alert")
+           "report", "outbox_failed", "staff_unproven", "address_changed", "flood_alert",
+           "caller_ambiguous", "workload")
 CASE_TEMPLATES = tuple(n for n in TEMPLATE_NAMES if n not in NO_CASE)
 STATUSES = ("new", "dispatched", "in_progress", "resolved", "closed", "invalid")
 LABELS = {
@@ -113,8 +114,26 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
                     "by": "Call Centre"} if name == "address_changed" else None,
         "flood": {"sender": f"bot{SCRIPT}@evil.example", "limit": 30}
         if name == "flood_alert" else None,
+        "candidates": {"by": "phone", "people": [
+            {"name": "王芳", "employee_id": "E1001", "company": "上海分公司",
+             "phone": "021-5555 0101", "email": "wang.fang@sh.corp.example"},
+            {"name": f"Wang {SCRIPT}", "employee_id": None, "company": None, "phone": None,
+             "email": None}]} if name == "caller_ambiguous" else None,
+        "workload": sample_workload() if name == "workload" else None,
+        "visit": {"start": datetime(2026, 12, 2, 14, 0), "end": datetime(2026, 12, 2, 15, 0),
+                  "note": f"bring a toner {SCRIPT}"} if name.startswith("visit") else None,
         **(sample_report() if name == "report" else {}),
     }
+
+
+def sample_workload() -> dict[str, Any]:
+    """A #mine answer: one case on time, one overdue."""
+    return {"kind": "mine", "sites": ["Shanghai Branch"], "cases": [
+        {"id": 7, "status": "in_progress", "priority": "P2", "age": "3d 4h",
+         "due": datetime(2026, 12, 2, 17, 0), "overdue": False,
+         "subject": f"Printer jams 打印机卡纸 {SCRIPT}"},
+        {"id": 12, "status": "dispatched", "priority": "P4", "age": "45m", "due": None,
+         "overdue": True, "subject": "VPN"}]}
 
 
 def sample_transcript() -> dict[str, Any]:

@@ -130,6 +130,7 @@ def base_context(rt: Runtime, case_ctx: Mapping[str, Any] | None) -> dict[str, A
         "case": case_ctx, "auto_close_days": h.auto_close_days,
         "error": None, "held": None, "failed": None, "sla": None, "results": None,
         "query": None, "missing": None, "undelivered": None,
+        "candidates": None, "workload": None, "visit": None,
     }
 
 
