@@ -37,6 +37,10 @@ TEMPLATE_NAMES = (
     "address_changed", "flood_alert", "transcript", "undone", "customer_tag",
     "caller_ambiguous",
 )
+# Plain-text templates with no subject or HTML part: text messages (core.sms).
+PLAIN_TEMPLATES = (
+    "sms",
+)
 
 
 def _when(value: datetime | str | None, fmt: str | None = None) -> str:
