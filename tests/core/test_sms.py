@@ -1,4 +1,4 @@
-"""Text messages: cut to 70 characters (not bytes), and only for urgent dispatches and escalations."""
+"""Text messages: cut to 70 characters (not bytes); only urgent dispatches and escalations."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ LONG_ZH = "打印机卡纸" * 20  # 100 characters, 300 bytes in UTF-8
     ("  P1 #12\n Shanghai\t/ Wang:\r\n printer \n", "P1 #12 Shanghai / Wang: printer"),
     ("x" * 70, "x" * 70),  # exactly the limit: untouched
     ("x" * 71, "x" * 69 + "…"),
-    ("【派单】P2 #7 上海分公司/王芳：" + LONG_ZH, ("【派单】P2 #7 上海分公司/王芳：" + LONG_ZH)[:69] + "…"),
+    ("【派单】P2 #7 上海/王芳：" + LONG_ZH, ("【派单】P2 #7 上海/王芳：" + LONG_ZH)[:69] + "…"),
     ("word " * 20, ("word " * 14).rstrip() + "…"),  # no space left before the ellipsis
     ("a\x00b\x1bc", "a b c"),  # control characters are not text
     ("", ""),
