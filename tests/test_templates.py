@@ -128,7 +128,7 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
 
 def sample_workload() -> dict[str, Any]:
     """A #mine answer: one case on time, one overdue."""
-    return {"kind": "mine", "sites": ["Shanghai Branch"], "cases": [
+    return {"kind": "mine", "sites": ["Shanghai Branch"], "more": 2, "cases": [
         {"id": 7, "status": "in_progress", "priority": "P2", "age": "3d 4h",
          "due": datetime(2026, 12, 2, 17, 0), "overdue": False,
          "subject": f"Printer jams 打印机卡纸 {SCRIPT}"},

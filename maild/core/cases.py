@@ -63,7 +63,7 @@ TAGS: Mapping[str, TagRule] = {
 }
 
 # Tags that are not about one case: answered by the service, never applied here.
-MAILBOX_TAGS = frozenset({"search", "help"})
+MAILBOX_TAGS = frozenset({"search", "help", "mine", "queue"})
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,16 @@ from maild.db import locks, queries
 from maild.db.models import InboundMessage
 from maild.db.session import transaction
 from maild.runtime import Runtime
-from maild.service import commands, flood, notices, operators, replies, strangers, unproven
+from maild.service import (
+    commands,
+    flood,
+    notices,
+    operators,
+    replies,
+    strangers,
+    unproven,
+    workload,
+)
 from maild.service.notices import base_context, enqueue, staff_recipient
 from maild.service.opening import Handled, new_case
 from maild.service.reading import Reading, read
@@ -118,6 +127,7 @@ ROUTES: dict[Route, Apply] = {
     Route.RELEASE: strangers.release,
     Route.HELP: commands.answer_help,
     Route.SEARCH: commands.answer_search,
+    Route.WORKLOAD: workload.answer,
     Route.FORWARDED: operators.forwarded,
     Route.PHONE: operators.phone,
     Route.NEW_CASE: new_case,
