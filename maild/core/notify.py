@@ -20,9 +20,10 @@ OPERATORS = "operators"
 INCIDENT_MANAGER = "incident_manager"
 
 # Events whose note the customer may read (REFERENCE §4): the resolution they confirm, the
-# reason a case is invalid and #reply text. Every other note (#inprogress, #close, #reopen)
-# is internal: the customer hears of the change of status, not the note.
-PUBLIC_NOTES = frozenset({"resolved", "invalid", "staff_reply"})
+# reason a case is invalid, #reply text and a #visit's note (written for the customer:
+# "bring your badge"). Every other note (#inprogress, #close, #reopen) is internal: the
+# customer hears of the change of status, not the note.
+PUBLIC_NOTES = frozenset({"resolved", "invalid", "staff_reply", "visit"})
 
 # event kind → (template, audience) pairs
 PLAN: Mapping[str, tuple[tuple[str, str], ...]] = {
@@ -38,6 +39,7 @@ PLAN: Mapping[str, tuple[tuple[str, str], ...]] = {
     "escalated": (("escalation", INCIDENT_MANAGER),),
     "reopened": (("reopened", ENGINEER),),
     "customer_reply": (("customer_reply", ENGINEER),),
+    "visit": (("visit", CUSTOMER),),
 }
 
 

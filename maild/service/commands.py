@@ -10,7 +10,7 @@ from maild.core.values import Command, Disposition, Inbound, Role
 from maild.db import queries, search
 from maild.db.models import InboundMessage
 from maild.runtime import Runtime
-from maild.service import transcripts, undoing
+from maild.service import transcripts, undoing, visits
 from maild.service.notices import base_context, enqueue, staff_recipient
 from maild.service.opening import Handled, keep_attachments, language_of, notify_events, write_log
 from maild.service.reading import Reading
@@ -33,7 +33,7 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     if any(c.tag == transcript.UNDO for c in commands):
         return undoing.take_back(s, rt, msg, case, commands, seen.new_text, now)
     engineers = {p.email: p.name for p in rt.rules.with_role(Role.ENGINEER)}
-    actor = cases.Actor(msg.from_addr, role, engineers)
+    actor = cases.Actor(msg.from_addr, role, engineers, rt.settings.helpdesk.tz)
     before = queries.view_of(case)
     result = cases.apply(before, commands, actor, now)
     if isinstance(result, cases.Refusal):
@@ -49,7 +49,8 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     keep_attachments(s, rt, msg, case, row)
     queries.remember_ref(s, msg.message_id, case.id)
     name = staff_recipient(rt, msg.from_addr).name
-    notify_events(s, rt, case, result.events, name, msg.from_addr, msg.message_id)
+    extras = visits.record(s, rt, case, result.events, now)
+    notify_events(s, rt, case, result.events, name, msg.from_addr, msg.message_id, extras)
     if tagged:
         sent = transcripts.told(transcripts.sent_since(s, start))
         transcripts.record(s, case, msg, before, result.case, sent, now)

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -85,6 +86,7 @@ class Extras:
 
     notes: Mapping[str, str | None] = field(default_factory=dict)
     files: Mapping[str, Sequence[tuple[str, str, bytes]]] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)  # template variables (visit)
 
 
 def notify_events(s: Session, rt: Runtime, case: Case, events: tuple[cases.Event, ...],
@@ -96,7 +98,7 @@ def notify_events(s: Session, rt: Runtime, case: Case, events: tuple[cases.Event
     extras = extras or Extras()
     old = next((e.old_engineer for e in events if e.old_engineer), None)
     who = audiences(s, rt, case, old)
-    ctx = base_context(rt, case_context(s, rt, case))
+    ctx = {**base_context(rt, case_context(s, rt, case)), **extras.context}
     planned = notify.plan(events, who, actor, skip)
     for notice in planned:
         if notice.template in extras.notes:

@@ -21,6 +21,7 @@ from maild.service.isolated import each
 from maild.service.opening import notify_events
 from maild.service.reports import send_due
 from maild.service.sla import sweep
+from maild.service.visits import late
 from maild.service.workload import send_digests
 
 
@@ -51,12 +52,13 @@ def _close(rt: Runtime, case_id: int, now: datetime) -> bool:
 
 
 def jobs(rt: Runtime) -> tuple[Job, ...]:
-    """Auto-close hourly, the SLA sweep every minute, the reports at ``daily_at`` and the
-    engineers' morning lists at ``[digest] engineers_at`` (each with a catch-up at start
-    and every 15 minutes for a run missed while maild was down)."""
+    """Auto-close hourly, the SLA sweep and late visits every minute, the reports at
+    ``daily_at`` and the engineers' morning lists at ``[digest] engineers_at`` (each with a
+    catch-up at start and every 15 minutes for a run missed while maild was down)."""
     return (
         Job("auto_close", auto_close, minutes=60, done="auto-closed %d case(s)"),
         Job("sla", sweep, minutes=1, done="sent %d SLA alert(s)"),
+        Job("late_visits", late, minutes=1, done="told of %d late visit(s)"),
         Job("reports", send_due, minutes=15, done="sent %d report(s)",
             daily_at=rt.settings.reports.daily_at),
         Job("digest", send_digests, minutes=15, done="sent %d morning list(s)",

@@ -11,6 +11,7 @@ from maild.core import sla
 from maild.core.ruleset import RuleSet
 from maild.db import queries
 from maild.db.models import AttachmentFile, Case, Customer, InboundMessage, OutboxMail, utcnow
+from maild.service.visits import visits_json
 
 
 def iso(value: datetime | None) -> str | None:
@@ -50,6 +51,7 @@ def case_json(s: Session, rules: RuleSet, case: Case, with_log: bool = True) -> 
         "closed_at": iso(case.closed_at), "handling_seconds": case.handling_seconds,
         "sla": sla_json(case, utcnow()),
         "follows": case.follows_id,
+        "visits": visits_json(s, case.id),
     }
     if with_log:
         out["log"] = [{"at": iso(e.at), "author": e.author, "kind": e.kind, "text": e.text}

@@ -12,7 +12,7 @@ from maild.core.values import ANSWERED_STATUSES, Command, Role, Status
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 ENG = "li.lei@corp.example"
 ENGINEERS = {ENG: "Li Lei", "han@corp.example": "Han Meimei"}
-ARGS = {"priority": "P1", "assign": "Han Meimei", "type": "printer"}
+ARGS = {"priority": "P1", "assign": "Han Meimei", "type": "printer", "visit": "tomorrow 14:00"}
 
 
 def view(status: Status, **kw: object) -> cases.CaseView:
