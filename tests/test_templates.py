@@ -158,6 +158,7 @@ def sample_transcript() -> dict[str, Any]:
 
 def sample_report() -> dict[str, Any]:
     """The report template's keys: a small real Report, engineer names and the bar scale."""
+    from dataclasses import replace
     from datetime import UTC, date
     from zoneinfo import ZoneInfo
 
@@ -182,6 +183,7 @@ def sample_report() -> dict[str, Any]:
              facts(3, "han.meimei@corp.example", 0.5), facts(4, None, None)]
     people = ["li.lei@corp.example", "han.meimei@corp.example", "idle@corp.example"]
     report = build_report(period, cases, people, Calendar(tz, always=True))
+    report = replace(report, late_visits={"li.lei@corp.example": 2})
     before = build_report(previous_period(period, tz), cases[:1], people,
                           Calendar(tz, always=True))
     assert report.period.start.tzinfo == UTC

@@ -179,6 +179,9 @@ class Report:
     team_business: Durations
     mean_rating: float | None
     days: tuple[DayStat, ...] = ()  # one per local day of the period, in order
+    # engineer → visits whose window ended in the period and that were late (``#visit``
+    # passed without ``#arrived``, or the arrival after the window); only those with some
+    late_visits: Mapping[str, int] = field(default_factory=dict)
 
 
 def open_at(c: CaseFacts, moment: datetime) -> bool:

@@ -20,7 +20,7 @@ import logging
 import subprocess
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -51,6 +51,7 @@ from maild.db.session import transaction
 from maild.runtime import Runtime
 from maild.service.isolated import each
 from maild.service.notices import base_context, enqueue
+from maild.service.visits import late_counts
 
 log = logging.getLogger("maild.reports")
 
@@ -150,7 +151,9 @@ def make_report(rt: Runtime, period: Period) -> Report:
     with Session(rt.engine) as s:
         facts = load_facts(s, period)
         backlog = load_backlog(s, period.end)
-    return build_report(period, facts, engineers, rt.rules.calendar, backlog)
+        late = late_counts(s, period.start, period.end)
+    report = build_report(period, facts, engineers, rt.rules.calendar, backlog)
+    return replace(report, late_visits=dict(sorted(late.items())))
 
 
 def names(rt: Runtime) -> dict[str, str]:
@@ -164,7 +167,7 @@ def to_csv(report: Report, rt: Runtime) -> bytes:
     w.writerow(["period", "engineer", "name", "dispatched", "resolved", "open_at_end",
                 "rank_resolved", "rank_speed", "mean_hours_business", "median_hours_business",
                 "p90_hours_business", "mean_hours_wall", "sla_met", "sla_breached",
-                "mean_rating", "by_type"])
+                "mean_rating", "by_type", "late_visits"])
     who = names(rt)
 
     def hours(v: float | None) -> str:
@@ -176,7 +179,8 @@ def to_csv(report: Report, rt: Runtime) -> bytes:
                     r.rank_speed or "", hours(r.business.mean_s), hours(r.business.median_s),
                     hours(r.business.p90_s), hours(r.wall.mean_s), r.sla_met, r.sla_breached,
                     f"{r.mean_rating:.2f}" if r.mean_rating is not None else "",
-                    ";".join(f"{k}={v}" for k, v in sorted(r.by_type.items()))])
+                    ";".join(f"{k}={v}" for k, v in sorted(r.by_type.items())),
+                    report.late_visits.get(r.engineer, 0)])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
