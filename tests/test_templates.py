@@ -27,7 +27,8 @@ LABELS = {
     "zh": ("新建", "已派单", "处理中", "已解决", "已关闭", "无效"),
 }
 ALL_TAGS = ("#inprogress", "#resolve", "#log", "#reply", "#assign", "#priority", "#type",
-            "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb", "#undo", "#search",
+            "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb", "#undo", "#visit",
+            "#arrived", "#search", "#mine", "#queue",
             "#help")
 
 SCRIPT = "<script>alert(1)</script>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -143,3 +144,37 @@ def test_every_refusal_has_a_chinese_reason(commands: list[Command]) -> None:
 def test_a_role_refusal_has_a_chinese_reason(actor: str, tag: str) -> None:
     result = cases.apply(view(Status.DISPATCHED), [Command(tag, "x", 1)], ACTORS[actor], NOW)
     assert isinstance(result, cases.Refusal) and result.zh.startswith(f"#{tag}：")
+
+
+SH_ENGINEER = cases.Actor(ENG, Role.ENGINEER, ENGINEERS, ZoneInfo("Asia/Shanghai"))
+
+
+def test_visit_is_read_in_the_helpdesk_time_zone() -> None:
+    """NOW is 16:00 in Shanghai: "18:00" is today there, two hours on."""
+    result = cases.apply(view(Status.DISPATCHED), [Command("visit", "18:00 带硒鼓", 1)],
+                         SH_ENGINEER, NOW)
+    assert isinstance(result, cases.Outcome)
+    [event] = result.events
+    assert event.kind == "visit" and event.note == "带硒鼓" and event.visit is not None
+    assert event.visit.start == NOW + timedelta(hours=2)
+    assert result.case.status == Status.DISPATCHED
+    assert result.log == (("visit", "2026-11-22 18:00 +08:00 – 19:00: 带硒鼓"),)
+
+
+@pytest.mark.parametrize(("arg", "reason"), [
+    ("after lunch", "is not a time I can read"),
+    ("9:00", "already passed"),  # 9:00 in Shanghai was seven hours ago
+])
+def test_visit_refusals_say_what_works(arg: str, reason: str) -> None:
+    result = cases.apply(view(Status.IN_PROGRESS), [Command("visit", arg, 1)], SH_ENGINEER,
+                         NOW)
+    assert isinstance(result, cases.Refusal) and reason in result.reason
+    assert "tomorrow 9:30" in result.reason and "明天 9:30" in result.zh
+
+
+def test_arrived_starts_the_work() -> None:
+    result = cases.apply(view(Status.DISPATCHED), [Command("arrived", "", 1)], SH_ENGINEER,
+                         NOW)
+    assert isinstance(result, cases.Outcome)
+    assert result.case.status == Status.IN_PROGRESS and result.case.first_response_at == NOW
+    assert result.log == (("arrived", "arrived on site"),)
