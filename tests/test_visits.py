@@ -57,7 +57,7 @@ def test_visit_invitation_and_arrival(tmp_path: Path, dovecot: Dovecot, smtp_sin
     tomorrow = datetime.now(SH).date() + timedelta(days=1)
     start = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 9, 30, tzinfo=SH)
     [visit] = [r for r in to(smtp_sink, customer) if "09:30-10:30" in subject(r)]
-    assert words in body(visit) and "badge" in body(visit) or "工牌" in body(visit)
+    assert (words in body(visit) and "badge" in body(visit)) or "工牌" in body(visit)
     cal = invitation(visit)
     [event] = cal.walk("VEVENT")
     assert event.decoded("DTSTART") == start
