@@ -104,10 +104,15 @@ def test_a_database_one_migration_behind_is_refused(tmp_path: Path) -> None:
     from maild.runtime import database
 
     engine = database(read_config(write_config(tmp_path, 1, 1, empty_db=True)))
+    from alembic.script import ScriptDirectory
+
     head = migrate.head()
     assert head is not None
-    migrate.upgrade(engine, f"{int(head) - 1:04d}")
-    with pytest.raises(migrate.SchemaError, match=f"at {int(head) - 1:04d}, this maild needs"):
+    # the revision before the head (revisions are not always numbered one after another)
+    previous = ScriptDirectory.from_config(migrate._config()).get_revision(head).down_revision
+    assert isinstance(previous, str)
+    migrate.upgrade(engine, previous)
+    with pytest.raises(migrate.SchemaError, match=f"at {previous}, this maild needs"):
         migrate.check(engine)
     migrate.upgrade(engine)
     migrate.check(engine)
