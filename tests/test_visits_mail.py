@@ -131,3 +131,24 @@ def test_late_visit_is_told_once_and_counted(tmp_path: Path, dovecot: Dovecot,
     assert any(e["kind"] == "late" for e in m.case(1)["log"])
     report = make_report(m.rt, day_period(end.astimezone(SH).date(), SH))
     assert report.late_visits == {JOHN: 1}
+
+
+def test_undo_takes_back_a_visit_and_an_arrival(tmp_path: Path) -> None:
+    """#undo of a #visit mail removes that visit; of an #arrived mail, the arrival."""
+    from maildenv import feed, write_config
+
+    m = Maild(write_config(tmp_path, 1, 1))
+    _, _, lines, _, _ = PEOPLE["en"]
+    now = datetime.now(UTC)
+    feed(m, new_mail(OPERATOR, "call", lines, to=m.personal(OPERATOR)), now)
+    [dispatch] = [row.raw for row in outbox(m, "dispatch")]
+    feed(m, reply_to(dispatch, JOHN, "#visit tomorrow 9:30"), now + timedelta(minutes=1))
+    assert len(m.case(1)["visits"]) == 1
+    feed(m, reply_to(dispatch, JOHN, "#undo"), now + timedelta(minutes=2))
+    assert m.case(1)["visits"] == []
+    feed(m, reply_to(dispatch, JOHN, "#visit tomorrow 10:00"), now + timedelta(minutes=3))
+    feed(m, reply_to(dispatch, JOHN, "#arrived"), now + timedelta(minutes=4))
+    assert m.case(1)["visits"][0]["arrived_at"] is not None
+    feed(m, reply_to(dispatch, JOHN, "#undo"), now + timedelta(minutes=5))
+    [visit] = m.case(1)["visits"]
+    assert visit["arrived_at"] is None and m.case(1)["status"] == "dispatched"

@@ -99,6 +99,17 @@ def _arrived(s: Session, case: Case, now: datetime) -> None:
         min(waiting, key=distance).arrived_at = now
 
 
+def take_back(s: Session, case_id: int, at: datetime) -> None:
+    """``#undo`` of the command mail of ``at``: the visits it announced are gone (their
+    customer gets the "please disregard" with everyone else) and an arrival it logged is
+    no longer one."""
+    for row in s.exec(select(Visit).where(Visit.case_id == case_id)):
+        if row.created_at == at and row.arrived_at is None and row.late_at is None:
+            s.delete(row)
+        elif row.arrived_at == at:
+            row.arrived_at = None
+
+
 def late(rt: Runtime, now: datetime) -> int:
     """The scheduled job: each visit of an open case past its window without an arrival
     tells the engineer and the operators, once."""
