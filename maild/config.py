@@ -139,6 +139,15 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class SurveySettings:
+    """The follow-up survey (回访) of closed cases (docs/REFERENCE.md, "Follow-up survey")."""
+
+    sample: float = 0.2  # share of closed cases asked, chosen by a keyed hash of the case
+    vip: bool = True  # always ask VIP customers
+    after_hours: int = 24  # hours after closing
+
+
+@dataclass(frozen=True)
 class LimitSettings:
     max_message_bytes: int = 50 * 1024 * 1024
     max_attachment_bytes: int = 20 * 1024 * 1024
@@ -202,6 +211,7 @@ class Settings:
     lmtp: LmtpSettings = field(default_factory=LmtpSettings)
     oauth2: OAuth2Settings = field(default_factory=OAuth2Settings)
     digest: DigestSettings = field(default_factory=DigestSettings)
+    survey: SurveySettings = field(default_factory=SurveySettings)
     source: Path = Path("config.toml")
 
 
@@ -219,6 +229,7 @@ _SECTIONS: dict[str, type] = {
     "lmtp": LmtpSettings,
     "oauth2": OAuth2Settings,
     "digest": DigestSettings,
+    "survey": SurveySettings,
 }
 
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -250,6 +261,10 @@ def _convert(section: str, key: str, value: Any, default: Any, where: str) -> An
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: [{section}] {key} must be true or false, got {value!r}")
         return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: [{section}] {key} must be a number, got {value!r}")
+        return float(value)
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: [{section}] {key} must be a whole number, got {value!r}")
@@ -350,6 +365,14 @@ def _validate(s: Settings, where: str, secrets: bool = True) -> None:
         raise ConfigError(f"{where}: [reports] monthly_day must be 1..28")
     _validate_ops(s, where)
     _validate_trust(s, where)
+    _validate_survey(s, where)
+
+
+def _validate_survey(s: Settings, where: str) -> None:
+    if not 0.0 <= s.survey.sample <= 1.0:
+        raise ConfigError(f"{where}: [survey] sample must be between 0 and 1")
+    if not 0 <= s.survey.after_hours <= 24 * 90:
+        raise ConfigError(f"{where}: [survey] after_hours must be 0..2160")
 
 
 _RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "to", "cc")

@@ -5,8 +5,11 @@ temporary SQLite database and the shipped ``rules/`` and ``templates/``,
 then plays a conversation through the real daemon code: customers write in
 (one in Chinese), engineers reply with tags above the quoted dispatch mail
 (whose example tags must not act), a customer confirms, and the call centre
-takes a call, writing its summary to its personal helpdesk address. Nothing here
-is special-cased in maild: the demo only sends mail and calls ``run_once``.
+takes a call, writing its summary to its personal helpdesk address. A customer
+complains (投诉) after her case is closed, the customer-service supervisor closes
+the complaint, and the follow-up survey the scheduler sends her is answered.
+Nothing here is special-cased in maild: the demo only sends mail, calls
+``run_once`` and, once, the scheduler's survey job.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from sqlmodel import Session, select
 from maild.config import Settings, load_settings
 from maild.daemon import Daemon
 from maild.db import migrate
-from maild.db.models import Case, Customer, LogEntry, utcnow
+from maild.db.models import Case, Complaint, Customer, LogEntry, Survey, utcnow
 from maild.mailserver import AUTO_PASSWORD, Delivery, LocalMailServer
 from maild.resources import shipped_dir
 from maild.runtime import Runtime, database
@@ -49,6 +52,7 @@ class Step:
     text: str
     subject: str | None = None  # set: a new mail; None: a reply
     personal: bool = False  # a new mail to the writer's personal helpdesk address (staff)
+    job: bool = False  # not a mail: the scheduler's follow-up survey job runs now
 
 
 SCRIPT = (
@@ -63,6 +67,13 @@ SCRIPT = (
     Step("john.smith@corp.example", "#resolve Reset the VPN profile; connection works again."),
     Step("li.lei@corp.example", "#resolve 更换了搓纸轮，测试打印正常。\n#log 备件来自上海仓库"),
     Step("wang.fang@sh.corp.example", "确认，谢谢！"),
+    # she complains on the closed case; the supervisor and the engineer are told
+    Step("wang.fang@sh.corp.example", "投诉：工程师第一次上门迟到了两个小时，下午才来。"),
+    Step("cs-lead@corp.example", "#log 已电话联系王芳致歉\n"
+         "#complaint-close 已致歉；提醒李雷按约定时间上门"),
+    # a case with a complaint is always asked in the follow-up survey (回访)
+    Step("maild", "follow-up survey", job=True),
+    Step("wang.fang@sh.corp.example", "4分 问题解决了，希望下次准时一些"),
     Step("tom.brown@uk.corp.example", "Confirm - works again, thanks."),
     Step("tom.brown@uk.corp.example", "5"),
     # the call centre takes a call; it writes to its personal address, which proves to
@@ -87,6 +98,8 @@ def demo_settings(workdir: Path, imap_port: int, smtp_port: int, host: str) -> S
         "smtp": {"host": host, "port": smtp_port, "security": "none"},
         "paths": {"rules": str(shipped_dir("rules")), "templates": str(shipped_dir("templates")),
                   "store": str(workdir / "store")},
+        # no sampling, at once: only the case with a complaint is asked, during the demo
+        "survey": {"sample": 0.0, "after_hours": 0},
     }
     return load_settings(data, workdir / "config.toml")
 
@@ -138,7 +151,8 @@ def timeline(rt: Runtime, server: LocalMailServer, start: datetime) -> list[str]
         events.append((d.at, f"mail    {d.mail_from} → {', '.join(d.rcpt_tos)}\n"
                               f"{'':20}“{_subject(d)}”"))
     with Session(rt.engine) as s:
-        kinds = ("created", "assign", "status", "resolution", "close", "reopen", "rating")
+        kinds = ("created", "assign", "status", "resolution", "close", "reopen", "rating",
+                 "complaint", "survey", "followup")
         for e in s.exec(select(LogEntry).where(LogEntry.kind.in_(kinds))):  # type: ignore[attr-defined]
             events.append((e.at, f"case #{e.case_id} {e.kind}: {e.text.splitlines()[0][:70]}"))
     events.sort(key=lambda x: x[0])
@@ -149,8 +163,17 @@ async def play(rt: Runtime, server: LocalMailServer, out: list[str]) -> bool:
     """Run the script through the real daemon; True when every case ended closed."""
     import aiosmtplib
 
+    from maild.service import surveys
+
     daemon = Daemon(rt)
     for step in SCRIPT:
+        if step.job:
+            asked = await asyncio.to_thread(surveys.send_due, rt, utcnow())
+            expected = len(server.deliveries)
+            stats = await daemon.run_once()
+            await server.wait_for_deliveries(expected + stats.outbox.sent)
+            out.append(f"  · the scheduler's survey job asked {asked} case(s)")
+            continue
         expected = len(server.deliveries) + 1
         msg = compose(step, server, rt)
         await aiosmtplib.send(msg, hostname="127.0.0.1", port=server.smtp_port)
@@ -162,6 +185,14 @@ async def play(rt: Runtime, server: LocalMailServer, out: list[str]) -> bool:
     with Session(rt.engine) as s:
         statuses = [c.status for c in s.exec(select(Case))]
     return bool(statuses) and all(st == "closed" for st in statuses)
+
+
+def _complaints_and_survey(s: Session, case_id: int) -> None:
+    for c in s.exec(select(Complaint).where(Complaint.case_id == case_id)):
+        print(f"  complaint ({c.category}, {c.status}): {c.text}"
+              + (f" → {c.outcome}" if c.outcome else ""))
+    for v in s.exec(select(Survey).where(Survey.case_id == case_id)):
+        print(f"  follow-up survey: score {v.score}, “{v.comment or ''}”")
 
 
 async def _demo(serve: bool, host: str) -> int:
@@ -188,6 +219,7 @@ async def _demo(serve: bool, host: str) -> int:
                     print(f"\nCase #{case.id} “{case.subject}”: {case.status}, "
                           f"engineer {case.engineer_email}, handling {case.handling_seconds} s, "
                           f"rating {case.rating}")
+                    _complaints_and_survey(s, case.id or 0)
             print("\n" + ("All cases resolved and closed." if ok else "Some case is NOT closed."))
             if serve:
                 await _serve(rt, server, host, start)

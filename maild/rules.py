@@ -36,7 +36,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 # The keys each rules file and each of its tables may hold: a misspelt key is named
 # (with the known ones) instead of being silently ignored.
-STAFF_KEYS = ("incident_manager", "engineers", "operators", "managers")
+STAFF_KEYS = ("incident_manager", "engineers", "operators", "managers", "supervisors")
 PERSON_KEYS = ("email", "name", "language", "sms")
 SITES_KEYS = ("sites",)
 SITE_KEYS = ("code", "name", "companies", "domains", "engineers")
@@ -73,7 +73,7 @@ def _people(data: Mapping[str, Any], where: str) -> dict[str, Person]:
     _known(data, STAFF_KEYS, where)
     people: dict[str, Person] = {}
     groups = (("engineers", Role.ENGINEER), ("operators", Role.OPERATOR),
-              ("managers", Role.MANAGER))
+              ("managers", Role.MANAGER), ("supervisors", Role.SUPERVISOR))
     for key, role in groups:
         entries = data.get(key, [])
         if not isinstance(entries, list):

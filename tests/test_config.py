@@ -50,6 +50,10 @@ def test_missing_env_variable_is_named(tmp_path: Path, monkeypatch: pytest.Monke
     ("helpdesk", "undo_minutes", 0, "undo_minutes must be 1..1440"),
     ("helpdesk", "undo_minutes", "15", "must be a whole number"),
     ("helpdesk", "reopen_days", -1, "reopen_days must be 0..3650"),
+    ("survey", "sample", 1.5, "[survey] sample must be between 0 and 1"),
+    ("survey", "sample", "20%", "[survey] sample must be a number"),
+    ("survey", "vip", "yes", "must be true or false"),
+    ("survey", "after_hours", -1, "[survey] after_hours must be 0..2160"),
     ("database", "url", "mysql://maild@db/maild",
      "[database] url: 'mysql' is not supported; use sqlite:///PATH or postgresql+psycopg://"),
     ("database", "url", "mariadb+pymysql://maild@db/maild", "'mariadb+pymysql' is not supported"),
@@ -151,3 +155,17 @@ def test_undo_and_reopen_defaults() -> None:
     data["helpdesk"] |= {"undo_minutes": 30, "reopen_days": 0}
     settings = load_settings(data, Path("/etc/maild/config.toml"))
     assert (settings.helpdesk.undo_minutes, settings.helpdesk.reopen_days) == (30, 0)
+
+
+def test_survey_defaults_and_supervisors() -> None:
+    """``[survey]`` 0.2 / true / 24 unless set; a whole-number share is a number too;
+    the shipped rules have a supervisor (the managers stand in when there is none)."""
+    data = {k: dict(v) for k, v in GOOD.items()}
+    survey = load_settings(data, Path("/etc/maild/config.toml")).survey
+    assert (survey.sample, survey.vip, survey.after_hours) == (0.2, True, 24)
+    data["survey"] = {"sample": 1, "vip": False, "after_hours": 0}
+    survey = load_settings(data, Path("/etc/maild/config.toml")).survey
+    assert (survey.sample, survey.vip, survey.after_hours) == (1.0, False, 0)
+    rules = load_rules(REPO / "rules")
+    assert [p.email for p in rules.supervisors()] == ["cs-lead@corp.example"]
+    assert rules.role_of("cs-lead@corp.example") == "supervisor"

@@ -21,6 +21,13 @@ def test_demo_plays_the_whole_loop() -> None:
     assert "case #3 created: case opened by phone" in text
     assert "callcenter@corp.example → helpdesk+s-" in text
     assert "All cases resolved and closed." in text
+    # a complaint, the supervisor closing it, and the follow-up survey answered
+    assert "case #1 complaint: complaint (timeliness): 工程师第一次上门迟到" in text
+    assert "helpdesk@corp.example → cs-lead@corp.example" in text and "【投诉·超时迟到】" in text
+    assert "case #1 complaint: complaint closed: 已致歉" in text
+    assert "case #1 survey: follow-up survey sent to wang.fang@sh.corp.example (complaint)" in text
+    assert "case #1 survey: score 4/5: 问题解决了" in text
+    assert "follow-up survey: score 4" in text
     assert "wang.fang@sh.corp.example → helpdesk@corp.example" in text
 
 

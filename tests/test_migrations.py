@@ -27,14 +27,64 @@ def test_upgrade_matches_models(tmp_path: Path) -> None:
     assert migrate.upgrade(engine) == (after, after)  # idempotent
 
 
+def test_0008_from_0007_with_data_and_back(tmp_path: Path) -> None:
+    """Complaints and surveys are added to a database at 0007 that holds cases, and
+    removed again by the downgrade, the cases untouched (SQLite, or PostgreSQL)."""
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+    from alembic import command
+
+    engine = make_engine(database_url(tmp_path, empty=True))
+    migrate.upgrade(engine, "0007")
+    at = datetime(2026, 11, 20, 8, 0, tzinfo=UTC).replace(tzinfo=None)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO customers (email, name, vip, auto_created, created_at) "
+            "VALUES ('w@sh.corp.example', 'Wang', :f, :f, :at)"), {"f": False, "at": at})
+        conn.execute(sa.text(
+            "INSERT INTO cases (subject, description, priority, status, channel, language, "
+            "customer_id, engineer_email, kb, rejections, created_at, updated_at, closed_at) "
+            "VALUES ('Printer', 'jams', 'P3', 'closed', 'email', 'en', 1, "
+            "'li.lei@corp.example', :f, 0, :at, :at, :at)"), {"f": False, "at": at})
+    before, after = migrate.upgrade(engine)
+    assert (before, after) == ("0007", migrate.head())
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO complaints (case_id, engineer, category, text, author, status, "
+            "created_at) VALUES (1, 'li.lei@corp.example', 'timeliness', '迟到', "
+            "'w@sh.corp.example', 'open', :at)"), {"at": at})
+        conn.execute(sa.text("INSERT INTO surveys (case_id, engineer, reason, sent_at) "
+                             "VALUES (1, 'li.lei@corp.example', 'complaint', :at)"), {"at": at})
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.text("INSERT INTO surveys (case_id, reason, sent_at) "
+                                     "VALUES (1, 'sample', :at)"), {"at": at})
+            raise AssertionError("a second survey of one case was accepted")
+        except sa.exc.IntegrityError:
+            pass
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"include_object": migrate.include_object})
+        assert compare_metadata(ctx, SQLModel.metadata) == []
+        assert conn.execute(sa.text("SELECT subject FROM cases")).scalar() == "Printer"
+    with engine.begin() as conn:
+        cfg = migrate._config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007")
+    with engine.connect() as conn:
+        names = sa.inspect(conn).get_table_names()
+        assert "complaints" not in names and "surveys" not in names
+        assert conn.execute(sa.text("SELECT count(*) FROM cases")).scalar() == 1
+
+
 def test_0009_keeps_the_data_and_fills_the_phone_keys(tmp_path: Path) -> None:
-    """From revision 0007 with customers and a case in it (SQLite, or PostgreSQL under
+    """From revision 0008 with customers and a case in it (SQLite, or PostgreSQL under
     MAILD_TEST_DATABASE_URL): 0009 adds visits and digest_runs, and writes the phone key
     of every stored customer; down and up again round-trips."""
     import sqlalchemy as sa
 
     engine = make_engine(database_url(tmp_path, empty=True))
-    assert migrate.upgrade(engine, "0007")[1] == "0007"
+    assert migrate.upgrade(engine, "0008")[1] == "0008"
     with engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO customers (id, name, phone, vip, auto_created, created_at) VALUES "
@@ -59,7 +109,7 @@ def test_0009_keeps_the_data_and_fills_the_phone_keys(tmp_path: Path) -> None:
     cfg = migrate._config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0007")
+        command.downgrade(cfg, "0008")
     with engine.connect() as conn:
         names = sa.inspect(conn).get_table_names()
         assert "visits" not in names and "digest_runs" not in names

@@ -19,7 +19,7 @@ TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 LANGS = ("en", "zh")
 NO_CASE = ("hold", "rejected_sender", "failed_alert", "help", "phone_missing", "search_results",
            "report", "outbox_failed", "staff_unproven", "address_changed", "flood_alert",
-           "caller_ambiguous", "workload")
+           "caller_ambiguous", "workload", "complaint_summary")
 CASE_TEMPLATES = tuple(n for n in TEMPLATE_NAMES if n not in NO_CASE)
 STATUSES = ("new", "dispatched", "in_progress", "resolved", "closed", "invalid")
 LABELS = {
@@ -27,9 +27,10 @@ LABELS = {
     "zh": ("新建", "已派单", "处理中", "已解决", "已关闭", "无效"),
 }
 ALL_TAGS = ("#inprogress", "#resolve", "#log", "#reply", "#assign", "#priority", "#type",
-            "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb", "#undo", "#visit",
-            "#arrived", "#search", "#mine", "#queue",
-            "#help")
+            "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb", "#complaint",
+            "#category", "#complaint-close", "#undo", "#visit", "#arrived", "#search", "#mine",
+            "#queue", "#help")
+SUPERVISOR_ONLY = ("#complaint-close",)
 
 SCRIPT = "<script>alert(1)</script>"
 DESCRIPTION = (
@@ -69,6 +70,9 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         "follows": {"id": 3, "subject": f"Old {SCRIPT}", "resolution": RESOLUTION}
         if name in ("ack", "dispatch") else None,
         "created_at": datetime(2026, 11, 22, 8, 0),
+        "complaint": {"id": 2, "category": "timeliness", "text": f"迟到两小时 {SCRIPT}",
+                      "status": "open", "outcome": None, "author": "zhang.san@sh.corp.example"},
+        "survey": {"score": 2, "comment": f"too slow {SCRIPT}"},
         "log": [
             {"at": datetime(2026, 11, 22, 8, 5), "author": "Li Lei", "kind": "note",
              "text": "called the user\n已电话联系用户"},
@@ -124,6 +128,26 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         "visit": {"start": datetime(2026, 12, 2, 14, 0), "end": datetime(2026, 12, 2, 15, 0),
                   "note": f"bring a toner {SCRIPT}"} if name.startswith("visit") else None,
         **(sample_report() if name == "report" else {}),
+        "summary": sample_summary() if name == "complaint_summary" else None,
+    }
+
+
+def sample_summary() -> dict[str, Any]:
+    """The supervisors' monthly complaint summary, as ``service.summary`` builds it."""
+    return {
+        "label": "2026-11", "span": ("2026-11-01 00:00 UTC+08:00", "2026-12-01 00:00 UTC+08:00"),
+        "opened": 3, "closed": 2, "open_now": 1, "surveys": 5, "answered": 4, "mean": 3.5,
+        "by_category": [("timeliness", 2), ("attitude", 1)],
+        "engineers": [
+            {"name": "Li Lei", "complaints": 2, "surveys": 3, "answered": 2, "mean": 2.5},
+            {"name": f"韩梅梅 {SCRIPT}", "complaints": 1, "surveys": 2, "answered": 2,
+             "mean": None},
+        ],
+        "open": [{"case_id": 7, "subject": f"打印机 {SCRIPT}", "category": "timeliness",
+                  "engineer": "Li Lei",
+                  "created_at": datetime(2026, 11, 22, 8, 0), "text": f"迟到两小时 {SCRIPT}"}],
+        "low": [{"case_id": 9, "score": 1, "engineer": "Li Lei",
+                 "comment": f"never came {SCRIPT}"}],
     }
 
 
@@ -192,7 +216,9 @@ def sample_report() -> dict[str, Any]:
             "names": {"li.lei@corp.example": "Li Lei <b>", "han.meimei@corp.example": "韩梅梅"},
             "span": (stamp(period.start, tz), stamp(period.end, tz)),
             "previous_label": before.period.label,
-            "headlines": headlines(compare(report, before)), "charts": {}}
+            "headlines": headlines(compare(report, before)), "charts": {},
+            "quality": [{"engineer": "li.lei@corp.example", "name": "Li Lei <b>", "complaints": 2,
+                         "surveys": 3, "answered": 2, "rate": "67%", "mean": "2.5"}]}
 
 
 def sparse_context(name: str) -> dict[str, Any]:
@@ -474,6 +500,8 @@ def test_tag_table_lists_all_tags(lang: str, name: str) -> None:
     text = render(lang, name, "txt", ctx)
     html = render(lang, name, "html", ctx)
     for tag in ALL_TAGS:
+        if name == "help" and tag in SUPERVISOR_ONLY:  # an engineer's #help
+            continue
         assert f"  {tag}" in text, tag
         assert f">{tag}" in html, tag
 
@@ -508,8 +536,12 @@ def test_help_lists_the_tags_of_the_role_with_an_example(lang: str) -> None:
         assert "#priority P2" in text  # the example
     ctx["role"] = "engineer"
     text = render(lang, "help", "txt", ctx)
-    assert text.count("示例" if lang == "zh" else "Example:") == len(ALL_TAGS)
+    assert text.count("示例" if lang == "zh" else "Example:") == len(ALL_TAGS) - 1
     assert "#resolve" in text and "#reject" in text
+    assert "#complaint-close" not in text  # a supervisor's
+    ctx["role"] = "supervisor"
+    text = render(lang, "help", "txt", ctx)
+    assert "#complaint-close" in text and "#resolve" not in text
 
 
 @pytest.mark.parametrize("lang", LANGS)

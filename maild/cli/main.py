@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from maild import __version__
+from maild.cli import complaints as complaints_cli
 from maild.cli import customers
 from maild.cli import report as report_cli
 from maild.cli import search as search_cli
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     customers.add_parser(sub, common)
     search_cli.add_parser(sub, common)
     staff_cli.add_parser(sub, common)
+    complaints_cli.add_parser(sub, common)
     report_cli.add_parser(sub, common)
 
     init = sub.add_parser("init", parents=[common],
@@ -363,7 +365,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "db": cmd_db, "check": cmd_check, "run": cmd_run, "ingest": cmd_ingest, "cases": cmd_cases,
     "messages": cmd_messages, "outbox": cmd_outbox, "customers": customers.run,
     "search": search_cli.run, "staff": staff_cli.run, "report": report_cli.run,
-    "demo": cmd_demo, "init": cmd_init,
+    "demo": cmd_demo, "init": cmd_init, "complaints": complaints_cli.run,
 }
 
 
@@ -381,7 +383,7 @@ def read_only(args: argparse.Namespace) -> bool:
     sub = {"cases": "cases_command", "messages": "messages_command", "outbox": "outbox_command",
            "customers": "customers_command"}.get(args.command)
     action = getattr(args, sub, None) if sub else None
-    return (args.command in ("db", "cases", "messages", "search")
+    return (args.command in ("db", "cases", "messages", "search", "complaints")
             or (args.command == "outbox" and action == "list")
             or (args.command == "customers" and action in ("list", "export"))
             or (args.command == "report" and not getattr(args, "send", False)))

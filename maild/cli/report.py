@@ -119,7 +119,13 @@ def run(args: argparse.Namespace) -> int:
     from maild.core import notify
     from maild.db.models import utcnow
     from maild.service.notices import render
-    from maild.service.reports import chart_images, make_reports, report_context, send
+    from maild.service.reports import (
+        chart_images,
+        make_reports,
+        quality_rows,
+        report_context,
+        send,
+    )
 
     rt = runtime(args)
     period = _period(args, rt.settings.helpdesk.tz)
@@ -139,8 +145,16 @@ def run(args: argparse.Namespace) -> int:
         send(rt, period, utcnow(), force=True)
         print(f"queued for {', '.join(rt.settings.reports.recipients)}; "
               "'maild outbox flush' sends it now", file=sys.stderr)
+    quality = quality_rows(rt, report)
     if args.json:
-        print_json(report_json(report, previous))
+        data = report_json(report, previous)
+        data["quality"] = [{k: q[k] for k in ("engineer", "complaints", "surveys", "answered")}
+                           | {"mean_score": q["mean_score"]} for q in quality]
+        print_json(data)
     elif not args.html or args.send:
         _print(report, {p.email: p.name for p in rt.rules.people.values()})
+        if quality:
+            print("\ncomplaints and follow-up surveys: " + "; ".join(
+                f"{q['name']}: {q['complaints']} complaint(s), {q['answered']}/{q['surveys']} "
+                f"answered, mean score {q['mean']}" for q in quality))
     return 0

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 
-from maild.core import visits, when
+from maild.core import complaints, visits, when
 from maild.core.values import (
     ANSWERED_STATUSES,
     OPEN_STATUSES,
@@ -29,6 +29,8 @@ ANY = frozenset(Status)
 WORKING = frozenset({Status.DISPATCHED, Status.IN_PROGRESS})
 ASSIGNED = "assigned engineer"
 STAFF = "staff"
+SUPERVISOR = "supervisor"  # a supervisor, or a manager (above them)
+SUPERVISING = frozenset({Role.SUPERVISOR, Role.MANAGER})
 
 PRIORITY_WORDS = {"high": "P2", "medium": "P3", "low": "P4", "urgent": "P1", "critical": "P1",
                   "高": "P2", "中": "P3", "低": "P4", "紧急": "P1"}
@@ -63,6 +65,10 @@ TAGS: Mapping[str, TagRule] = {
     "kb": TagRule(STAFF, ANSWERED_STATUSES, None, False, "#kb"),
     "visit": TagRule(ASSIGNED, WORKING, None, True, "#visit <when> [note]"),
     "arrived": TagRule(ASSIGNED, WORKING, Status.IN_PROGRESS, False, "#arrived [note]"),
+    "complaint": TagRule(STAFF, ANY, None, True, "#complaint <what the customer said>"),
+    "category": TagRule(STAFF, ANY, None, True,
+                        "#category attitude|quality|timeliness|other"),
+    "complaint-close": TagRule(SUPERVISOR, ANY, None, True, "#complaint-close <outcome>"),
 }
 
 # Tags that are not about one case: answered by the service, never applied here.
@@ -88,6 +94,7 @@ class CaseView:
     closed_at: datetime | None = None
     work_started_at: datetime | None = None
     handling_seconds: int | None = None
+    complaint: str | None = None  # the category of the case's open complaint; None: none
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,8 @@ def _allowed(rule: TagRule, case: CaseView, actor: Actor) -> tuple[str, str] | N
     """Why ``actor`` may not use the tag here, in English and Chinese; None: they may."""
     if actor.role not in STAFF_ROLES:
         return "only helpdesk staff can use command tags", "只有服务台工作人员可以使用指令"
+    if rule.who == SUPERVISOR and actor.role not in SUPERVISING:
+        return "only a supervisor can use it", "只有客服主管可以使用"
     if rule.who == ASSIGNED and (actor.role != Role.ENGINEER or actor.email != case.engineer):
         return ("only the engineer assigned to this case can use it",
                 "只有本工单的负责工程师可以使用")
@@ -246,8 +255,11 @@ def _assign(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcom
                        f"#assign：没有名为 {cmd.arg!r} 的工程师{also_zh}")
     new = replace(case, status=Status.DISPATCHED, engineer=email, dispatched_at=now,
                   work_started_at=case.work_started_at or now)
-    return Outcome(new, (("assign", f"assigned to {email}"),),
-                   (Event("assigned", None, old_engineer=case.engineer),))
+    log: tuple[tuple[str, str], ...] = (("assign", f"assigned to {email}"),)
+    if case.complaint is not None and case.engineer not in (None, email):
+        log = (("void", f"the dispatch to {case.engineer} is void (complaint: "
+                f"{case.complaint}); re-dispatched to {email}"),)
+    return Outcome(new, log, (Event("assigned", None, old_engineer=case.engineer),))
 
 
 def _priority(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome | Refusal:
@@ -327,11 +339,44 @@ def _arrived(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outco
     return Outcome(new, (("arrived", text),), (Event("arrived", cmd.arg or None),))
 
 
+def _complaint(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
+    """Staff record a complaint the customer made by phone or in person."""
+    category = complaints.guess_category(cmd.arg)
+    new = replace(case, complaint=case.complaint or category)
+    return Outcome(new, (("complaint", f"complaint ({category}): {cmd.arg}"),),
+                   (Event("complaint", cmd.arg),))
+
+
+def _category(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome | Refusal:
+    if case.complaint is None:
+        return Refusal("#category: the case has no open complaint", cmd.line, cmd.tag,
+                       "#category：本工单没有未结的投诉")
+    category = complaints.parse_category(cmd.arg)
+    if category is None:
+        return Refusal(f"#category: {cmd.arg!r} is not a category (use attitude, quality, "
+                       "timeliness or other)", cmd.line, cmd.tag,
+                       f"#category：{cmd.arg!r} 不是投诉类别（请用 态度、质量、超时 或 其他）")
+    return Outcome(replace(case, complaint=category),
+                   (("complaint", f"category {case.complaint} → {category}"),),
+                   (Event("complaint_category", category),))
+
+
+def _complaint_close(case: CaseView, cmd: Command, actor: Actor,
+                     now: datetime) -> Outcome | Refusal:
+    if case.complaint is None:
+        return Refusal("#complaint-close: the case has no open complaint", cmd.line, cmd.tag,
+                       "#complaint-close：本工单没有未结的投诉")
+    return Outcome(replace(case, complaint=None),
+                   (("complaint", f"complaint closed: {cmd.arg}"),),
+                   (Event("complaint_closed", cmd.arg),))
+
+
 _HANDLERS = {
     "inprogress": _inprogress, "resolve": _resolve, "log": _log, "reply": _reply,
     "assign": _assign, "priority": _priority, "type": _type, "reject": _reject,
     "escalate": _escalate, "reopen": _reopen, "close": _close, "invalid": _invalid, "kb": _kb,
     "visit": _visit, "arrived": _arrived,
+    "complaint": _complaint, "category": _category, "complaint-close": _complaint_close,
 }
 
 

@@ -18,6 +18,7 @@ ENGINEER = "engineer"
 OLD_ENGINEER = "old_engineer"
 OPERATORS = "operators"
 INCIDENT_MANAGER = "incident_manager"
+SUPERVISORS = "supervisors"
 
 # Events whose note the customer may read (REFERENCE §4): the resolution they confirm, the
 # reason a case is invalid, #reply text and a #visit's note (written for the customer:
@@ -40,6 +41,9 @@ PLAN: Mapping[str, tuple[tuple[str, str], ...]] = {
     "reopened": (("reopened", ENGINEER),),
     "customer_reply": (("customer_reply", ENGINEER),),
     "visit": (("visit", CUSTOMER),),
+    "complaint": (("complaint", SUPERVISORS), ("complaint", ENGINEER)),
+    "complaint_closed": (("complaint_closed", SUPERVISORS), ("complaint_closed", ENGINEER)),
+    "survey_low": (("survey_low", SUPERVISORS),),
 }
 
 

@@ -24,6 +24,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "impact": ("impact", "影响", "影响范围", "影响程度"),
     "engineer": ("engineer", "工程师", "指派工程师"),
     "description": ("description", "problem", "issue", "描述", "问题描述", "问题"),
+    "complaint": ("complaint", "投诉", "投诉内容"),
 }
 _LOOKUP = {alias: field for field, aliases in KEYS.items() for alias in aliases}
 _LINE = re.compile(r"^\s*([^:：\n]{1,24}?)\s*[:：]\s*(.*)$")
@@ -42,6 +43,7 @@ class PhoneFields:
     impact: str | None = None
     engineer: str | None = None
     description: str | None = None
+    complaint: str | None = None  # on a case: the caller complains (docs/REFERENCE.md)
 
 
 def _key(line: str) -> tuple[str, str] | None:
@@ -62,8 +64,8 @@ def parse_summary(new_text: str) -> PhoneFields | None:
         if hit:
             current, value = hit
             found.setdefault(current, value)
-        elif current == "description":
-            found["description"] = (found["description"] + "\n" + line).strip("\n")
+        elif current in ("description", "complaint"):
+            found[current] = (found[current] + "\n" + line).strip("\n")
         elif line.strip() and not found:
             return None  # prose before any key: not a summary
         elif line.strip():

@@ -88,3 +88,8 @@ class RuleSet:
 
     def with_role(self, role: Role) -> tuple[Person, ...]:
         return tuple(p for p in self.people.values() if p.role == role)
+
+    def supervisors(self) -> tuple[Person, ...]:
+        """Who hears of complaints and low survey scores: ``[[supervisors]]``, or the
+        managers when there are none."""
+        return self.with_role(Role.SUPERVISOR) or self.with_role(Role.MANAGER)

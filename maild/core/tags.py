@@ -1,8 +1,9 @@
 """New text → command tags (docs/REFERENCE §4), and a customer's confirm/reopen/rating words (§5).
 
 A tag starts a line (``#resolve replaced the toner``); its argument is the
-rest of that line and the following lines up to the next tag. Only letters
-make a tag name, so ``#1`` or ``#12345`` in prose is not a command.
+rest of that line and the following lines up to the next tag. Only letters make a
+tag name (and the one hyphenated tag, ``#complaint-close``), so ``#1``, ``#12345``
+or ``#resolve-me`` in prose is not a command.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 
 from maild.core.values import Command
 
-_TAG_RE = re.compile(r"^[ \t]*[#＃]([A-Za-z]+)(?![\w-])[ \t]*[:：]?[ \t]*(.*)$")
+_TAG_RE = re.compile(
+    r"^[ \t]*[#＃]((?i:complaint-close)|[A-Za-z]+)(?![\w-])[ \t]*[:：]?[ \t]*(.*)$")
 
 
 def parse_tags(new_text: str) -> list[Command]:

@@ -33,10 +33,16 @@ class Step:
     undone: bool = False
 
 
+# Kept in a table of its own, not on the case: ``#undo`` does not take back complaint tags.
+_NOT_KEPT = frozenset({"complaint"})
+
+
 def snapshot(view: CaseView) -> dict[str, Any]:
     """The view as JSON values (times in ISO 8601), to store and to compare."""
     out: dict[str, Any] = {}
     for f in fields(view):
+        if f.name in _NOT_KEPT:
+            continue
         value = getattr(view, f.name)
         if isinstance(value, datetime):
             value = value.astimezone(UTC).isoformat()  # one spelling, whatever the zone

@@ -49,9 +49,11 @@ class Role(StrEnum):
     OPERATOR = "operator"
     MANAGER = "manager"
     INCIDENT_MANAGER = "incident_manager"
+    SUPERVISOR = "supervisor"  # customer service: hears of complaints and low survey scores
 
 
-STAFF_ROLES = frozenset({Role.ENGINEER, Role.OPERATOR, Role.MANAGER, Role.INCIDENT_MANAGER})
+STAFF_ROLES = frozenset({Role.ENGINEER, Role.OPERATOR, Role.MANAGER, Role.INCIDENT_MANAGER,
+                         Role.SUPERVISOR})
 
 
 class Channel(StrEnum):

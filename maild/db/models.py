@@ -265,5 +265,37 @@ class DigestRun(SQLModel, table=True):
     at: datetime = _when(nullable=False)
 
 
+class Complaint(SQLModel, table=True):
+    """A customer's complaint (投诉) about a case: opened by their mail or an operator's,
+    closed by a supervisor's ``#complaint-close`` (migration 0008)."""
+
+    __tablename__ = "complaints"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    engineer: str | None = Field(default=None, max_length=320)  # the case's, when made
+    category: str = Field(max_length=16)  # attitude | quality | timeliness | other
+    text: str
+    author: str = Field(max_length=320)  # the customer, or the operator who took the call
+    status: str = Field(default="open", max_length=8)  # open | closed
+    outcome: str | None = None
+    created_at: datetime = _when(nullable=False, index=True)
+    closed_at: datetime | None = _when()
+
+
+class Survey(SQLModel, table=True):
+    """The follow-up survey (回访) of one closed case: the unique case makes it exactly once,
+    across restarts and replicas (claimed in the transaction that queues the mail)."""
+
+    __tablename__ = "surveys"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", unique=True)
+    engineer: str | None = Field(default=None, max_length=320)  # the case's, when asked
+    reason: str = Field(max_length=16)  # complaint | vip | sample
+    sent_at: datetime = _when(nullable=False, index=True)
+    score: int | None = None
+    comment: str | None = None
+    answered_at: datetime | None = _when()
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

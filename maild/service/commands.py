@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlmodel import Session
 
 from maild.core import cases, notify, transcript
+from maild.core.phone import parse_summary
 from maild.core.tags import parse_tags
 from maild.core.values import Command, Disposition, Inbound, Role
 from maild.db import queries, search
 from maild.db.models import InboundMessage
 from maild.runtime import Runtime
-from maild.service import transcripts, undoing, visits
+from maild.service import complaints, transcripts, undoing, visits
 from maild.service.notices import base_context, enqueue, staff_recipient
 from maild.service.opening import Handled, keep_attachments, language_of, notify_events, write_log
 from maild.service.reading import Reading
@@ -24,7 +27,7 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     case, role = seen.case, seen.facts.role
     assert case is not None and case.id is not None and role is not None
     now = row.received_at
-    commands = parse_tags(seen.new_text)
+    commands = parse_tags(seen.new_text) or _phone_complaint(seen.new_text)
     tagged = bool(commands)
     if not commands:
         if not seen.new_text:
@@ -34,7 +37,7 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
         return undoing.take_back(s, rt, msg, case, commands, seen.new_text, now)
     engineers = {p.email: p.name for p in rt.rules.with_role(Role.ENGINEER)}
     actor = cases.Actor(msg.from_addr, role, engineers, rt.settings.helpdesk.tz)
-    before = queries.view_of(case)
+    before = replace(queries.view_of(case), complaint=complaints.open_category(s, case.id))
     result = cases.apply(before, commands, actor, now)
     if isinstance(result, cases.Refusal):
         transcripts.send(s, rt, msg, case, transcript.lines(commands, seen.new_text, result),
@@ -46,6 +49,7 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     if case.priority != old_priority:
         set_deadlines(rt, case)  # the targets of the new priority, from the case's opening
     write_log(s, case.id, now, msg.from_addr, result.log)
+    complaints.record(s, case, result.events, msg.from_addr, now)
     keep_attachments(s, rt, msg, case, row)
     queries.remember_ref(s, msg.message_id, case.id)
     name = staff_recipient(rt, msg.from_addr).name
@@ -58,6 +62,12 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
                          True, sent, now)
     return Handled(Disposition.COMMAND, case.id,
                    "applied: " + ", ".join(f"#{c.tag}" for c in commands))
+
+
+def _phone_complaint(new_text: str) -> list[Command]:
+    """An operator's summary on a case with a ``Complaint:``/``投诉:`` line: ``#complaint``."""
+    summary = parse_summary(new_text)
+    return [Command("complaint", summary.complaint, 1)] if summary and summary.complaint else []
 
 
 def _asker(rt: Runtime, msg: Inbound) -> notify.Recipient:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jinja2
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from maild.core import addresses, mime, sms
 from maild.core.notify import (
@@ -25,13 +25,14 @@ from maild.core.notify import (
     INCIDENT_MANAGER,
     OLD_ENGINEER,
     OPERATORS,
+    SUPERVISORS,
     Notice,
     Recipient,
 )
 from maild.core.tokens import CASE, make_token, personal_token, token_address
 from maild.core.values import Role
 from maild.db import queries
-from maild.db.models import Case, Customer, OutboxMail
+from maild.db.models import Case, Complaint, Customer, OutboxMail, Survey
 from maild.runtime import Runtime
 
 log = logging.getLogger("maild.outbound")
@@ -87,6 +88,7 @@ def audiences(s: Session, rt: Runtime, case: Case,
         out[OLD_ENGINEER] = [staff_recipient(rt, old_engineer)]
     out[OPERATORS] = [staff_recipient(rt, p.email) for p in rt.rules.with_role(Role.OPERATOR)]
     out[INCIDENT_MANAGER] = [staff_recipient(rt, rt.rules.incident_manager)]
+    out[SUPERVISORS] = [staff_recipient(rt, p.email) for p in rt.rules.supervisors()]
     return out
 
 
@@ -111,9 +113,24 @@ def case_context(s: Session, rt: Runtime, case: Case) -> dict[str, Any]:
         "site_name": site.name if site else None,
         "created_at": case.created_at.astimezone(tz),
         "follows": _follows(s, case.follows_id),
+        "complaint": _complaint(s, case.id),
+        "survey": _survey(s, case.id),
         "log": [{"at": e.at.astimezone(tz), "author": e.author, "kind": e.kind, "text": e.text}
                 for e in queries.case_log(s, case.id)],
     }
+
+
+def _complaint(s: Session, case_id: int) -> dict[str, Any] | None:
+    """The case's latest complaint, as the complaint mails show it."""
+    c = s.exec(select(Complaint).where(Complaint.case_id == case_id)
+               .order_by(col(Complaint.id).desc())).first()
+    return {"id": c.id, "category": c.category, "text": c.text, "status": c.status,
+            "outcome": c.outcome, "author": c.author} if c else None
+
+
+def _survey(s: Session, case_id: int) -> dict[str, Any] | None:
+    v = s.exec(select(Survey).where(Survey.case_id == case_id)).first()
+    return {"score": v.score, "comment": v.comment} if v else None
 
 
 def _follows(s: Session, case_id: int | None) -> dict[str, Any] | None:
@@ -130,7 +147,7 @@ def base_context(rt: Runtime, case_ctx: Mapping[str, Any] | None) -> dict[str, A
         "flood": None,
         "case": case_ctx, "auto_close_days": h.auto_close_days,
         "error": None, "held": None, "failed": None, "sla": None, "results": None,
-        "query": None, "missing": None, "undelivered": None,
+        "query": None, "missing": None, "undelivered": None, "summary": None,
         "candidates": None, "workload": None, "visit": None,
     }
 

@@ -41,7 +41,11 @@ def forwarded(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
 
 def phone(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage, seen: Reading) -> Handled:
     """An operator's mail to the helpdesk address: a phone summary."""
-    return phone_case(s, rt, msg, row, parse_summary(seen.new_text) or PhoneFields())
+    fields = parse_summary(seen.new_text) or PhoneFields()
+    if fields.complaint:  # a complaint is about a case: the summary must name it
+        return _refuse(s, rt, msg, row, ["[Case #N] in the subject, or a reply to the case "
+                                         "mail / 主题中的 [Case #N]，或直接回复工单邮件"])
+    return phone_case(s, rt, msg, row, fields)
 
 
 def forwarded_case(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,

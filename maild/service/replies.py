@@ -13,7 +13,8 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from maild.core import cases, followup, notify
+from maild.core import cases, complaints, followup, notify
+from maild.core.survey import parse_answer
 from maild.core.tags import customer_intent, parse_tags
 from maild.core.transcript import KNOWN_TAGS
 from maild.core.trust import Action, Claim, allowed
@@ -22,6 +23,8 @@ from maild.db import queries
 from maild.db.attachments import Kept
 from maild.db.models import Case, Customer, InboundMessage
 from maild.runtime import Runtime
+from maild.service import complaints as complaining
+from maild.service import surveys
 from maild.service.notices import audiences, base_context, case_context, enqueue
 from maild.service.opening import (
     Handled,
@@ -42,6 +45,10 @@ def on_reply(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     assert case is not None and case.id is not None
     now = row.received_at
     new_text = seen.new_text
+    if seen.facts.case_customer:
+        special = _complaint_or_survey(s, rt, msg, row, seen)
+        if special is not None:
+            return special
     intent = customer_intent(new_text)
     if seen.facts.case_customer and (intent is None or intent.action == "reopen") and \
             not followup.thanks_only(new_text) and \
@@ -72,6 +79,41 @@ def on_reply(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
         _staff_tags(s, rt, msg, case, new_text, now)
     _forward(s, rt, case, cases.Event("customer_reply", new_text or None), msg, kept)
     return Handled(Disposition.REPLY, case.id, "logged and forwarded")
+
+
+def _complaint_or_survey(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
+                         seen: Reading) -> Handled | None:
+    """The customer's complaint, or their answer to the case's survey; None: neither.
+
+    Both change the case's record, so both need the customer-state proof; without it
+    the words are logged and forwarded like any reply, and the customer is asked to
+    answer the case mail."""
+    case = seen.case
+    assert case is not None and case.id is not None
+    now = row.received_at
+    text = complaints.complaint_text(seen.new_text)
+    survey = surveys.pending(s, case.id) if text is None else None
+    given = parse_answer(seen.new_text) if survey is not None else None
+    if text is None and given is None:
+        return None
+    kept = keep_attachments(s, rt, msg, case, row)
+    queries.remember_ref(s, msg.message_id, case.id)
+    what = "complaint" if text is not None else "survey answer"
+    if not allowed(Claim.CUSTOMER, Action.CUSTOMER_STATE, seen.facts.proofs):
+        _ask_for_case_mail(s, rt, msg, case, now)
+        queries.add_log(s, case.id, now, msg.from_addr, "customer", seen.new_text)
+        case.updated_at = now
+        _forward(s, rt, case, cases.Event("customer_reply", seen.new_text), msg, kept)
+        return Handled(Disposition.REPLY, case.id,
+                       f"{what} without proof: logged and forwarded, nothing changed")
+    name = msg.from_name or msg.from_addr
+    if text is not None:
+        complaining.from_customer(s, rt, case, text, msg.from_addr, name, now,
+                                  msg.message_id)
+        return Handled(Disposition.REPLY, case.id, "customer complaint")
+    assert survey is not None and given is not None
+    surveys.answer(s, rt, case, survey, given, msg.from_addr, name, now, msg.message_id)
+    return Handled(Disposition.REPLY, case.id, f"survey answered: score {given.score}")
 
 
 def _staff_tags(s: Session, rt: Runtime, msg: Inbound, case: Case, new_text: str,

@@ -27,9 +27,10 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
-from sqlmodel import Session, col, or_
+from sqlmodel import Session, col, or_, select
 
 from maild.core import notify
+from maild.core.quality import ComplaintFacts, Quality, SurveyFacts, per_engineer
 from maild.core.report import (
     AGE_BUCKETS,
     BUCKET_DAYS,
@@ -46,7 +47,7 @@ from maild.core.report import (
 )
 from maild.core.sla import as_utc
 from maild.core.values import FINISHED_STATUSES, OPEN_STATUSES, Role, Status
-from maild.db.models import Case, LogEntry, ReportRun, SlaEvent
+from maild.db.models import Case, Complaint, LogEntry, ReportRun, SlaEvent, Survey
 from maild.db.session import transaction
 from maild.runtime import Runtime
 from maild.service.isolated import each
@@ -156,19 +157,39 @@ def make_report(rt: Runtime, period: Period) -> Report:
     return replace(report, late_visits=dict(sorted(late.items())))
 
 
+def load_quality(s: Session,
+                 period: Period) -> tuple[list[ComplaintFacts], list[SurveyFacts]]:
+    """The complaints made and the surveys sent in the period."""
+    made = s.exec(select(Complaint).where(col(Complaint.created_at) >= period.start)
+                  .where(col(Complaint.created_at) < period.end))
+    sent = s.exec(select(Survey).where(col(Survey.sent_at) >= period.start)
+                  .where(col(Survey.sent_at) < period.end))
+    return ([ComplaintFacts(c.engineer, c.category, c.created_at) for c in made],
+            [SurveyFacts(v.engineer, v.sent_at, v.score) for v in sent])
+
+
+def quality(rt: Runtime, period: Period) -> dict[str, Quality]:
+    """Complaints, surveys, answers and mean score per engineer in the period."""
+    with Session(rt.engine) as s:
+        made, sent = load_quality(s, period)
+    return per_engineer(made, sent)
+
+
 def names(rt: Runtime) -> dict[str, str]:
     return {p.email: p.name for p in rt.rules.people.values()}
 
 
-def to_csv(report: Report, rt: Runtime) -> bytes:
+def to_csv(report: Report, rt: Runtime, figures: dict[str, Quality] | None = None) -> bytes:
     """One row per engineer (UTF-8 with BOM, so that Excel opens Chinese names right)."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["period", "engineer", "name", "dispatched", "resolved", "open_at_end",
                 "rank_resolved", "rank_speed", "mean_hours_business", "median_hours_business",
                 "p90_hours_business", "mean_hours_wall", "sla_met", "sla_breached",
-                "mean_rating", "by_type", "late_visits"])
+                "mean_rating", "by_type", "complaints", "surveys_sent", "surveys_answered",
+                "mean_survey_score", "late_visits"])
     who = names(rt)
+    figures = figures or {}
 
     def hours(v: float | None) -> str:
         return f"{v / 3600:.2f}" if v is not None else ""
@@ -180,8 +201,16 @@ def to_csv(report: Report, rt: Runtime) -> bytes:
                     hours(r.business.p90_s), hours(r.wall.mean_s), r.sla_met, r.sla_breached,
                     f"{r.mean_rating:.2f}" if r.mean_rating is not None else "",
                     ";".join(f"{k}={v}" for k, v in sorted(r.by_type.items())),
+                    *_quality_cells(figures.get(r.engineer)),
                     report.late_visits.get(r.engineer, 0)])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def _quality_cells(q: Quality | None) -> list[Any]:
+    if q is None:
+        return [0, 0, 0, ""]
+    mean = q.mean_score
+    return [q.complaints, q.surveys, q.answered, f"{mean:.2f}" if mean is not None else ""]
 
 
 def stamp(moment: datetime, tz: ZoneInfo) -> str:
@@ -278,7 +307,29 @@ def report_context(rt: Runtime, report: Report, previous: Report | None = None,
     ctx["previous_label"] = previous.period.label if previous else None
     ctx["headlines"] = headlines(compare(report, previous)) if previous else []
     ctx["charts"] = charts or {}
+    ctx["quality"] = quality_rows(rt, report)
     return ctx
+
+
+def quality_rows(rt: Runtime, report: Report) -> list[dict[str, Any]]:
+    """Complaints, survey response rate and mean score per engineer, for the templates:
+    the report's engineers in its order, then anyone else with a complaint or survey."""
+    figures = quality(rt, report.period)
+    order = [r.engineer for r in report.engineers]
+    order += sorted(set(figures) - set(order))
+    who = names(rt)
+    rows = []
+    for email in order:
+        q = figures.get(email)
+        if q is None:
+            continue
+        rate = q.response_rate
+        rows.append({"engineer": email, "name": who.get(email, email),
+                     "complaints": q.complaints, "surveys": q.surveys, "answered": q.answered,
+                     "rate": f"{100 * rate:.0f}%" if rate is not None else "-",
+                     "mean": f"{q.mean_score:.1f}" if q.mean_score is not None else "-",
+                     "mean_score": q.mean_score})
+    return rows
 
 
 def make_reports(rt: Runtime, period: Period) -> tuple[Report, Report]:
@@ -302,7 +353,8 @@ def send(rt: Runtime, period: Period, now: datetime, recipients: Sequence[str] |
                          {name: f"cid:{cid}" for name, (cid, _) in images.items()})
     inline = tuple((cid, "image/png", png) for cid, png in images.values())
     attachment = (f"maild-{period.kind}-{period.label}.csv", "text/csv; charset=utf-8",
-                  to_csv(report, rt))  # the charset: or a client reads Chinese names as ASCII
+                  to_csv(report, rt, quality(rt, period)))  # the charset: or a client reads
+    # Chinese names as ASCII
     try:
         with transaction(rt.engine) as s:
             if not force:

@@ -17,6 +17,7 @@ from maild.db import queries
 from maild.db.models import Case
 from maild.db.session import transaction
 from maild.runtime import Runtime
+from maild.service import summary, surveys
 from maild.service.isolated import each
 from maild.service.opening import notify_events
 from maild.service.reports import send_due
@@ -52,9 +53,10 @@ def _close(rt: Runtime, case_id: int, now: datetime) -> bool:
 
 
 def jobs(rt: Runtime) -> tuple[Job, ...]:
-    """Auto-close hourly, the SLA sweep and late visits every minute, the reports at
-    ``daily_at`` and the engineers' morning lists at ``[digest] engineers_at`` (each with a
-    catch-up at start and every 15 minutes for a run missed while maild was down)."""
+    """Auto-close hourly, the SLA sweep and late visits every minute, the reports and the
+    supervisors' complaint summary at ``daily_at`` and the engineers' morning lists at
+    ``[digest] engineers_at`` (each with a catch-up at start and every 15 minutes for a run
+    missed while maild was down), the follow-up surveys every 15 minutes."""
     return (
         Job("auto_close", auto_close, minutes=60, done="auto-closed %d case(s)"),
         Job("sla", sweep, minutes=1, done="sent %d SLA alert(s)"),
@@ -63,4 +65,7 @@ def jobs(rt: Runtime) -> tuple[Job, ...]:
             daily_at=rt.settings.reports.daily_at),
         Job("digest", send_digests, minutes=15, done="sent %d morning list(s)",
             daily_at=rt.settings.digest.engineers_at or None),
+        Job("surveys", surveys.send_due, minutes=15, done="sent %d follow-up survey(s)"),
+        Job("complaint_summary", summary.send_due, minutes=15,
+            done="sent %d complaint summary(ies)", daily_at=rt.settings.reports.daily_at),
     )

@@ -10,7 +10,16 @@ from sqlmodel import Session, col, select
 from maild.core import sla
 from maild.core.ruleset import RuleSet
 from maild.db import queries
-from maild.db.models import AttachmentFile, Case, Customer, InboundMessage, OutboxMail, utcnow
+from maild.db.models import (
+    AttachmentFile,
+    Case,
+    Complaint,
+    Customer,
+    InboundMessage,
+    OutboxMail,
+    Survey,
+    utcnow,
+)
 from maild.service.visits import visits_json
 
 
@@ -60,7 +69,24 @@ def case_json(s: Session, rules: RuleSet, case: Case, with_log: bool = True) -> 
                   .order_by(col(AttachmentFile.id)))
     out["attachments"] = [{"filename": a.filename, "size": a.size, "sha256": a.sha256}
                           for a in atts]
+    out["complaints"] = [complaint_json(c) for c in s.exec(
+        select(Complaint).where(Complaint.case_id == case.id).order_by(col(Complaint.id)))]
+    survey = s.exec(select(Survey).where(Survey.case_id == case.id)).first()
+    out["survey"] = survey_json(survey) if survey else None
     return out
+
+
+def complaint_json(c: Complaint) -> dict[str, Any]:
+    """One complaint (``complaints list --json``, and ``complaints`` in case JSON)."""
+    return {"id": c.id, "case_id": c.case_id, "engineer": c.engineer, "category": c.category,
+            "text": c.text, "status": c.status, "outcome": c.outcome,
+            "created_at": iso(c.created_at), "closed_at": iso(c.closed_at)}
+
+
+def survey_json(v: Survey) -> dict[str, Any]:
+    """A case's follow-up survey: when it was sent, and the answer if one came."""
+    return {"sent_at": iso(v.sent_at), "score": v.score, "comment": v.comment,
+            "answered_at": iso(v.answered_at)}
 
 
 def message_json(m: InboundMessage) -> dict[str, Any]:

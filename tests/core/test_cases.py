@@ -13,7 +13,8 @@ from maild.core.values import ANSWERED_STATUSES, Command, Role, Status
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 ENG = "li.lei@corp.example"
 ENGINEERS = {ENG: "Li Lei", "han@corp.example": "Han Meimei"}
-ARGS = {"priority": "P1", "assign": "Han Meimei", "type": "printer", "visit": "tomorrow 14:00"}
+ARGS = {"priority": "P1", "assign": "Han Meimei", "type": "printer", "category": "quality",
+        "complaint-close": "apologised", "visit": "tomorrow 14:00"}
 
 
 def view(status: Status, **kw: object) -> cases.CaseView:
@@ -30,6 +31,7 @@ ACTORS = {
     "operator": cases.Actor("cc@corp.example", Role.OPERATOR, ENGINEERS),
     "manager": cases.Actor("boss@corp.example", Role.MANAGER, ENGINEERS),
     "incident manager": cases.Actor("im@corp.example", Role.INCIDENT_MANAGER, ENGINEERS),
+    "supervisor": cases.Actor("cs@corp.example", Role.SUPERVISOR, ENGINEERS),
     "customer": cases.Actor("user@corp.example", Role.CUSTOMER, ENGINEERS),
 }
 
@@ -40,12 +42,15 @@ ACTORS = {
 def test_every_cell_is_defined(status: Status, tag: str, who: str) -> None:
     """Each cell is an allowed move/log as the TAGS table says, or a refusal with a reason."""
     actor = ACTORS[who]
-    result = cases.apply(view(status), [Command(tag, ARGS.get(tag, "note"), 1)], actor, NOW)
+    result = cases.apply(view(status, complaint="attitude"),
+                         [Command(tag, ARGS.get(tag, "note"), 1)], actor, NOW)
     rule = cases.TAGS.get(tag)
     allowed = (
         rule is not None
         and actor.role != Role.CUSTOMER
-        and (rule.who == cases.STAFF or who == "assigned engineer")
+        and (rule.who == cases.STAFF
+             or (rule.who == cases.ASSIGNED and who == "assigned engineer")
+             or (rule.who == cases.SUPERVISOR and who in ("supervisor", "manager")))
         and status in rule.from_statuses
         # an engineer not (or no longer) assigned may only add a note (docs/TRUST.md: a token
         # gives the rights of the holder's current relation to the case)
@@ -178,3 +183,31 @@ def test_arrived_starts_the_work() -> None:
     assert isinstance(result, cases.Outcome)
     assert result.case.status == Status.IN_PROGRESS and result.case.first_response_at == NOW
     assert result.log == (("arrived", "arrived on site"),)
+
+
+def test_complaint_tags_follow_the_open_complaint() -> None:
+    """#complaint opens one (category guessed), #category changes it, #complaint-close ends
+    it; without an open complaint the last two are refused; a supervisor's #assign voids
+    the dispatch of the engineer complained about."""
+    sup = ACTORS["supervisor"]
+    opened = cases.apply(view(Status.CLOSED), [Command("complaint", "工程师迟到了", 1)],
+                         ACTORS["operator"], NOW)
+    assert isinstance(opened, cases.Outcome) and opened.case.complaint == "timeliness"
+    assert [e.kind for e in opened.events] == ["complaint"]
+    moved = cases.apply(opened.case, [Command("category", "态度", 1),
+                                      Command("complaint-close", "apologised", 2)], sup, NOW)
+    assert isinstance(moved, cases.Outcome) and moved.case.complaint is None
+    assert [e.kind for e in moved.events] == ["complaint_category", "complaint_closed"]
+    for tag in ("category", "complaint-close"):
+        refused = cases.apply(view(Status.CLOSED), [Command(tag, "quality", 1)], sup, NOW)
+        assert isinstance(refused, cases.Refusal) and "no open complaint" in refused.reason
+    refused = cases.apply(opened.case, [Command("category", "weather", 1)], sup, NOW)
+    assert isinstance(refused, cases.Refusal) and refused.zh
+    reassigned = cases.apply(view(Status.IN_PROGRESS, complaint="timeliness"),
+                             [Command("assign", "Han Meimei", 1)], sup, NOW)
+    assert isinstance(reassigned, cases.Outcome)
+    assert reassigned.log[0][0] == "void" and ENG in reassigned.log[0][1]
+    assert reassigned.events[0].old_engineer == ENG
+    denied = cases.apply(opened.case, [Command("complaint-close", "ok", 1)],
+                         ACTORS["operator"], NOW)
+    assert isinstance(denied, cases.Refusal) and "supervisor" in denied.reason

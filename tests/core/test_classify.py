@@ -11,7 +11,7 @@ from maild.core.values import Role
 
 TOKEN, PERSONAL, AUTH, REFS = (Proof.CASE_TOKEN, Proof.PERSONAL, Proof.AUTHENTICATED,
                                Proof.REFERENCES)
-ENG, OPS, MGR = Role.ENGINEER, Role.OPERATOR, Role.MANAGER
+ENG, OPS, MGR, SUP = Role.ENGINEER, Role.OPERATOR, Role.MANAGER, Role.SUPERVISOR
 
 
 def F(**kw: object) -> Facts:
@@ -33,6 +33,13 @@ def F(**kw: object) -> Facts:
      "proven staff on a case"),
     (F(case_id=4, via="references", role=MGR, proofs={AUTH}), Route.COMMAND,
      "proven staff on a case"),
+    # a supervisor is staff: proven, their tags (#complaint-close, #assign) are commands
+    (F(case_id=4, via="token", role=SUP, proofs={TOKEN}), Route.COMMAND,
+     "proven staff on a case"),
+    (F(case_id=4, via="subject", role=SUP, proofs={PERSONAL}), Route.COMMAND,
+     "proven staff on a case"),
+    (F(case_id=4, via="subject", role=SUP), Route.NEW_CASE, "known sender"),
+    (F(case_id=4, via="subject", role=SUP, proofs={REFS}), Route.NEW_CASE, "known sender"),
     # a staff address without proof on a case is nobody special
     (F(case_id=4, via="references", role=ENG), Route.REPLY, "someone in the case's thread"),
     (F(case_id=4, via="subject", role=ENG), Route.NEW_CASE, "known sender"),

@@ -1,0 +1,107 @@
+"""The follow-up survey (回访): which closed cases are asked, and what an answer says.
+
+Pure. ``chosen`` decides whether a case is asked: always after a complaint,
+always for a VIP (if so configured), else a fixed share of cases picked by a
+keyed hash of the case number, so that the same case is always in or out
+whichever replica asks and however often. ``parse_answer`` reads a score of
+1-5 and a comment from a reply, whatever the mail client did to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from maild.core.quoting import split_reply
+
+
+def sampled(case_id: int, secret: str, share: float) -> bool:
+    """Whether the case falls in the sampled ``share`` (0..1): a keyed hash of its number,
+    so the choice cannot be predicted without the secret and never changes."""
+    if share <= 0:
+        return False
+    if share >= 1:
+        return True
+    digest = hmac.new(secret.encode(), f"survey:{case_id}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def chosen(case_id: int, secret: str, share: float, *, vip: bool, ask_vips: bool,
+           complained: bool) -> str | None:
+    """Why the case is asked ("complaint", "vip", "sample"), or None: it is not."""
+    if complained:
+        return "complaint"
+    if vip and ask_vips:
+        return "vip"
+    return "sample" if sampled(case_id, secret, share) else None
+
+
+@dataclass(frozen=True)
+class Answer:
+    score: int  # 1..5
+    comment: str  # "" when there is none
+
+
+_DIGITS_ZH = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
+_UNIT = r"(?:分|星|颗星|顆星|stars?|points?|pts?|/\s*5|out\s+of\s+5|of\s+5)"
+_LABEL = (r"(?:score|rating|rate|评分|打分|分数|评价|满意度|得分|評分|score\s+given)")
+_COMMENT_LABEL = re.compile(
+    r"^\s*(?:comments?|remarks?|feedback|notes?|评论|意见|建议|备注|评价|留言|说明)\s*[:=：]\s*",
+    re.IGNORECASE)
+# Where a score may stand, most explicit first; each pattern's group 1 is the score.
+_PATTERNS = (
+    re.compile(rf"{_LABEL}\s*[:=]?\s*([1-5])(?!\d)\s*{_UNIT}?", re.IGNORECASE),
+    re.compile(rf"(?<![\d.])([1-5])\s*{_UNIT}(?![a-z])", re.IGNORECASE),
+    re.compile(r"([一二两三四五])\s*(?:分|星|颗星|顆星)"),
+    re.compile(r"^\s*([1-5])(?![\d:.]\d)(?!\d)"),  # a leading digit: "4", "4 - fine", "4，好"
+)
+_STARS = re.compile(r"([★⭐]{1,5})(?![★⭐])")
+# Words that are a score on their own, longest first ("非常不满意" before "满意").
+_WORDS_ZH = (("非常不满意", 1), ("很不满意", 1), ("不满意", 2), ("非常满意", 5), ("很满意", 5),
+             ("满意", 4), ("一般", 3))
+_WORDS_EN = {"excellent": 5, "perfect": 5, "great": 5, "good": 4, "ok": 3, "okay": 3,
+             "average": 3, "poor": 2, "bad": 1, "terrible": 1}
+_TRIM = " \t\r\n-–—,，.。:：;；!！~～|/"
+
+
+def _score(text: str) -> tuple[int, tuple[int, int]] | None:
+    """The score and the span it was written in, or None."""
+    for pattern in _PATTERNS:
+        m = pattern.search(text)
+        if m:
+            value = m.group(1)
+            return (_DIGITS_ZH[value] if value in _DIGITS_ZH else int(value)), m.span()
+    m = _STARS.search(text)
+    if m:
+        return len(m.group(1)), m.span()
+    for word, value in _WORDS_ZH:
+        at = text.find(word)
+        if at >= 0:
+            return value, (at, at + len(word))
+    first = re.match(r"\s*([a-z]+)[\s.!,]*(?:\n|$)", text, re.IGNORECASE)
+    if first and first.group(1).lower() in _WORDS_EN:
+        return _WORDS_EN[first.group(1).lower()], first.span(1)
+    return None
+
+
+def parse_answer(body: str) -> Answer | None:
+    """The score (1-5) and comment of a survey reply; None when it gives no score.
+
+    The quoted survey is cut first (``core.quoting``; harmless on text already cut),
+    so the question's own "1-5" is never read as the answer."""
+    own = split_reply(body)[0].strip()
+    text = unicodedata.normalize("NFKC", own)
+    found = _score(text)
+    if found is None:
+        return None
+    score, (start, end) = found
+    if len(own) == len(text):  # the comment in the customer's own characters (，not ,)
+        text = own
+    rest = (text[:start].rstrip() + "\n" + text[end:].lstrip(_TRIM)).strip()
+    lines = [_COMMENT_LABEL.sub("", line).strip() for line in rest.splitlines()]
+    label = re.compile(rf"^\s*{_LABEL}\s*[:=：]?\s*$", re.IGNORECASE)
+    comment = "\n".join(line for line in lines if line and not label.match(line))
+    return Answer(score, comment.lstrip(_TRIM).rstrip(" \t\r\n-–—,，:：;；|/"))
