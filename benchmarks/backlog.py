@@ -6,9 +6,17 @@ mailbox, for a baseline that only fetches (aioimaplib) and parses
 sent. It also prints maild's CPU per message by stage (fetch, parse,
 classify, DB write, render, send). With ``--lmtp`` the same messages are
 delivered over LMTP straight to maild's intake (``[lmtp] listen``) by a
-client in another process, then the outbox is flushed. Usage:
+client in another process, then the outbox is flushed. With ``--postgres
+URL`` maild's store is a throwaway PostgreSQL database made on that server
+(dropped at the end), and ``--replicas`` processes (``maild run --once``, 3 by
+default) drain the one mailbox together; it reports their aggregate rate and
+checks that no message was handled twice (one row per mailbox slot, one
+disposition other than ``duplicate`` per Message-ID, one acknowledgement per
+case, and as many mails at the sink as outbox rows sent). Usage:
 
     .venv/bin/python benchmarks/backlog.py [--messages 1000] [--lmtp]
+    .venv/bin/python benchmarks/backlog.py --messages 1000 \
+        --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test [--replicas 3]
 """
 
 from __future__ import annotations
@@ -16,8 +24,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import resource
 import signal
 import smtplib
+import subprocess
 import sys
 import tempfile
 import threading
@@ -77,6 +88,7 @@ class Stages:
         notices.render = self.timed("render", notices.render)  # type: ignore[assignment]
         maild.core.mime.build = self.timed("render", maild.core.mime.build)  # type: ignore[assignment]
         daemon.ingest = self.timed("ingest", daemon.ingest)  # type: ignore[assignment]
+        daemon.ingest_batch = self.timed("ingest", daemon.ingest_batch)  # type: ignore[assignment]
 
     def table(self, total_cpu: float, send_cpu: float, messages: int) -> str:
         ingest = self.cpu["ingest"]
@@ -160,12 +172,108 @@ async def over_lmtp(maild: Maild, messages: list[bytes],
     return sent.sent, time.process_time() - c0, int(out)
 
 
+REPLICA_CHECKS = {
+    "mailbox slots with more than one row":
+        "SELECT count(*) FROM (SELECT source FROM messages GROUP BY source "
+        "HAVING count(*) > 1) x",
+    "Message-IDs with two dispositions other than duplicate":
+        "SELECT count(*) FROM (SELECT message_id FROM messages WHERE disposition "
+        "<> 'duplicate' AND message_id IS NOT NULL GROUP BY message_id "
+        "HAVING count(*) > 1) x",
+    "cases with two acknowledgements":
+        "SELECT count(*) FROM (SELECT case_id FROM outbox WHERE template = 'ack' "
+        "GROUP BY case_id HAVING count(*) > 1) x",
+    "cases with two dispatch mails":
+        "SELECT count(*) FROM (SELECT case_id FROM outbox WHERE template = 'dispatch' "
+        "GROUP BY case_id HAVING count(*) > 1) x",
+}
+
+
+def replicas(maild: Maild, count: int, sink: SinkProcess, messages: int) -> None:
+    """``count`` processes of ``maild run --once`` draining the one mailbox at once."""
+    import sqlalchemy as sa
+
+    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH") or str(ROOT)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-m", "maild", "run", "--once", "--config",
+                               str(maild.config)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True) for _ in range(count)]
+    outs = [p.communicate()[0].strip() for p in procs]
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if any(p.returncode for p in procs):
+        raise RuntimeError(f"a replica failed: {outs}")
+    left = subprocess.run([sys.executable, "-m", "maild", "outbox", "flush", "--config",
+                           str(maild.config)], env=env, capture_output=True, text=True)
+    with maild.rt.engine.connect() as conn:
+        def one(sql: str) -> int:
+            return int(conn.execute(sa.text(sql)).scalar_one())
+        rows, sent = one("SELECT count(*) FROM messages"), one(
+            "SELECT count(*) FROM outbox WHERE status = 'sent'")
+        checks = {name: one(sql) for name, sql in REPLICA_CHECKS.items()}
+        by = {d: n for d, n in conn.execute(sa.text(
+            "SELECT disposition, count(*) FROM messages GROUP BY disposition"))}
+    arrived = sink.wait_for(sent, 60)
+    for i, out in enumerate(outs):  # counts include messages another replica recorded
+        print(f"  replica {i + 1}: {out}")
+    print(f"  after the replicas, `maild outbox flush`: {left.stdout.strip() or 'nothing'}")
+    print(f"{count} replicas on PostgreSQL: {rows} msgs in {wall:.2f} s = {rows / wall:.0f} "
+          f"msg/s aggregate (incl. sending); CPU of the replicas {cpu / rows * 1000:.2f} "
+          f"ms/msg (their start-up included)")
+    print(f"  dispositions: {by}")
+    print(f"  outbox rows sent {sent}, mails at the sink {arrived} "
+          f"({arrived - sent} sent twice)")
+    for name, n in checks.items():
+        print(f"  {name}: {n}")
+    ok = rows == messages and not any(checks.values()) and arrived == sent
+    print("no message handled twice: " + ("yes" if ok else "NO"))
+
+
+def main_postgres(args: argparse.Namespace) -> None:
+    """Three replicas (or ``--replicas``) draining one mailbox against PostgreSQL."""
+    import databases  # tests/databases.py: a throwaway database, dropped at the end
+
+    os.environ[databases.ENV] = args.postgres
+    messages = list(mixed(args.messages))
+    with tempfile.TemporaryDirectory() as tmp, Dovecot(Path(tmp) / "dc") as dovecot, \
+            SinkProcess(Path(tmp) / "sink.jsonl") as sink:
+        try:
+            deliver_all(dovecot, messages)
+            maild = Maild(write_config(Path(tmp), dovecot.imap_port, sink.port))
+            with Session(maild.rt.engine) as s:
+                for email, name, company in CUSTOMERS:
+                    s.add(Customer(email=email, name=name, company=company,
+                                   created_at=utcnow()))
+                s.commit()
+            t0, c0 = time.perf_counter(), time.process_time()
+            parsed = asyncio.run(baseline(dovecot))
+            base_s, base_cpu = time.perf_counter() - t0, time.process_time() - c0
+            print(f"baseline (fetch + parse):  {parsed} msgs in {base_s:.2f} s = "
+                  f"{parsed / base_s:.0f} msg/s; CPU {base_cpu / parsed * 1000:.2f} ms/msg")
+            replicas(maild, args.replicas, sink, len(messages))
+            maild.rt.engine.dispose()
+        finally:
+            databases.drop_created()
+            databases.drop_template()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--messages", type=int, default=1000)
     ap.add_argument("--lmtp", action="store_true",
                     help="deliver over LMTP to maild instead of draining the mailbox")
+    ap.add_argument("--postgres", metavar="URL",
+                    help="a PostgreSQL server (its database is used only to make and drop "
+                         "a throwaway one), drained by --replicas processes")
+    ap.add_argument("--replicas", type=int, default=3)
     args = ap.parse_args()
+    if args.postgres:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        logging.disable(logging.WARNING)
+        main_postgres(args)
+        return
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up servers on kill
     logging.disable(logging.WARNING)  # the per-sender answer limit warns once per message
     messages = list(mixed(args.messages))

@@ -5,7 +5,10 @@ subprocess. Each batch is delivered over LMTP; once the inbox is empty again
 the daemon's VmRSS and VmHWM (peak) are read from /proc. The baseline is the
 same daemon's RSS idle after start, before the first message. Usage:
 
-    .venv/bin/python benchmarks/memory.py [--messages 100000] [--batch 1000]
+    .venv/bin/python benchmarks/memory.py [--messages 100000] [--batch 1000] [--no-trim]
+
+``--no-trim`` runs the same daemon without its ``malloc_trim`` after each
+drain (``maild/arenas.py``), to compare.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ def main() -> None:
                     help="run the daemon under tracemalloc (benchmarks/traced.py): also print "
                          "its Python heap, SQLite's memory and glibc malloc's in-use, free-kept "
                          "and mmapped bytes after each batch (about half the speed)")
+    ap.add_argument("--no-trim", action="store_true",
+                    help="the daemon without its malloc_trim after each drain, to compare")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up servers on kill
     stream = mixed(args.messages)
@@ -81,6 +86,9 @@ def main() -> None:
         log = (Path(tmp) / "maild.log").open("wb")
         trace = Path(tmp) / "trace.txt"
         entry = [str(ROOT / "benchmarks" / "traced.py")] if args.trace else ["-m", "maild"]
+        if args.no_trim:
+            entry = ["-c", "import maild.arenas as a; a.trim = lambda: False; "
+                           "from maild.cli import entry; raise SystemExit(entry())"]
         env = {**os.environ, "MAILD_TRACE_FILE": str(trace),
                "MAILD_TRACE_WARM": str(max(1, args.messages // 5 // args.batch))}
         proc = subprocess.Popen([sys.executable, *entry, "run", "--config", str(maild.config)],

@@ -33,3 +33,17 @@ def limit_arenas(count: int = ARENAS) -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return bool(mallopt(M_ARENA_MAX, count))
+
+
+def trim() -> bool:
+    """Give free memory at the top of the heap and in whole free pages back to the system
+    (glibc ``malloc_trim(0)``); True if some was. The daemon calls it when a drain has
+    emptied the mailbox, before it idles: a few milliseconds then, and the pages that
+    freed blocks left free inside the arenas stop counting in RSS."""
+    try:
+        malloc_trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    malloc_trim.argtypes = [ctypes.c_size_t]
+    malloc_trim.restype = ctypes.c_int
+    return bool(malloc_trim(0))

@@ -165,6 +165,13 @@ class TrustSettings:
 
 
 @dataclass(frozen=True)
+class SlaSettings:
+    """What the SLA sweep does beyond telling people (docs/REFERENCE, configuration)."""
+
+    auto_escalate: bool = False  # a missed resolution target moves the case up a line
+
+
+@dataclass(frozen=True)
 class PathSettings:
     rules: Path = Path("rules")
     templates: Path = Path("templates")
@@ -206,6 +213,7 @@ class Settings:
     paths: PathSettings
     limits: LimitSettings = field(default_factory=LimitSettings)
     trust: TrustSettings = field(default_factory=TrustSettings)
+    sla: SlaSettings = field(default_factory=SlaSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     lmtp: LmtpSettings = field(default_factory=LmtpSettings)
@@ -224,6 +232,7 @@ _SECTIONS: dict[str, type] = {
     "paths": PathSettings,
     "limits": LimitSettings,
     "trust": TrustSettings,
+    "sla": SlaSettings,
     "logging": LoggingSettings,
     "metrics": MetricsSettings,
     "lmtp": LmtpSettings,

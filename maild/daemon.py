@@ -22,6 +22,7 @@ from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from maild import arenas
 from maild.config import ConfigError
 from maild.core import backoff
 from maild.core.values import IngestResult
@@ -30,7 +31,7 @@ from maild.edges import imap, lmtp, scheduler, smtp
 from maild.edges.leader import lead
 from maild.metrics import Metrics, max_poll_age, serve
 from maild.runtime import ReloadError, Runtime, RuntimeHolder
-from maild.service.intake import ingest
+from maild.service.intake import ingest, ingest_batch
 from maild.service.scheduled import jobs
 from maild.service.undelivered import tell_operators
 
@@ -75,7 +76,7 @@ class Daemon:
         try:
             await box.connect()
             stats.drained = await imap.drain(self.rt, box, ingest, self.clock,
-                                             observe=self._observe)
+                                             observe=self._observe, batch=ingest_batch)
             self.metrics.polled()
         finally:
             await box.close()
@@ -201,9 +202,12 @@ class Daemon:
         """Drain, then wait for mail: IDLE re-issued every ``idle_seconds``, else poll + NOOP."""
         cfg = box.cfg
         while not self.stopping.is_set():
-            await imap.drain(self.rt, box, ingest, self.clock, self.outbox_wakeup.set,
-                             stop=self.stopping.is_set, observe=self._observe)
+            drained = await imap.drain(self.rt, box, ingest, self.clock,
+                                       self.outbox_wakeup.set, stop=self.stopping.is_set,
+                                       observe=self._observe, batch=ingest_batch)
             self.metrics.polled()
+            if drained.processed:
+                arenas.trim()  # the mailbox is empty: hand freed pages back (maild/arenas.py)
             if self._imap_failures:
                 log.info("mailbox back after %d failure(s)", self._imap_failures,
                          extra={"event": "reconnected", "edge": "imap"})

@@ -7,7 +7,10 @@ then plays a conversation through the real daemon code: customers write in
 (whose example tags must not act), a customer confirms, and the call centre
 takes a call, writing its summary to its personal helpdesk address. A customer
 complains (投诉) after her case is closed, the customer-service supervisor closes
-the complaint, and the follow-up survey the scheduler sends her is answered.
+the complaint, and the follow-up survey the scheduler sends her is answered. A
+printer fault goes up the support lines (rules/lines.toml): the site engineer
+escalates it to the line-2 specialist, who escalates it to the printer vendor, who
+answers the customer and resolves it through its own case address.
 Nothing here is special-cased in maild: the demo only sends mail, calls
 ``run_once`` and, once, the scheduler's survey job.
 """
@@ -38,6 +41,7 @@ from maild.service.notices import personal_address
 
 HELPDESK = "helpdesk@corp.example"
 HELPDESK_PASSWORD = "helpdesk"
+VENDOR = "support@printco.example"  # line 3 for printers (rules/lines.toml)
 CUSTOMERS = (
     ("王芳", "wang.fang@sh.corp.example", "上海分公司", "E1001"),
     ("Tom Brown", "tom.brown@uk.corp.example", "London Office", "E2001"),
@@ -84,6 +88,19 @@ SCRIPT = (
          subject="Phone call: Outlook password prompts", personal=True),
     Step("john.smith@corp.example", "#resolve Cleared the cached credentials."),
     Step("tom.brown@uk.corp.example", "Confirm, thanks."),
+    # support lines: site engineer (line 1) → specialist (line 2) → the vendor (line 3)
+    Step("wang.fang@sh.corp.example", "五楼的打印机打印出来全是空白页，换了纸也一样。\n\n王芳",
+         subject="五楼打印机打印空白页"),
+    Step("han.meimei@corp.example",
+         "#log Replaced the toner cartridge: still blank pages.\n"
+         "#escalate Not the toner; the laser unit may be faulty."),
+    Step("wang.qiang@corp.example",
+         "#log 远程查看了打印机日志：激光扫描单元报错\n"
+         "#escalate 激光扫描单元故障，需要厂商更换"),
+    Step(VENDOR, "#log Engineer booked for tomorrow 09:00.\n"
+         "#reply Our engineer will replace the laser scanner unit tomorrow at 09:00."),
+    Step(VENDOR, "#resolve Replaced the laser scanner unit; test pages print correctly."),
+    Step("wang.fang@sh.corp.example", "确认，谢谢！"),
 )
 
 
@@ -152,7 +169,7 @@ def timeline(rt: Runtime, server: LocalMailServer, start: datetime) -> list[str]
                               f"{'':20}“{_subject(d)}”"))
     with Session(rt.engine) as s:
         kinds = ("created", "assign", "status", "resolution", "close", "reopen", "rating",
-                 "complaint", "survey", "followup")
+                 "complaint", "survey", "followup", "escalate")
         for e in s.exec(select(LogEntry).where(LogEntry.kind.in_(kinds))):  # type: ignore[attr-defined]
             events.append((e.at, f"case #{e.case_id} {e.kind}: {e.text.splitlines()[0][:70]}"))
     events.sort(key=lambda x: x[0])
@@ -216,9 +233,9 @@ async def _demo(serve: bool, host: str) -> int:
             print("\n".join(timeline(rt, server, start)))
             with Session(rt.engine) as s:
                 for case in s.exec(select(Case)):
-                    print(f"\nCase #{case.id} “{case.subject}”: {case.status}, "
-                          f"engineer {case.engineer_email}, handling {case.handling_seconds} s, "
-                          f"rating {case.rating}")
+                    print(f"\nCase #{case.id} “{case.subject}”: {case.status}, {case.kind}, "
+                          f"line {case.line}, engineer {case.engineer_email}, "
+                          f"handling {case.handling_seconds} s, rating {case.rating}")
                     _complaints_and_survey(s, case.id or 0)
             print("\n" + ("All cases resolved and closed." if ok else "Some case is NOT closed."))
             if serve:
@@ -227,7 +244,8 @@ async def _demo(serve: bool, host: str) -> int:
 
 
 async def _serve(rt: Runtime, server: LocalMailServer, host: str, start: datetime) -> None:
-    for user in ("li.lei@corp.example", "han.meimei@corp.example", "john.smith@corp.example"):
+    for user in ("li.lei@corp.example", "han.meimei@corp.example", "john.smith@corp.example",
+                 "wang.qiang@corp.example", VENDOR):
         await server.add_user(user, AUTO_PASSWORD)
     logins = "\n".join(f"  {user:<34} {AUTO_PASSWORD}" for user in sorted(server.users)
                        if user != HELPDESK)
@@ -243,6 +261,10 @@ Send a new mail to {HELPDESK} from wang.fang@sh.corp.example, e.g.:
         --to {HELPDESK} --header 'Subject: 显示器不亮' --body '办公室的显示器不亮了'
 Engineers work a case by replying to their dispatch mail (its Reply-To is their own
 address for the case) with tags such as "#inprogress" or "#resolve replaced the cable".
+Support lines (rules/lines.toml): "#escalate <why>" from the engineer of a printer,
+network, e-mail or hardware case passes it to Wang Qiang (wang.qiang@corp.example,
+line 2); his "#escalate" on a printer case passes it to the vendor {VENDOR}
+(line 3), who may answer with #log, #reply and #resolve, nothing else.
 
 What happens from now on, as it happens:""", flush=True)
     daemon = Daemon(rt)

@@ -1,4 +1,5 @@
-"""rules/*.toml → a validated RuleSet: staff, sites, SLA targets and case types.
+"""rules/*.toml → a validated RuleSet: staff, sites, SLA targets, the catalogue of case
+types and the support lines.
 
 The rules are plain files so that a helpdesk lead can change who works
 where without touching the database; they are checked on load and a bad
@@ -14,7 +15,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from maild.core import addresses, sla
-from maild.core.ruleset import PRIORITIES, Person, RuleSet, Site, Target, TypeRule
+from maild.core.ruleset import (
+    KINDS,
+    PRIORITIES,
+    Clock,
+    Line,
+    Person,
+    RuleSet,
+    Site,
+    Target,
+    TypeRule,
+)
 from maild.core.values import Role
 
 
@@ -40,9 +51,13 @@ STAFF_KEYS = ("incident_manager", "engineers", "operators", "managers", "supervi
 PERSON_KEYS = ("email", "name", "language", "sms")
 SITES_KEYS = ("sites",)
 SITE_KEYS = ("code", "name", "companies", "domains", "engineers")
-SLA_KEYS = ("default_priority", "vip_priority", "business_hours", "matrix", "priorities", "types")
+SLA_KEYS = ("default_priority", "vip_priority", "business_hours", "matrix", "priorities", "types",
+            "kinds")
 TARGET_KEYS = ("response_minutes", "resolution_minutes", "clock")
-TYPE_KEYS = ("name", "keywords", "priority")
+TYPE_KEYS = ("name", "keywords", "priority", "kind", "description", "response_minutes",
+             "resolution_minutes", "clock")
+LINES_KEYS = ("lines",)
+LINE_KEYS = ("level", "name", "types", "engineers", "address")
 
 
 def _known(table: Any, keys: tuple[str, ...], where: str) -> None:
@@ -151,17 +166,84 @@ def _sla(data: Mapping[str, Any], where: str) -> tuple[dict[str, Target], tuple[
     for i, entry in enumerate(data.get("types", [])):
         at = f"{where}: types[{i}]"
         _known(entry, TYPE_KEYS, at)
-        prio = entry.get("priority")
+        prio, kind = entry.get("priority"), entry.get("kind")
+        if kind is not None and kind not in KINDS:
+            raise RulesError(f"{at}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
         types.append(TypeRule(
-            name=_str(entry, "name", at), keywords=_strs(entry, "keywords", at),
+            name=_str(entry, "name", at).lower(), keywords=_strs(entry, "keywords", at),
             priority=_priority(prio, f"{at}: priority") if prio is not None else None,
+            kind=kind, clock=_clock(entry, at),
+            description=_str(entry, "description", at, required=False),
         ))
     return targets, tuple(types)
 
 
+def _minutes(entry: Mapping[str, Any], key: str, where: str) -> int | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise RulesError(f"{where}: {key} must be a positive whole number, got {value!r}")
+    return value
+
+
+def _clock(entry: Mapping[str, Any], where: str) -> Clock:
+    """The response/resolution minutes and clock a type or a kind sets (all optional)."""
+    clock = entry.get("clock")
+    if clock not in (None, "business", "24x7"):
+        raise RulesError(f'{where}: clock must be "business" or "24x7"')
+    return Clock(_minutes(entry, "response_minutes", where),
+                 _minutes(entry, "resolution_minutes", where),
+                 None if clock is None else clock == "24x7")
+
+
+def _kinds(data: Mapping[str, Any], where: str) -> dict[str, Clock]:
+    """``[kinds.incident]`` / ``[kinds.request]``: each kind's own SLA clock (optional)."""
+    table = data.get("kinds", {})
+    _known(table, KINDS, f"{where}: [kinds]")
+    out = {}
+    for kind, entry in table.items():
+        _known(entry, TARGET_KEYS, f"{where}: [kinds.{kind}]")
+        out[kind] = _clock(entry, f"{where}: [kinds.{kind}]")
+    return out
+
+
+def _lines(path: Path, people: Mapping[str, Person]) -> tuple[Line, ...]:
+    """rules/lines.toml (optional: without it every case stays with line 1)."""
+    where = str(path)
+    if not path.exists():
+        return ()
+    data = _load(path)
+    _known(data, LINES_KEYS, where)
+    lines = []
+    for i, entry in enumerate(data.get("lines", [])):
+        at = f"{where}: lines[{i}]"
+        _known(entry, LINE_KEYS, at)
+        level = entry.get("level")
+        if level not in (2, 3) or isinstance(level, bool):
+            raise RulesError(f"{at}: level must be 2 or 3 (line 1 is the site's engineers)")
+        engineers = tuple(addresses.key(e) for e in _strs(entry, "engineers", at))
+        address = entry.get("address")
+        if bool(engineers) == (address is not None):
+            raise RulesError(f"{at}: give either engineers (specialists) or address (a "
+                             "vendor), not both or neither")
+        for e in engineers:
+            if e not in people or people[e].role != Role.ENGINEER:
+                raise RulesError(f"{at}: engineer {e} is not in staff.toml [[engineers]]")
+        if address is not None:
+            address = addresses.key(_str(entry, "address", at))
+            if "@" not in address or address in people:
+                raise RulesError(f"{at}: address must be a vendor's email address, not staff")
+        types = tuple(t.lower() for t in _strs(entry, "types", at))
+        if not types:
+            raise RulesError(f'{at}: types must list case types (or "*" for every type)')
+        lines.append(Line(level, _str(entry, "name", at), types, engineers, address))
+    return tuple(sorted(lines, key=lambda x: x.level))
+
+
 def load_rules(directory: Path, tz: ZoneInfo | None = None) -> RuleSet:
-    """Read staff.toml, sites.toml and sla.toml from ``directory``; ``tz`` is the
-    helpdesk's time zone, in which business hours and holidays are meant."""
+    """Read staff.toml, sites.toml, sla.toml (and lines.toml, if there) from ``directory``;
+    ``tz`` is the helpdesk's time zone, in which business hours and holidays are meant."""
     staff_path, sites_path, sla_path = (directory / n for n in
                                         ("staff.toml", "sites.toml", "sla.toml"))
     staff_data = _load(staff_path)
@@ -169,6 +251,7 @@ def load_rules(directory: Path, tz: ZoneInfo | None = None) -> RuleSet:
     sites = _sites(_load(sites_path), people, str(sites_path))
     sla_data = _load(sla_path)
     targets, types = _sla(sla_data, str(sla_path))
+    kinds = _kinds(sla_data, str(sla_path))
     try:
         calendar = sla.calendar_from_toml(sla_data.get("business_hours", {}),
                                           tz or ZoneInfo("UTC"), str(sla_path))
@@ -184,6 +267,8 @@ def load_rules(directory: Path, tz: ZoneInfo | None = None) -> RuleSet:
         vip_priority=_priority(sla_data.get("vip_priority", "P2"), f"{sla_path}: vip_priority"),
         priorities=targets,
         types=types,
+        kinds=kinds,
+        lines=_lines(directory / "lines.toml", people),
         calendar=calendar,
         matrix=matrix,
     )

@@ -62,3 +62,22 @@ def test_an_explicit_environment_setting_wins() -> None:
 def test_nothing_is_done_when_the_environment_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert arenas.limit_arenas() is False
+
+
+TRIM_PROBE = r"""
+from maild import arenas
+junk = [bytes(20_000 + i) for i in range(3000)]  # below the mmap threshold: in the heap
+keep = junk[::10]  # every tenth stays: the freed blocks between them are holes
+del junk
+print(arenas.trim())
+"""
+
+
+@glibc_only
+def test_trim_hands_free_pages_inside_the_heap_back() -> None:
+    """After many blocks are freed between live ones, ``trim`` gives whole free pages back
+    (glibc answers 1 only when it released memory); in a process of its own, so the
+    test's heap is not the suite's."""
+    out = subprocess.run([sys.executable, "-c", TRIM_PROBE], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "True"

@@ -17,7 +17,12 @@ def test_demo_plays_the_whole_loop() -> None:
     text = out.stdout
     assert "case #1 created" in text and "case #2 created" in text
     assert "resolution: 更换了搓纸轮" in text
-    assert text.count("close: confirmed by the customer") == 3
+    assert text.count("close: confirmed by the customer") == 4
+    # a printer fault up the support lines: Han Meimei → Wang Qiang (line 2) → the vendor
+    assert "case #4 escalate: line 1 → line 2" in text
+    assert "case #4 escalate: line 2 → line 3 (PrintCo vendor support)" in text
+    assert "support@printco.example → helpdesk+c4-" in text
+    assert "resolution: Replaced the laser scanner unit" in text
     assert "case #3 created: case opened by phone" in text
     assert "callcenter@corp.example → helpdesk+s-" in text
     assert "All cases resolved and closed." in text
@@ -70,6 +75,8 @@ def test_demo_serve_prints_events_live_and_its_logins_work() -> None:
         imap_port, smtp_port = int(ports[1]), int(ports[2])
         assert re.search(r"li\.lei@corp\.example\s+demo", banner)
         assert re.search(r"wang\.fang@sh\.corp\.example\s+demo", banner)
+        assert re.search(r"support@printco\.example\s+demo", banner)  # the vendor, line 3
+        assert re.search(r"wang\.qiang@corp\.example\s+demo", banner)  # line 2
         with imaplib.IMAP4("127.0.0.1", imap_port) as imap:
             assert imap.login("wang.fang@sh.corp.example", "demo")[0] == "OK"
             imap.select("INBOX")
@@ -79,8 +86,8 @@ def test_demo_serve_prints_events_live_and_its_logins_work() -> None:
         msg.set_content("办公室的显示器不亮了")
         with smtplib.SMTP("127.0.0.1", smtp_port) as smtp:
             smtp.send_message(msg)
-        live = read_until("case #4 created")  # #1-#3 are the scripted ones
-        live += read_until("[Case #4] 【已受理】显示器不亮")  # the acknowledgement, delivered
+        live = read_until("case #5 created")  # #1-#4 are the scripted ones
+        live += read_until("[Case #5] 【已受理】显示器不亮")  # the acknowledgement, delivered
         assert "helpdesk@corp.example" in live
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -115,3 +115,51 @@ def test_two_leader_candidates_never_both_lead_and_a_dead_leaders_lock_passes(m:
         a.release()
         b.release()
         b_engine.dispose()
+
+
+def test_a_batch_leaves_a_message_being_decided_elsewhere_until_it_has_committed(
+        m: Maild) -> None:
+    """``ingest_batch`` does not wait inside its transaction for another one deciding the
+    same Message-ID (two batches could wait for each other): that message is ingested
+    alone after the batch has committed, and finds the other's copy (a duplicate)."""
+    from maild.db.models import utcnow
+    from maild.service.intake import ingest_batch
+
+    raws = [new_mail("wang.fang@sh.corp.example", f"mail {i}", "x") for i in range(3)]
+    other = replica(m)
+    key = locks.key32(new_mail_id(raws[1]))
+    holding = threading.Event()
+    release = threading.Event()
+
+    first = ingest(other, raws[1], NOW, "elsewhere")  # the other copy, already in
+    assert first.disposition.value == "new_case"
+
+    def decide_elsewhere() -> None:  # another replica's transaction on the same Message-ID
+        with other.engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k, :t)"),
+                         {"k": locks.DEDUP, "t": key})
+            holding.set()
+            release.wait(30)
+            conn.commit()
+
+    thread = threading.Thread(target=decide_elsewhere)
+    thread.start()
+    assert holding.wait(30)
+    threading.Timer(1.0, release.set).start()
+    items = [(raw, f"slot{i}") for i, raw in enumerate(raws)]
+    results = ingest_batch(m.rt, items, utcnow)
+    thread.join()
+    other.engine.dispose()
+    assert [r.disposition.value if r else None for r in results] == [
+        "new_case", "duplicate", "new_case"]
+    ids = [r.message_row_id or 0 for r in results if r]
+    assert ids[1] > ids[2]  # recorded after the batch's commit, not waited for inside it
+    with m.rt.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM messages")).scalar_one() == 4
+
+
+def new_mail_id(raw: bytes) -> str:
+    """The dedup key ``core.parse`` gives a message with a Message-ID."""
+    from maild.core.parse import parse
+
+    return parse(raw).dedup_key

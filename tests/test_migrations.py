@@ -27,6 +27,54 @@ def test_upgrade_matches_models(tmp_path: Path) -> None:
     assert migrate.upgrade(engine) == (after, after)  # idempotent
 
 
+def test_0010_keeps_the_cases_of_0007_as_line_1_incidents(tmp_path: Path) -> None:
+    """From the schema before kinds and lines, with cases in it (SQLite, or PostgreSQL under
+    MAILD_TEST_DATABASE_URL): every case becomes a line-1 incident, the open one keeps its
+    resolution deadline as its line's, and the move table starts empty; down and up again."""
+    import sqlalchemy as sa
+
+    engine = make_engine(database_url(tmp_path, empty=True))
+    migrate.upgrade(engine, "0007")
+    due = "2026-11-18 08:00:00"
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO customers (id, email, name, vip, auto_created, created_at) "
+            "VALUES (1, 'a@x.example', 'A', false, false, '2026-11-16 02:00:00')"))
+        for case_id, status in ((1, "in_progress"), (2, "closed")):
+            conn.execute(sa.text(
+                "INSERT INTO cases (id, subject, description, type, priority, status, channel,"
+                " language, customer_id, engineer_email, kb, rejections, created_at,"
+                " resolution_due, updated_at) VALUES (:id, 'Printer', 'jams', 'printer', 'P3',"
+                " :status, 'email', 'en', 1, 'li.lei@corp.example', false, 0,"
+                " '2026-11-16 02:00:00', :due, '2026-11-16 02:00:00')"),
+                {"id": case_id, "status": status, "due": due})
+            conn.execute(sa.text(
+                "INSERT INTO case_log (case_id, at, author, kind, text) VALUES (:id,"
+                " '2026-11-16 02:00:00', 'maild', 'created', 'opened')"), {"id": case_id})
+    assert migrate.upgrade(engine) == ("0007", migrate.head())
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT id, kind, line, line_due FROM cases ORDER BY id")).all()
+        moves = conn.execute(sa.text("SELECT count(*) FROM line_moves")).scalar_one()
+    assert [(r[0], r[1], r[2]) for r in rows] == [(1, "incident", 1), (2, "incident", 1)]
+    assert str(rows[0][3]).startswith("2026-11-18 08:00") and moves == 0
+    with engine.begin() as conn:  # the models write into the migrated tables
+        conn.execute(sa.text(
+            "INSERT INTO line_moves (case_id, from_line, to_line, engineer, auto, at) "
+            "VALUES (1, 1, 2, 'wang.qiang@corp.example', true, '2026-11-18 08:00:00')"))
+    from alembic import command
+
+    cfg = migrate._config()
+    with engine.begin() as conn:  # the CLI offers no downgrade, but the revision has one
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007")
+    with engine.connect() as conn:
+        assert migrate.current(conn) == "0007"
+        assert "kind" not in {c["name"] for c in sa.inspect(conn).get_columns("cases")}
+    assert migrate.upgrade(engine)[1] == migrate.head()
+    engine.dispose()
+
+
 def test_0008_from_0007_with_data_and_back(tmp_path: Path) -> None:
     """Complaints and surveys are added to a database at 0007 that holds cases, and
     removed again by the downgrade, the cases untouched (SQLite, or PostgreSQL)."""
@@ -78,13 +126,13 @@ def test_0008_from_0007_with_data_and_back(tmp_path: Path) -> None:
 
 
 def test_0009_keeps_the_data_and_fills_the_phone_keys(tmp_path: Path) -> None:
-    """From revision 0008 with customers and a case in it (SQLite, or PostgreSQL under
+    """From revision 0010 with customers and a case in it (SQLite, or PostgreSQL under
     MAILD_TEST_DATABASE_URL): 0009 adds visits and digest_runs, and writes the phone key
     of every stored customer; down and up again round-trips."""
     import sqlalchemy as sa
 
     engine = make_engine(database_url(tmp_path, empty=True))
-    assert migrate.upgrade(engine, "0008")[1] == "0008"
+    assert migrate.upgrade(engine, "0010")[1] == "0010"
     with engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO customers (id, name, phone, vip, auto_created, created_at) VALUES "
@@ -109,7 +157,7 @@ def test_0009_keeps_the_data_and_fills_the_phone_keys(tmp_path: Path) -> None:
     cfg = migrate._config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0008")
+        command.downgrade(cfg, "0010")
     with engine.connect() as conn:
         names = sa.inspect(conn).get_table_names()
         assert "visits" not in names and "digest_runs" not in names

@@ -131,7 +131,7 @@ def test_cli(m: Maild, tmp_path: Path) -> None:
 
 
 ENGINEERS = {"li.lei@corp.example": "Li Lei", "han.meimei@corp.example": "Han Meimei",
-             "john.smith@corp.example": "John Smith"}
+             "john.smith@corp.example": "John Smith", "wang.qiang@corp.example": "Wang Qiang"}
 
 
 def add_october(m: Maild) -> None:

@@ -27,9 +27,9 @@ LABELS = {
     "zh": ("新建", "已派单", "处理中", "已解决", "已关闭", "无效"),
 }
 ALL_TAGS = ("#inprogress", "#resolve", "#log", "#reply", "#assign", "#priority", "#type",
-            "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb", "#complaint",
-            "#category", "#complaint-close", "#undo", "#visit", "#arrived", "#search", "#mine",
-            "#queue", "#help")
+            "#kind", "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb",
+            "#complaint", "#category", "#complaint-close", "#undo", "#visit", "#arrived",
+            "#search", "#mine", "#queue", "#help")
 SUPERVISOR_ONLY = ("#complaint-close",)
 
 SCRIPT = "<script>alert(1)</script>"
@@ -67,6 +67,9 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         "engineer_name": "Li Lei",
         "engineer_email": "li.lei@corp.example",
         "site_name": "Shanghai Branch",
+        "kind": "request", "type_description": "Printer, copier or scanner fault",
+        "line": 3 if name in ("vendor_case", "dispatch") else 1,
+        "line_name": "PrintCo <vendor> 打印机厂商",
         "follows": {"id": 3, "subject": f"Old {SCRIPT}", "resolution": RESOLUTION}
         if name in ("ack", "dispatch") else None,
         "created_at": datetime(2026, 11, 22, 8, 0),
@@ -202,7 +205,9 @@ def sample_report() -> dict[str, Any]:
                          created_at=start + timedelta(hours=1), dispatched_at=start + timedelta(
                              hours=2) if who else None, resolved_at=done, closed_at=None,
                          rating=5 if n == 1 else None, reopened=0, escalated=False,
-                         response_breached=False, resolution_breached=n == 2)
+                         response_breached=False, resolution_breached=n == 2,
+                         kind="request" if n == 3 else "incident", line=2 if n == 3 else 1,
+                         path=(1, 2) if n == 3 else (1,))
 
     cases = [facts(1, "li.lei@corp.example", 1.5), facts(2, "li.lei@corp.example", 3),
              facts(3, "han.meimei@corp.example", 0.5), facts(4, None, None)]

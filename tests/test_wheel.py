@@ -31,6 +31,7 @@ def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     names = zipfile.ZipFile(wheel).namelist()
     assert "maild/_shipped/templates/en/ack.txt.j2" in names
     assert "maild/_shipped/rules/staff.toml" in names
+    assert "maild/_shipped/rules/lines.toml" in names  # the support lines example
     env = root / "venv"
     venv.create(env, with_pip=False)
     site = next(env.glob("lib/python*/site-packages"))
@@ -69,6 +70,7 @@ def test_wheel_init_then_first_mail(installed_wheel: Path, tmp_path: Path) -> No
                            text=True, timeout=60, cwd=tmp_path)
     assert first.returncode == 0 and "wrote" in first.stdout, first.stderr
     assert not (site / "templates").exists()  # the shipped ones are used
+    assert (site / "rules" / "lines.toml").is_file()  # the support lines example too
     maild("db", "upgrade")
     assert maild("customers", "import", "customers.csv").startswith("2 created")
     known = maild("ingest", stdin=b"From: wang.fang@sh.corp.example\r\nTo: helpdesk@corp.example"

@@ -253,8 +253,8 @@ def _shown(iso: str | None, tz: Any) -> str:
 
 def _print_case(d: dict[str, Any], tz: Any) -> None:
     print(f"Case #{d['id']}: {d['subject']}")
-    print(f"  status {d['status']}, priority {d['priority']}, type {d['type']}, "
-          f"channel {d['channel']}")
+    print(f"  status {d['status']}, priority {d['priority']}, type {d['type']} "
+          f"({d['kind']}), line {d['line']}, channel {d['channel']}")
     c = d["customer"]
     print(f"  customer {c['name']} <{c['email']}>  engineer "
           f"{(d['engineer'] or {}).get('name', '-')}")

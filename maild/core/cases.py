@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 
 from maild.core import complaints, visits, when
+from maild.core.routing import least_loaded
+from maild.core.ruleset import KINDS, Line, line_of, next_line
 from maild.core.values import (
     ANSWERED_STATUSES,
     OPEN_STATUSES,
@@ -65,11 +67,21 @@ TAGS: Mapping[str, TagRule] = {
     "kb": TagRule(STAFF, ANSWERED_STATUSES, None, False, "#kb"),
     "visit": TagRule(ASSIGNED, WORKING, None, True, "#visit <when> [note]"),
     "arrived": TagRule(ASSIGNED, WORKING, Status.IN_PROGRESS, False, "#arrived [note]"),
+    "kind": TagRule(STAFF, ANY, None, True, "#kind incident|request"),
     "complaint": TagRule(STAFF, ANY, None, True, "#complaint <what the customer said>"),
     "category": TagRule(STAFF, ANY, None, True,
                         "#category attitude|quality|timeliness|other"),
     "complaint-close": TagRule(SUPERVISOR, ANY, None, True, "#complaint-close <outcome>"),
 }
+
+# What an outside vendor (a line of rules/lines.toml with an address) may do, and only on
+# a case that is with them, through the case token their mail carries.
+VENDOR_TAGS = frozenset({"log", "reply", "resolve"})
+
+# #kind's argument, English and Chinese.
+KIND_WORDS = {"incident": "incident", "fault": "incident", "事件": "incident",
+              "故障": "incident", "request": "request", "service request": "request",
+              "请求": "request", "服务请求": "request", "申请": "request"}
 
 # Tags that are not about one case: answered by the service, never applied here.
 MAILBOX_TAGS = frozenset({"search", "help", "mine", "queue"})
@@ -94,7 +106,21 @@ class CaseView:
     closed_at: datetime | None = None
     work_started_at: datetime | None = None
     handling_seconds: int | None = None
+    kind: str = "incident"
+    line: int = 1  # the support line the case is with: 1 site, 2 specialists, 3 vendor
     complaint: str | None = None  # the category of the case's open complaint; None: none
+
+
+@dataclass(frozen=True)
+class Desk:
+    """What some tags need beyond the case, read by the service before ``apply``: each
+    type's catalogue kind (#type), the support lines and their engineers' loads (#assign,
+    #escalate)."""
+
+    kinds: Mapping[str, str] = field(default_factory=dict)  # type → the kind it declares
+    lines: tuple[Line, ...] = ()
+    loads: Mapping[str, int] = field(default_factory=dict)  # open cases per line engineer
+    last: Mapping[str, datetime] = field(default_factory=dict)  # their last dispatch
 
 
 @dataclass(frozen=True)
@@ -137,11 +163,19 @@ class Actor:
     email: str
     role: Role
     engineers: Mapping[str, str] = field(default_factory=dict)  # email → name, for #assign
+    desk: Desk = field(default_factory=Desk)
     tz: tzinfo = UTC  # the helpdesk's time zone, in which #visit times are meant
 
 
-def _allowed(rule: TagRule, case: CaseView, actor: Actor) -> tuple[str, str] | None:
+def _allowed(tag: str, rule: TagRule, case: CaseView, actor: Actor) -> tuple[str, str] | None:
     """Why ``actor`` may not use the tag here, in English and Chinese; None: they may."""
+    if actor.role == Role.VENDOR:
+        if tag not in VENDOR_TAGS:
+            return ("a vendor can use only #log, #reply and #resolve",
+                    "外部厂商只能使用 #log、#reply 和 #resolve")
+        if actor.email != case.engineer:
+            return ("this case is no longer with you", "本工单已不在您处理")
+        return None
     if actor.role not in STAFF_ROLES:
         return "only helpdesk staff can use command tags", "只有服务台工作人员可以使用指令"
     if rule.who == SUPERVISOR and actor.role not in SUPERVISING:
@@ -205,11 +239,14 @@ def _apply_one(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Out
         return Refusal(f"#{cmd.tag} is sent on its own to the helpdesk address, not in a "
                        "reply to a case", cmd.line, cmd.tag,
                        f"#{cmd.tag} 请单独发到服务台地址，不要写在工单回复里")
+    if actor.role == Role.VENDOR and cmd.tag not in VENDOR_TAGS:
+        return Refusal(f"#{cmd.tag}: a vendor can use only #log, #reply and #resolve",
+                       cmd.line, cmd.tag, f"#{cmd.tag}：外部厂商只能使用 #log、#reply 和 #resolve")
     rule = TAGS.get(cmd.tag)
     if rule is None:
         return Refusal(f"#{cmd.tag} is not a command", cmd.line, cmd.tag,
                        f"#{cmd.tag} 不是指令")
-    denied = _allowed(rule, case, actor)
+    denied = _allowed(cmd.tag, rule, case, actor)
     if denied:
         return Refusal(f"#{cmd.tag}: {denied[0]}", cmd.line, cmd.tag,
                        f"#{cmd.tag}：{denied[1]}")
@@ -254,7 +291,8 @@ def _assign(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcom
         return Refusal(f"#assign: no engineer called {cmd.arg!r}{also}", cmd.line, cmd.tag,
                        f"#assign：没有名为 {cmd.arg!r} 的工程师{also_zh}")
     new = replace(case, status=Status.DISPATCHED, engineer=email, dispatched_at=now,
-                  work_started_at=case.work_started_at or now)
+                  work_started_at=case.work_started_at or now,
+                  line=line_of(actor.desk.lines, case.type, email))
     log: tuple[tuple[str, str], ...] = (("assign", f"assigned to {email}"),)
     if case.complaint is not None and case.engineer not in (None, email):
         log = (("void", f"the dispatch to {case.engineer} is void (complaint: "
@@ -272,8 +310,29 @@ def _priority(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outc
 
 
 def _type(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
+    """A new type; its catalogue kind comes with it, when the catalogue gives one."""
     new_type = cmd.arg.split("\n")[0].strip().lower()
-    return Outcome(replace(case, type=new_type), (("type", f"{case.type} → {new_type}"),))
+    kind = actor.desk.kinds.get(new_type, case.kind)
+    log = [("type", f"{case.type} → {new_type}")]
+    if kind != case.kind:
+        log.append(("kind", f"{case.kind} → {kind} (the kind of type {new_type})"))
+    return Outcome(replace(case, type=new_type, kind=kind), tuple(log))
+
+
+def parse_kind(arg: str) -> str | None:
+    """incident or request from #kind's argument (English or Chinese); None: neither."""
+    word = " ".join(arg.split("\n")[0].split()).lower().rstrip(".。")
+    found = KIND_WORDS.get(word) or KIND_WORDS.get(word.split(" ")[0] if word else "")
+    return found if found in KINDS else None
+
+
+def _kind(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome | Refusal:
+    kind = parse_kind(cmd.arg)
+    if kind is None:
+        return Refusal(f"#kind: {cmd.arg!r} is not a kind (use incident or request)",
+                       cmd.line, cmd.tag,
+                       f"#kind：{cmd.arg!r} 不是类别（请用 incident 或 request）")
+    return Outcome(replace(case, kind=kind), (("kind", f"{case.kind} → {kind}"),))
 
 
 def _reject(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
@@ -286,7 +345,30 @@ def _reject(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcom
 
 
 def _escalate(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
+    """From the assigned engineer: up to the next support line for the case's type, if
+    there is one; otherwise (or from other staff) the incident manager is told."""
+    if actor.role == Role.ENGINEER and actor.email == case.engineer:
+        up = escalate_up(case, actor.desk, now, cmd.arg or f"escalated by {actor.email}")
+        if up is not None:
+            return up
     return Outcome(case, (("escalate", cmd.arg or "escalated"),), (Event("escalated", cmd.arg),))
+
+
+def escalate_up(case: CaseView, desk: Desk, now: datetime, why: str) -> Outcome | None:
+    """The case moved to the next line for its type (its least-loaded engineer, or the
+    vendor), ``dispatched`` there; None when no line is above it. Handling time and the
+    first dispatch stand: the case is the same piece of work, passed on."""
+    line = next_line(desk.lines, case.type, case.line)
+    if line is None:
+        return None
+    who = line.address or least_loaded(line.engineers, desk.loads, desk.last)
+    if who is None:
+        return None
+    new = replace(case, status=Status.DISPATCHED, engineer=who, line=line.level,
+                  work_started_at=case.work_started_at or now)
+    log = (("escalate", f"line {case.line} → line {line.level} ({line.name}): {why}"),
+           ("assign", f"escalated to {who}"))
+    return Outcome(new, log, (Event("escalated_up", why, old_engineer=case.engineer),))
 
 
 def _reopen(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
@@ -376,6 +458,7 @@ _HANDLERS = {
     "assign": _assign, "priority": _priority, "type": _type, "reject": _reject,
     "escalate": _escalate, "reopen": _reopen, "close": _close, "invalid": _invalid, "kb": _kb,
     "visit": _visit, "arrived": _arrived,
+    "kind": _kind,
     "complaint": _complaint, "category": _category, "complaint-close": _complaint_close,
 }
 

@@ -36,7 +36,7 @@ class Route(StrEnum):
     FAIL = "fail"
     DUPLICATE = "duplicate"
     IGNORE = "ignore"
-    COMMAND = "command"  # proven staff: tags on a case
+    COMMAND = "command"  # proven staff (or a vendor by its token): tags on a case
     REPLY = "reply"  # the case's customer, or someone else in its thread, wrote on it
     RELEASE = "release"  # a stranger confirmed a held message
     HELP = "help"  # #help to the helpdesk address
@@ -102,6 +102,9 @@ RULES: tuple[Rule, ...] = (
     Rule("auto-generated", lambda f: f.auto_generated is not None, Route.IGNORE),
     Rule("proven staff on a case",
          lambda f: f.case_id is not None and f.may(Action.STAFF_COMMAND), Route.COMMAND),
+    Rule("the vendor on a case, by its token",
+         lambda f: f.case_id is not None and f.role == Role.VENDOR
+         and allowed(Claim.VENDOR, Action.STAFF_COMMAND, f.proofs), Route.COMMAND),
     Rule("the case's customer", lambda f: f.case_id is not None and f.case_customer,
          Route.REPLY),
     Rule("someone in the case's thread", lambda f: f.in_thread, Route.REPLY),

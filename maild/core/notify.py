@@ -18,6 +18,7 @@ ENGINEER = "engineer"
 OLD_ENGINEER = "old_engineer"
 OPERATORS = "operators"
 INCIDENT_MANAGER = "incident_manager"
+VENDOR = "vendor"  # the outside vendor a case is with (its line 3): not staff, no staff mail
 SUPERVISORS = "supervisors"
 
 # Events whose note the customer may read (REFERENCE §4): the resolution they confirm, the
@@ -32,14 +33,16 @@ PLAN: Mapping[str, tuple[tuple[str, str], ...]] = {
     "unassigned": (("ack", CUSTOMER), ("unassigned", OPERATORS)),
     "in_progress": (("status", CUSTOMER),),
     "resolved": (("resolved", CUSTOMER),),
-    "closed": (("closed", CUSTOMER), ("closed", ENGINEER)),
+    "closed": (("closed", CUSTOMER), ("closed", ENGINEER), ("closed", VENDOR)),
     "invalid": (("status", CUSTOMER),),
     "staff_reply": (("staff_reply", CUSTOMER),),
     "assigned": (("dispatch", ENGINEER), ("reassigned", OLD_ENGINEER)),
     "rejected": (("unassigned", OPERATORS),),
     "escalated": (("escalation", INCIDENT_MANAGER),),
-    "reopened": (("reopened", ENGINEER),),
-    "customer_reply": (("customer_reply", ENGINEER),),
+    "escalated_up": (("dispatch", ENGINEER), ("vendor_case", VENDOR),
+                     ("reassigned", OLD_ENGINEER)),
+    "reopened": (("reopened", ENGINEER), ("vendor_case", VENDOR)),
+    "customer_reply": (("customer_reply", ENGINEER), ("customer_reply", VENDOR)),
     "visit": (("visit", CUSTOMER),),
     "complaint": (("complaint", SUPERVISORS), ("complaint", ENGINEER)),
     "complaint_closed": (("complaint_closed", SUPERVISORS), ("complaint_closed", ENGINEER)),

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from maild.core.ruleset import KINDS
 from maild.core.sla import Calendar, as_utc, business_seconds
 from maild.core.values import FINISHED_STATUSES
 
@@ -53,6 +54,9 @@ class CaseFacts:
     escalated: bool
     response_breached: bool  # the SLA outcome, as the adapter judged it
     resolution_breached: bool
+    kind: str = "incident"  # incident | request
+    line: int = 1  # the support line it is with now
+    path: tuple[int, ...] = (1,)  # every line it has been with, in order (line_moves)
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,29 @@ class EngineerRow:
 
 
 @dataclass(frozen=True)
+class KindRow:
+    """Incidents or requests: opened and resolved in the period, and the resolution target
+    met or missed by those resolved."""
+
+    kind: str
+    opened: int
+    resolved: int
+    sla_met: int
+    sla_breached: int
+
+
+@dataclass(frozen=True)
+class LineRow:
+    """One support line, over the cases opened, dispatched or resolved in the period: how
+    many it had, how many it passed up, how many it resolved (in the period)."""
+
+    line: int
+    handled: int
+    escalated: int
+    resolved: int
+
+
+@dataclass(frozen=True)
 class DayStat:
     """One local day of a period: the volume chart's bars and the handling-time chart's line."""
 
@@ -179,6 +206,8 @@ class Report:
     team_business: Durations
     mean_rating: float | None
     days: tuple[DayStat, ...] = ()  # one per local day of the period, in order
+    by_kind: tuple[KindRow, ...] = ()  # incident, then request
+    by_line: tuple[LineRow, ...] = ()  # line 1, 2, 3: each line any case was with
     # engineer → visits whose window ended in the period and that were late (``#visit``
     # passed without ``#arrived``, or the arrival after the window); only those with some
     late_visits: Mapping[str, int] = field(default_factory=dict)
@@ -290,8 +319,8 @@ def build_report(period: Period, cases: Iterable[CaseFacts], engineers: Sequence
     """
     start, end = as_utc(period.start), as_utc(period.end)
     period = replace(period, start=start, end=end)
+    cases = list(cases)  # walked again for the kind and line tables
     if backlog is None:
-        cases = list(cases)
         backlog = backlog_counts(cases, end)
     tallies: dict[str, _Tally] = {who: _Tally() for who in engineers}
     opened_types: Counter[str] = Counter()
@@ -356,7 +385,41 @@ def build_report(period: Period, cases: Iterable[CaseFacts], engineers: Sequence
         team_wall=durations(team_wall), team_business=durations(team_business),
         mean_rating=_mean(ratings),
         days=tuple(DayStat(d, day_opened[d], len(day_business[d]), durations(day_business[d]))
-                   for d in days))
+                   for d in days),
+        by_kind=kind_rows(cases, period), by_line=line_rows(cases, period))
+
+
+def kind_rows(cases: Iterable[CaseFacts], period: Period) -> tuple[KindRow, ...]:
+    """The report split by kind (both kinds always listed)."""
+    opened: Counter[str] = Counter()
+    resolved: Counter[str] = Counter()
+    breached: Counter[str] = Counter()
+    for c in cases:
+        opened[c.kind] += int(period.contains(c.created_at))
+        if period.contains(c.resolved_at):
+            resolved[c.kind] += 1
+            breached[c.kind] += int(c.resolution_breached)
+    kinds = list(KINDS) + sorted(set(opened) - set(KINDS))
+    return tuple(KindRow(k, opened[k], resolved[k], resolved[k] - breached[k], breached[k])
+                 for k in kinds)
+
+
+def line_rows(cases: Iterable[CaseFacts], period: Period) -> tuple[LineRow, ...]:
+    """Per support line: cases it had, passed up, and resolved in the period."""
+    handled: Counter[int] = Counter()
+    escalated: Counter[int] = Counter()
+    resolved: Counter[int] = Counter()
+    for c in cases:
+        if not (period.contains(c.created_at) or period.contains(c.dispatched_at)
+                or period.contains(c.resolved_at)):
+            continue  # a case of the open backlog only
+        path = c.path if c.line in c.path else (*c.path, c.line)
+        for level in set(path):
+            handled[level] += 1
+            escalated[level] += int(any(x > level for x in path[path.index(level) + 1:]))
+        resolved[c.line] += int(period.contains(c.resolved_at))
+    levels = sorted(set(handled) | {1})
+    return tuple(LineRow(n, handled[n], escalated[n], resolved[n]) for n in levels)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,15 @@ def pick_site(company: str | None, email: str | None, sites: Sequence[Site]) -> 
 def pick_engineer(site: Site | None, open_cases: Mapping[str, int],
                   last_assigned: Mapping[str, datetime]) -> str | None:
     """The least-loaded engineer of the site; ties by longest idle, then file order."""
-    if site is None or not site.engineers:
+    if site is None:
+        return None
+    return least_loaded(site.engineers, open_cases, last_assigned)
+
+
+def least_loaded(engineers: Sequence[str], open_cases: Mapping[str, int],
+                 last_assigned: Mapping[str, datetime]) -> str | None:
+    """Fewest open cases; ties by longest idle, then the order given."""
+    if not engineers:
         return None
     never = datetime.min
 
@@ -53,7 +61,7 @@ def pick_engineer(site: Site | None, open_cases: Mapping[str, int],
             since = since.replace(tzinfo=None)
         return open_cases.get(email, 0), since, order
 
-    return min(enumerate(site.engineers), key=key)[1]
+    return min(enumerate(engineers), key=key)[1]
 
 
 def classify_type(text: str, types: Sequence[TypeRule]) -> TypeRule | None:

@@ -45,6 +45,7 @@ class Claim(StrEnum):
     STAFF = "staff"
     CUSTOMER = "customer"  # the case's own customer (or, with no case, any sender)
     STRANGER = "stranger"  # neither the case's customer nor staff
+    VENDOR = "vendor"  # an outside support line (rules/lines.toml); its tags: core.cases
 
 
 class Action(StrEnum):
@@ -71,6 +72,10 @@ POLICY: Mapping[tuple[Claim, Action], tuple[frozenset[Proof], ...]] = {
     (Claim.CUSTOMER, Action.CUSTOMER_MAIL): _ANY,
     (Claim.STAFF, Action.CUSTOMER_MAIL): _ANY,  # unproven staff are handled as customers
     (Claim.STRANGER, Action.CUSTOMER_MAIL): _ANY,  # then the unknown-sender policy decides
+    # a vendor acts on a case only through the token of the mail that passed it the case:
+    # outside our organisation, neither a personal address nor our MTA's word is about them
+    (Claim.VENDOR, Action.STAFF_COMMAND): (frozenset({Proof.CASE_TOKEN}),),
+    (Claim.VENDOR, Action.CUSTOMER_MAIL): _ANY,  # unproven: a stranger's mail
 }
 
 

@@ -49,6 +49,7 @@ class Role(StrEnum):
     OPERATOR = "operator"
     MANAGER = "manager"
     INCIDENT_MANAGER = "incident_manager"
+    VENDOR = "vendor"  # an outside support line (rules/lines.toml): never staff
     SUPERVISOR = "supervisor"  # customer service: hears of complaints and low survey scores
 
 

@@ -50,6 +50,15 @@ def serialize(s: Session, kind: int, text: str) -> None:
                   {"k": kind, "t": key32(text)})
 
 
+def try_serialize(s: Session, kind: int, text: str) -> bool:
+    """``serialize`` without waiting: False when another transaction holds the lock."""
+    if s.get_bind().dialect.name != "postgresql":
+        return True
+    got = s.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k, :t)"),
+                    {"k": kind, "t": key32(text)}).scalar_one()
+    return bool(got)
+
+
 class SessionLocks:
     """Session advisory locks on one dedicated connection (autocommit, never idle in a
     transaction). Lost together when the connection (or the process) dies."""

@@ -118,6 +118,25 @@ class Case(SQLModel, table=True):
     resolution_due: datetime | None = _when(index=True)
     updated_at: datetime = _when(nullable=False)
     follows_id: int | None = Field(default=None, foreign_key="cases.id")  # a long-closed case
+    kind: str = Field(default="incident", max_length=16, sa_column_kwargs={
+        "server_default": "incident"})  # incident | request (migration 0010)
+    line: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # support line
+    # when the case's current line has used up its resolution time ([sla] auto_escalate)
+    line_due: datetime | None = _when()
+
+
+class LineMove(SQLModel, table=True):
+    """A case passed up a support line (rules/lines.toml): by #escalate or automatically on
+    a resolution breach. Reports count escalations per line from these rows (migration 0010)."""
+
+    __tablename__ = "line_moves"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    from_line: int
+    to_line: int
+    engineer: str = Field(max_length=320)  # who has it now: an engineer or a vendor address
+    auto: bool = False  # on a breach, not by #escalate
+    at: datetime = _when(nullable=False, index=True)
 
 
 class LogEntry(SQLModel, table=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -34,6 +34,15 @@ def recorded_source(s: Session, source: str) -> Recorded | None:
     Columns only: loading the row would load its raw bytes too."""
     row = s.exec(select(*_RECORDED).where(InboundMessage.source == source)).first()
     return Recorded(*row) if row else None
+
+
+def recorded_sources(s: Session, sources: Sequence[str]) -> dict[str, Recorded]:
+    """``recorded_source`` for several slots in one query (a batch of the drain)."""
+    if not sources:
+        return {}
+    columns: list[Any] = [col(InboundMessage.source), *_RECORDED]
+    rows = s.execute(sa.select(*columns).where(col(InboundMessage.source).in_(list(sources))))
+    return {source: Recorded(*rest) for source, *rest in rows if source is not None}
 
 
 def seen_before(s: Session, dedup_key: str) -> Recorded | None:
@@ -69,7 +78,9 @@ _REFS = "maild.refs"  # Message-IDs added in this session, flushed or not
 
 
 @sa.event.listens_for(Session, "after_rollback")
-def _forget_refs(session: Session) -> None:
+def forget_refs(session: Session) -> None:
+    """Forget the refs added so far (called after a rollback, also to a savepoint): the
+    look-up in ``remember_ref`` then asks the session, which knows what survived."""
     session.info.pop(_REFS, None)
 
 
@@ -90,6 +101,7 @@ def remember_ref(s: Session, message_id: str | None, case_id: int, new: bool = F
                 return
     added.add(message_id)
     s.add(MessageRef(message_id=message_id, case_id=case_id))
+
 
 
 def customer_by_email(s: Session, email: str) -> Customer | None:
@@ -123,12 +135,33 @@ def engineer_loads(s: Session,
 
 
 def add_log(s: Session, case_id: int, at: datetime, author: str, kind: str, text: str) -> None:
+    """One line on the case's log. Through the ORM: a Core insert per line was tried for
+    the drain and measured no faster (docs/PERFORMANCE.md), with more statements (the unit
+    of work sends a message's lines together)."""
     s.add(LogEntry(case_id=case_id, at=at, author=author, kind=kind, text=text))
 
 
 def case_log(s: Session, case_id: int) -> list[LogEntry]:
     return list(s.exec(select(LogEntry).where(LogEntry.case_id == case_id)
                        .order_by(col(LogEntry.at), col(LogEntry.id))))
+
+
+class LogLine(NamedTuple):
+    at: datetime
+    author: str
+    kind: str
+    text: str
+
+
+_LOG_LINES = (sa.select(col(LogEntry.at), col(LogEntry.author), col(LogEntry.kind),
+                        col(LogEntry.text))
+              .where(col(LogEntry.case_id) == sa.bindparam("case_id"))
+              .order_by(col(LogEntry.at), col(LogEntry.id)))
+
+
+def case_log_lines(s: Session, case_id: int) -> list[LogLine]:
+    """``case_log`` as plain rows (what templates show), without building ORM objects."""
+    return [LogLine(*row) for row in s.execute(_LOG_LINES, {"case_id": case_id})]
 
 
 def view_of(case: Case) -> CaseView:
@@ -140,7 +173,7 @@ def view_of(case: Case) -> CaseView:
         kb=case.kb, rejections=case.rejections, dispatched_at=case.dispatched_at,
         first_response_at=case.first_response_at, resolved_at=case.resolved_at,
         closed_at=case.closed_at, work_started_at=case.work_started_at,
-        handling_seconds=case.handling_seconds,
+        handling_seconds=case.handling_seconds, kind=case.kind, line=case.line,
     )
 
 
@@ -160,6 +193,8 @@ def store_view(case: Case, view: CaseView, now: datetime) -> None:
     case.closed_at = view.closed_at
     case.work_started_at = view.work_started_at
     case.handling_seconds = view.handling_seconds
+    case.kind = view.kind
+    case.line = view.line
     case.updated_at = now
 
 

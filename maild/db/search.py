@@ -98,6 +98,10 @@ def reindex_pending(session: Session) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
+    """At the real commit only: a savepoint's release (a batch commits one per message)
+    leaves the rewrite to the commit of the whole, so a case is indexed once."""
+    if session.in_nested_transaction():
+        return
     reindex_pending(session)  # the commit's own flush comes after this hook: flush now
 
 

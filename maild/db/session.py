@@ -61,3 +61,20 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def begin_write(s: Session) -> None:
+    """SQLite: start the transaction now, holding the write lock (``BEGIN IMMEDIATE``).
+
+    Needed before savepoints: Python's sqlite3 begins a transaction only at the
+    first INSERT/UPDATE/DELETE, so a SAVEPOINT before that would itself open
+    the transaction and its RELEASE would commit it. IMMEDIATE, not DEFERRED:
+    the write lock is waited for here (``busy_timeout``) instead of failing at
+    the first write when another process wrote since this one's first read.
+    PostgreSQL needs nothing."""
+    conn = s.connection()
+    if conn.dialect.name != "sqlite":
+        return
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is not None and not getattr(dbapi, "in_transaction", True):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

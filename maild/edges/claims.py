@@ -12,7 +12,7 @@ leaves the slot free for the next replica to do the whole job.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from maild.core.values import IngestResult
@@ -20,6 +20,10 @@ from maild.db import locks
 from maild.runtime import Runtime
 
 Ingest = Callable[[Runtime, bytes, datetime, str | None], IngestResult]
+# several messages in one transaction (the service's ``ingest_batch``): a result per
+# message in order, None for one to look at again later; shorter when ``stop`` said so
+IngestBatch = Callable[[Runtime, Sequence[tuple[bytes, str | None]], Callable[[], datetime],
+                        Callable[[], bool]], list[IngestResult | None]]
 
 
 class SlotClaims:
@@ -43,6 +47,27 @@ class SlotClaims:
         except BaseException:
             self.locks.release(locks.SLOT, key)
             raise
+
+    def ingest_batch(self, batch: IngestBatch, items: Sequence[tuple[bytes, str]],
+                     clock: Callable[[], datetime], stop: Callable[[], bool]
+                     ) -> list[IngestResult | None]:
+        """``batch`` over the messages whose slots this replica could claim; None for
+        the others (and for those the batch left to later), in the order of ``items``.
+        Shorter than ``items`` when ``stop`` ended the batch early."""
+        keys = [locks.key32(source) for _raw, source in items]
+        mine = [i for i, key in enumerate(keys) if self.locks.try_take(locks.SLOT, key)]
+        try:
+            got = batch(self.rt, [items[i] for i in mine], clock, stop)
+        except BaseException:
+            for i in mine:
+                self.locks.release(locks.SLOT, keys[i])
+            raise
+        out: list[IngestResult | None] = [None] * len(items)
+        for i, result in zip(mine, got, strict=False):
+            out[i] = result
+        if len(got) < len(mine):  # stopped: what follows the last one done waits
+            return out[:mine[len(got)]]
+        return out
 
     def release_all(self) -> None:
         """Give back every slot claimed so far (their messages have been moved)."""

@@ -13,7 +13,7 @@ from maild.core.values import Command, Disposition, Inbound, Role
 from maild.db import queries, search
 from maild.db.models import InboundMessage
 from maild.runtime import Runtime
-from maild.service import complaints, transcripts, undoing, visits
+from maild.service import complaints, lines, transcripts, undoing, visits
 from maild.service.notices import base_context, enqueue, staff_recipient
 from maild.service.opening import Handled, keep_attachments, language_of, notify_events, write_log
 from maild.service.reading import Reading
@@ -33,10 +33,11 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
         if not seen.new_text:
             return Handled(Disposition.COMMAND, case.id, "no new text; nothing to do")
         commands = [Command("log", seen.new_text, 1)]
-    if any(c.tag == transcript.UNDO for c in commands):
+    if any(c.tag == transcript.UNDO for c in commands) and role != Role.VENDOR:
         return undoing.take_back(s, rt, msg, case, commands, seen.new_text, now)
     engineers = {p.email: p.name for p in rt.rules.with_role(Role.ENGINEER)}
-    actor = cases.Actor(msg.from_addr, role, engineers, rt.settings.helpdesk.tz)
+    actor = cases.Actor(msg.from_addr, role, engineers, lines.desk(s, rt),
+                        tz=rt.settings.helpdesk.tz)
     before = replace(queries.view_of(case), complaint=complaints.open_category(s, case.id))
     result = cases.apply(before, commands, actor, now)
     if isinstance(result, cases.Refusal):
@@ -44,10 +45,11 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
                          False, [], now)
         return Handled(Disposition.REJECTED, case.id, result.reason)
     start = transcripts.mark(s)
-    old_priority = case.priority
+    old_clock = (case.priority, case.type, case.kind)
     queries.store_view(case, result.case, now)
-    if case.priority != old_priority:
-        set_deadlines(rt, case)  # the targets of the new priority, from the case's opening
+    if (case.priority, case.type, case.kind) != old_clock:
+        set_deadlines(rt, case)  # the targets of the new priority, kind or type, from opening
+    lines.moved(s, rt, case, before, now)
     write_log(s, case.id, now, msg.from_addr, result.log)
     complaints.record(s, case, result.events, msg.from_addr, now)
     keep_attachments(s, rt, msg, case, row)
@@ -85,7 +87,9 @@ def answer_help(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     The role is the From address's claim, unproven: the answer is help text and goes to
     that address, so a forged From learns only what the guides already say."""
     ctx = base_context(rt, None)
-    ctx["role"] = (seen.facts.role or Role.CUSTOMER).value  # a claim: help text only
+    role = seen.facts.role or Role.CUSTOMER
+    # a claim: help text only; a vendor's tags are in its case mail, it has no others here
+    ctx["role"] = (Role.CUSTOMER if role == Role.VENDOR else role).value
     enqueue(s, rt, notify.Notice("help", _asker(rt, msg)), ctx, row.received_at,
             in_reply_to=msg.message_id)
     return Handled(Disposition.COMMAND, None, "#help answered")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy.exc as sa_exc
@@ -24,7 +24,7 @@ from maild.core.parse import UnparseableMessage, parse
 from maild.core.values import Disposition, Inbound, IngestResult, Role, TransientError
 from maild.db import locks, queries
 from maild.db.models import InboundMessage
-from maild.db.session import transaction
+from maild.db.session import begin_write, transaction
 from maild.runtime import Runtime
 from maild.service import (
     commands,
@@ -172,52 +172,208 @@ def _new_row(raw: bytes, now: datetime, source: str | None) -> InboundMessage:
 
 def _ingest(rt: Runtime, raw: bytes, now: datetime, source: str | None) -> IngestResult:
     with transaction(rt.engine) as s:
-        if source is not None:
-            done = queries.recorded_source(s, source)
-            if done is not None:
-                return IngestResult(Disposition(done.disposition), done.id, done.case_id,
-                                    done.reason, already_recorded=True)
-        msg = parse(raw)
-        locks.serialize(s, locks.DEDUP, msg.dedup_key)  # replicas: two copies, one decision
-        row = _new_row(raw, now, source)
-        row.dedup_key = msg.dedup_key
-        row.message_id = msg.message_id
-        row.from_addr = msg.from_addr[:320]
-        row.subject = msg.subject[:998]
-        s.add(row)
-        s.flush()
-        handled = handle(s, rt, msg, row)
-        row.disposition = handled.disposition.value
-        row.case_id = handled.case_id
-        row.reason = handled.reason
-        if handled.disposition == Disposition.FAILED:
-            _alert_operators(s, rt, row, now)
+        result, row = _ingest_in(s, rt, raw, now, source)
+    if row is not None:
+        _log_done(row)
+    return result
+
+
+def _ingest_in(s: Session, rt: Runtime, raw: bytes, now: datetime, source: str | None,
+               wait: bool = True, looked: bool = False
+               ) -> tuple[IngestResult, InboundMessage | None]:
+    """One message in the caller's transaction: the result, and the new row (None when
+    the slot was recorded before). ``wait=False``: raise ``_Busy`` instead of waiting for
+    another transaction deciding the same Message-ID (a batch holds its locks longer, and
+    two batches waiting for each other would deadlock). ``looked``: the caller found the
+    slot not recorded, in this transaction."""
+    if source is not None and not looked:
+        done = queries.recorded_source(s, source)
+        if done is not None:
+            return IngestResult(Disposition(done.disposition), done.id, done.case_id,
+                                done.reason, already_recorded=True), None
+    msg = parse(raw)
+    # replicas: two copies, one decision
+    if wait:
+        locks.serialize(s, locks.DEDUP, msg.dedup_key)
+    elif not locks.try_serialize(s, locks.DEDUP, msg.dedup_key):
+        raise _Busy(msg.dedup_key)
+    row = _new_row(raw, now, source)
+    row.dedup_key = msg.dedup_key
+    row.message_id = msg.message_id
+    row.from_addr = msg.from_addr[:320]
+    row.subject = msg.subject[:998]
+    s.add(row)
+    s.flush()
+    handled = handle(s, rt, msg, row)
+    row.disposition = handled.disposition.value
+    row.case_id = handled.case_id
+    row.reason = handled.reason
+    if handled.disposition == Disposition.FAILED:
+        _alert_operators(s, rt, row, now)
+    return IngestResult(handled.disposition, row.id, handled.case_id, handled.reason), row
+
+
+def _log_done(row: InboundMessage) -> None:
     log.info("message %s: %s case=%s (%s)", row.id, row.disposition, row.case_id, row.reason,
              extra={"message_id": row.id, "case_id": row.case_id, "disposition": row.disposition})
-    return IngestResult(handled.disposition, row.id, handled.case_id, handled.reason)
 
 
 def _record_failed(rt: Runtime, raw: bytes, now: datetime, source: str | None,
                    reason: str) -> IngestResult:
     """Keep the raw bytes with disposition ``failed``; alert operators at most once an hour."""
     with transaction(rt.engine) as s:
-        if source is not None and (done := queries.recorded_source(s, source)) is not None:
-            return IngestResult(Disposition(done.disposition), done.id, done.case_id,
-                                done.reason, already_recorded=True)
-        row = _new_row(raw, now, source)
-        row.reason = reason[:2000]
-        try:  # best effort: who sent it helps the operators; a second failure is fine
-            msg = parse(raw)
-            row.from_addr, row.subject = msg.from_addr[:320], msg.subject[:998]
-            row.message_id, row.dedup_key = msg.message_id, msg.dedup_key
-        except Exception:
-            pass
-        s.add(row)
-        s.flush()
-        _alert_operators(s, rt, row, now)
+        return _record_failed_in(s, rt, raw, now, source, reason)
+
+
+def _record_failed_in(s: Session, rt: Runtime, raw: bytes, now: datetime, source: str | None,
+                      reason: str) -> IngestResult:
+    if source is not None and (done := queries.recorded_source(s, source)) is not None:
+        return IngestResult(Disposition(done.disposition), done.id, done.case_id,
+                            done.reason, already_recorded=True)
+    row = _new_row(raw, now, source)
+    row.reason = reason[:2000]
+    try:  # best effort: who sent it helps the operators; a second failure is fine
+        msg = parse(raw)
+        row.from_addr, row.subject = msg.from_addr[:320], msg.subject[:998]
+        row.message_id, row.dedup_key = msg.message_id, msg.dedup_key
+    except Exception:
+        pass
+    s.add(row)
+    s.flush()
+    _alert_operators(s, rt, row, now)
     return IngestResult(Disposition.FAILED, row.id, None, row.reason)
 
 
+# -- several messages in one transaction (the mailbox drain) ---------------------------
+
+Item = tuple[bytes, str | None]  # raw bytes and the mailbox slot (``source``)
+
+
+def ingest_batch(rt: Runtime, items: Sequence[Item], clock: Callable[[], datetime],
+                 stop: Callable[[], bool] = lambda: False) -> list[IngestResult | None]:
+    """``ingest`` for several messages at once: one transaction, a savepoint each.
+
+    Each message is handled exactly as ``ingest`` handles it, inside a savepoint
+    of one shared transaction: a message that fails rolls back to its savepoint
+    alone and is recorded ``failed`` (in a savepoint of its own), and the others
+    commit with it. What the batch saves is a commit, its flush and its search
+    index pass per message, and the reads the session keeps (customers, cases,
+    refs) between messages. The result list follows ``items``; it is shorter
+    when ``stop()`` turned true (asked before each message but the first).
+
+    PostgreSQL, replicas: a message whose Message-ID another transaction is
+    deciding, or that meets a lock cycle (deadlock detected), is not waited for
+    inside the batch (two batches waiting for each other's locks would stall):
+    it rolls back to its savepoint and is ingested alone, by ``ingest``, once the
+    batch has committed and holds nothing. Its entry is None only when that too
+    met the database unavailable: not recorded, to be looked at again later.
+
+    Raises only ``TransientError`` (the database unavailable; nothing of the
+    batch is committed). Any other error outside a message's savepoint (the
+    commit itself) falls back to ``ingest`` one message at a time."""
+    try:
+        return _ingest_batch(rt, items, clock, stop)
+    except TransientError:
+        raise
+    except Exception as exc:
+        if _transient(exc):
+            raise TransientError(str(exc).splitlines()[0]) from exc
+        log.exception("batch of %d message(s) failed as a whole; one at a time instead",
+                      len(items))
+        out: list[IngestResult | None] = []
+        for raw, source in items:
+            if out and stop():
+                break
+            out.append(ingest(rt, raw, clock(), source))
+        return out
+
+
+def _ingest_batch(rt: Runtime, items: Sequence[Item], clock: Callable[[], datetime],
+                  stop: Callable[[], bool]) -> list[IngestResult | None]:
+    results: list[IngestResult | None] = []
+    rows: list[InboundMessage] = []
+    later: list[int] = []  # positions met by another transaction's locks
+    with transaction(rt.engine) as s:
+        begin_write(s)  # before the first savepoint
+        recorded = queries.recorded_sources(s, [x for _raw, x in items if x is not None])
+        for raw, source in items:
+            if results and stop():
+                break
+            if source is not None and (done := recorded.get(source)) is not None:
+                results.append(IngestResult(Disposition(done.disposition), done.id,
+                                            done.case_id, done.reason, already_recorded=True))
+                continue
+            result, row = _one_of_batch(s, rt, raw, clock(), source)
+            if result is None:
+                later.append(len(results))
+            results.append(result)
+            if row is not None:
+                rows.append(row)
+    for row in rows:
+        _log_done(row)
+    for i in later:  # the batch holds no lock now: these wait for the others' at most
+        raw, source = items[i]
+        try:
+            results[i] = ingest(rt, raw, clock(), source)
+        except TransientError as exc:
+            log.warning("message left for the next look: source=%s: %s", source, exc)
+    return results
+
+
+# PostgreSQL's answers for "another transaction holds what this statement needs, in a
+# cycle" (deadlock detected) and serialization failures: the message is tried again later.
+_LOCK_CONFLICTS = ("40P01", "40001", "55P03")
+
+
+class _Busy(Exception):
+    """Another replica's transaction decides this message's Message-ID right now."""
+
+
+def _one_of_batch(s: Session, rt: Runtime, raw: bytes, now: datetime, source: str | None
+                  ) -> tuple[IngestResult | None, InboundMessage | None]:
+    """One message of a batch in its own savepoint; a failure is recorded in another."""
+    for attempt in range(CONFLICT_RETRIES):
+        try:
+            with s.begin_nested():
+                return _ingest_in(s, rt, raw, now, source, wait=False,
+                                  looked=attempt == 0)
+        except _Busy:
+            _after_savepoint_rollback(s)
+            return None, None
+        except UnparseableMessage as exc:
+            _after_savepoint_rollback(s)
+            log.warning("message is not an email: source=%s: %s", source, exc)
+            reason = f"not an email: {exc}"
+            break
+        except sa_exc.IntegrityError:
+            _after_savepoint_rollback(s)
+            if attempt < CONFLICT_RETRIES - 1:
+                log.info("unique-key conflict with another writer: source=%s; trying again",
+                         source)
+                continue
+            log.exception("message failed: source=%s", source)
+            reason = "IntegrityError: unique-key conflicts, tried " + str(CONFLICT_RETRIES)
+        except Exception as exc:
+            _after_savepoint_rollback(s)
+            if _lock_conflict(exc):
+                return None, None
+            if _transient(exc):
+                raise
+            log.exception("message failed: source=%s", source)
+            reason = f"{type(exc).__name__}: {exc}"
+            break
+    with s.begin_nested():
+        return _record_failed_in(s, rt, raw, now, source, reason), None
+
+
+def _after_savepoint_rollback(s: Session) -> None:
+    """What the session remembers beside its objects must not outlive the savepoint."""
+    queries.forget_refs(s)
+
+
+def _lock_conflict(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) in _LOCK_CONFLICTS
 def _alert_operators(s: Session, rt: Runtime, row: InboundMessage, now: datetime) -> None:
     if queries.failed_alert_since(s, now - timedelta(hours=1)):
         return

@@ -26,6 +26,7 @@ from maild.core.notify import (
     OLD_ENGINEER,
     OPERATORS,
     SUPERVISORS,
+    VENDOR,
     Notice,
     Recipient,
 )
@@ -69,8 +70,10 @@ def personal_address(rt: Runtime, staff_email: str) -> str:
 
 
 def staff_recipient(rt: Runtime, email: str) -> Recipient:
+    """A staff member (or a vendor: named after its line) in their language."""
     person = rt.rules.person(email)
-    name = person.name if person else email
+    vendor = rt.rules.vendor(email) if person is None else None
+    name = person.name if person else vendor.name if vendor else email
     lang = (person.language if person else None) or rt.settings.helpdesk.language
     return Recipient(email, name, lang)
 
@@ -83,7 +86,8 @@ def audiences(s: Session, rt: Runtime, case: Case,
     if customer and customer.email:
         out[CUSTOMER] = [Recipient(customer.email, customer.name, case.language)]
     if case.engineer_email:
-        out[ENGINEER] = [staff_recipient(rt, case.engineer_email)]
+        is_vendor = rt.rules.vendor(case.engineer_email) is not None
+        out[VENDOR if is_vendor else ENGINEER] = [staff_recipient(rt, case.engineer_email)]
     if old_engineer and old_engineer != case.engineer_email:
         out[OLD_ENGINEER] = [staff_recipient(rt, old_engineer)]
     out[OPERATORS] = [staff_recipient(rt, p.email) for p in rt.rules.with_role(Role.OPERATOR)]
@@ -96,8 +100,9 @@ def case_context(s: Session, rt: Runtime, case: Case) -> dict[str, Any]:
     """The ``case`` variable of every template."""
     tz = rt.settings.helpdesk.tz
     customer = s.get(Customer, case.customer_id) if case.customer_id else None
-    engineer = rt.rules.person(case.engineer_email) if case.engineer_email else None
+    engineer = staff_recipient(rt, case.engineer_email) if case.engineer_email else None
     site = next((x for x in rt.rules.sites if x.code == case.site_code), None)
+    type_rule = rt.rules.type_rule(case.type)
     assert case.id is not None
     return {
         "id": case.id, "subject": case.subject, "status": case.status,
@@ -111,13 +116,25 @@ def case_context(s: Session, rt: Runtime, case: Case) -> dict[str, Any]:
         "engineer_name": engineer.name if engineer else case.engineer_email,
         "engineer_email": case.engineer_email,
         "site_name": site.name if site else None,
+        "kind": case.kind, "type_description": type_rule.description if type_rule else None,
+        "line": case.line, "line_name": line_name(rt, case),
         "created_at": case.created_at.astimezone(tz),
         "follows": _follows(s, case.follows_id),
         "complaint": _complaint(s, case.id),
         "survey": _survey(s, case.id),
         "log": [{"at": e.at.astimezone(tz), "author": e.author, "kind": e.kind, "text": e.text}
-                for e in queries.case_log(s, case.id)],
+                for e in queries.case_log_lines(s, case.id)],
     }
+
+
+def line_name(rt: Runtime, case: Case) -> str | None:
+    """The name of the support line a case is with: its site's for line 1."""
+    if case.line <= 1:
+        site = next((x for x in rt.rules.sites if x.code == case.site_code), None)
+        return site.name if site else None
+    found = next((x for x in rt.rules.lines if x.level == case.line and x.takes(case.type)),
+                 None)
+    return found.name if found else None
 
 
 def _complaint(s: Session, case_id: int) -> dict[str, Any] | None:

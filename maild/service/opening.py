@@ -123,9 +123,10 @@ def open_case(s: Session, rt: Runtime, opening: Opening, customer: Customer,
         engineer = routing.pick_engineer(site, loads, last)
     priority = opening.priority or routing.initial_priority(
         customer.vip, type_rule, rt.rules.default_priority, rt.rules.vip_priority)
+    case_type = opening.type or (type_rule.name if type_rule else None)
     case = Case(
         subject=subject[:998], description=description,
-        type=opening.type or (type_rule.name if type_rule else None), priority=priority,
+        type=case_type, kind=rt.rules.kind_of(case_type), priority=priority,
         status="new", channel=opening.channel.value,
         language=language_of(rt, subject + description), customer_id=customer.id,
         site_code=site.code if site else None, root_message_id=opening.source.message_id,

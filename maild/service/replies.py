@@ -165,7 +165,7 @@ def _forward(s: Session, rt: Runtime, case: Case, event: cases.Event, msg: Inbou
              kept: Kept) -> None:
     """Forward a customer's words to the engineer, or to the operators when there is none."""
     who = audiences(s, rt, case)
-    if notify.ENGINEER not in who:
+    if notify.ENGINEER not in who and notify.VENDOR not in who:
         who[notify.ENGINEER] = who.get(notify.OPERATORS, [])
     ctx = base_context(rt, case_context(s, rt, case))
     shown = f"{msg.from_name} <{msg.from_addr}>" if msg.from_name else msg.from_addr

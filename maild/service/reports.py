@@ -47,7 +47,7 @@ from maild.core.report import (
 )
 from maild.core.sla import as_utc
 from maild.core.values import FINISHED_STATUSES, OPEN_STATUSES, Role, Status
-from maild.db.models import Case, Complaint, LogEntry, ReportRun, SlaEvent, Survey
+from maild.db.models import Case, Complaint, LineMove, LogEntry, ReportRun, SlaEvent, Survey
 from maild.db.session import transaction
 from maild.runtime import Runtime
 from maild.service.isolated import each
@@ -59,7 +59,7 @@ log = logging.getLogger("maild.reports")
 
 _FACT_COLUMNS: tuple[Any, ...] = (
     Case.id, Case.engineer_email, Case.type, Case.status, Case.created_at, Case.dispatched_at,
-    Case.resolved_at, Case.closed_at, Case.rating, Case.rejections)
+    Case.resolved_at, Case.closed_at, Case.rating, Case.rejections, Case.kind, Case.line)
 _DONE = tuple(sorted(FINISHED_STATUSES))
 _OPEN = tuple(sorted(str(s) for s in OPEN_STATUSES))
 assert set(_DONE) | set(_OPEN) == {str(s) for s in Status}, "every status is open or done"
@@ -79,10 +79,8 @@ def _period_rows(s: Session, period: Period) -> list[Any]:
     Reopens and escalations are counted per case in the same query (an index
     lookup each), not fetched in chunks. The open backlog is counted
     separately (``load_backlog``)."""
-    start, end = period.start, period.end
-    ids = sa.union(*(sa.select(col(Case.id)).where(column >= start, column < end)
-                     for column in (col(Case.created_at), col(Case.dispatched_at),
-                                    col(Case.resolved_at)))).subquery()
+    end = period.end
+    ids = _period_ids(period)
 
     def logged(kind: str) -> Any:
         return sa.and_(col(LogEntry.case_id) == col(Case.id), col(LogEntry.kind) == kind)
@@ -98,6 +96,26 @@ def _period_rows(s: Session, period: Period) -> list[Any]:
                    _late(col(Case.resolved_at), col(Case.resolution_due), end))
          .where(col(Case.id).in_(sa.select(ids.c.id))))
     return list(s.connection().execute(q).all())
+
+
+def _period_ids(period: Period) -> Any:
+    """The ids of the cases opened, dispatched or resolved in the period (a subquery)."""
+    start, end = period.start, period.end
+    return sa.union(*(sa.select(col(Case.id)).where(column >= start, column < end)
+                      for column in (col(Case.created_at), col(Case.dispatched_at),
+                                     col(Case.resolved_at)))).subquery()
+
+
+def _paths(s: Session, period: Period) -> dict[int, tuple[int, ...]]:
+    """The support lines each of the period's cases went through (only cases that moved)."""
+    ids = _period_ids(period)
+    q = (sa.select(col(LineMove.case_id), col(LineMove.to_line))
+         .where(col(LineMove.case_id).in_(sa.select(ids.c.id)))
+         .order_by(col(LineMove.case_id), col(LineMove.id)))
+    paths: dict[int, tuple[int, ...]] = {}
+    for case_id, to_line in s.connection().execute(q):
+        paths[case_id] = (*paths.get(case_id, (1,)), to_line)
+    return paths
 
 
 def load_backlog(s: Session, moment: datetime) -> list[BacklogCount]:
@@ -137,13 +155,15 @@ def load_backlog(s: Session, moment: datetime) -> list[BacklogCount]:
 
 def load_facts(s: Session, period: Period) -> list[CaseFacts]:
     """The facts ``build_report`` needs for the cases opened, dispatched or resolved in it."""
+    paths = _paths(s, period)
     return [CaseFacts(
         id=case_id, engineer=engineer, type=ctype, status=status, created_at=created,
         dispatched_at=dispatched, resolved_at=resolved, closed_at=closed, rating=rating,
         reopened=reopens, escalated=bool(escalated) or rejections >= 2,
-        response_breached=bool(response_late), resolution_breached=bool(resolution_late))
+        response_breached=bool(response_late), resolution_breached=bool(resolution_late),
+        kind=kind, line=line, path=paths.get(case_id, (1,)))
         for (case_id, engineer, ctype, status, created, dispatched, resolved, closed, rating,
-             rejections, reopens, escalated, response_late, resolution_late)
+             rejections, kind, line, reopens, escalated, response_late, resolution_late)
         in _period_rows(s, period)]
 
 

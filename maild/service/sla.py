@@ -34,11 +34,14 @@ ALERTS = {
 
 
 def set_deadlines(rt: Runtime, case: Case) -> None:
-    """(Re)compute a case's deadlines from its creation time and current priority."""
-    target = rt.rules.priorities[case.priority]
+    """(Re)compute a case's deadlines from its creation time and its current priority, kind
+    and type (``RuleSet.clock_for``: the type's own minutes win over the priority's)."""
+    target, cal = rt.rules.clock_for(case.priority, case.type, case.kind)
     dl = sla.deadlines(case.created_at, target.response_minutes, target.resolution_minutes,
-                       rt.rules.calendar_for(case.priority))
+                       cal)
     case.response_due, case.resolution_due = dl.response_due, dl.resolution_due
+    if case.line <= 1:
+        case.line_due = case.resolution_due  # line 1's time is the case's own
 
 
 def sweep(rt: Runtime, now: datetime) -> int:
@@ -56,7 +59,8 @@ def _check_case(rt: Runtime, case_id: int, now: datetime) -> int:
             return 0
         dl = sla.Deadlines(case.response_due, case.resolution_due)
         alerts = sla.due_alerts(now, case.created_at, dl, case.first_response_at,
-                                case.resolved_at, rt.rules.calendar_for(case.priority))
+                                case.resolved_at,
+                                rt.rules.clock_for(case.priority, case.type, case.kind)[1])
         done = {(e.target, e.kind) for e in s.exec(
             select(SlaEvent).where(SlaEvent.case_id == case_id))}
     sent = 0

@@ -57,6 +57,7 @@ def send(s: Session, rt: Runtime, msg: Inbound, case: Case, lines: tuple[Line, .
         "sent": [{**m, "customer": m["email"] == customer} for m in sent],
         "customer_told": any(m["email"] == customer for m in sent),
         "undo_minutes": rt.settings.helpdesk.undo_minutes,
+        "vendor": rt.rules.vendor(msg.from_addr) is not None,  # no #undo, no staff tag table
     }
     notice = notify.Notice("transcript", staff_recipient(rt, msg.from_addr))
     enqueue(s, rt, notice, ctx, now, case=case, in_reply_to=msg.message_id)

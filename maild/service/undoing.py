@@ -21,6 +21,7 @@ from maild.db import queries
 from maild.db.models import Case
 from maild.runtime import Runtime
 from maild.service import transcripts, visits
+from maild.service.lines import unmoved
 from maild.service.notices import enqueue, staff_recipient
 from maild.service.opening import Handled
 from maild.service.sla import set_deadlines
@@ -42,10 +43,12 @@ def take_back(s: Session, rt: Runtime, msg: Inbound, case: Case, commands: Seque
         transcripts.send(s, rt, msg, case, lines, False, [], now)
         return Handled(Disposition.REJECTED, case.id, f"#undo: {why[0]}")
     start = transcripts.mark(s)
-    old_priority = case.priority
+    old_clock, old_line = (case.priority, case.type, case.kind), case.line
     queries.store_view(case, undo.restore(queries.view_of(case), step.before), now)
-    if case.priority != old_priority:
+    if (case.priority, case.type, case.kind) != old_clock:
         set_deadlines(rt, case)
+    if case.line < old_line:  # an #escalate taken back: the move never happened
+        unmoved(s, rt, case, step.at)
     step.undone_at = now
     s.add(step)
     visits.take_back(s, case.id, step.at)

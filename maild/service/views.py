@@ -42,9 +42,11 @@ def case_json(s: Session, rules: RuleSet, case: Case, with_log: bool = True) -> 
     assert case.id is not None
     customer = s.get(Customer, case.customer_id) if case.customer_id else None
     person = rules.person(case.engineer_email) if case.engineer_email else None
+    vendor = rules.vendor(case.engineer_email) if person is None else None
     out: dict[str, Any] = {
         "id": case.id, "subject": case.subject, "status": case.status,
-        "priority": case.priority, "type": case.type, "channel": case.channel,
+        "priority": case.priority, "type": case.type, "kind": case.kind, "line": case.line,
+        "channel": case.channel,
         "customer": {
             "email": customer.email if customer else None,
             "name": customer.name if customer else None,
@@ -52,7 +54,8 @@ def case_json(s: Session, rules: RuleSet, case: Case, with_log: bool = True) -> 
             "company": customer.company if customer else None,
         },
         "engineer": ({"email": case.engineer_email,
-                      "name": person.name if person else case.engineer_email}
+                      "name": person.name if person else vendor.name if vendor
+                      else case.engineer_email}
                      if case.engineer_email else None),
         "description": case.description, "resolution": case.resolution, "rating": case.rating,
         "created_at": iso(case.created_at), "dispatched_at": iso(case.dispatched_at),

@@ -45,6 +45,13 @@ def F(**kw: object) -> Facts:
     (F(case_id=4, via="subject", role=ENG), Route.NEW_CASE, "known sender"),
     (F(case_id=4, via="subject", role=ENG, case_customer=True), Route.REPLY,
      "the case's customer"),
+    # a vendor: its case token and nothing else
+    (F(case_id=4, via="token", role=Role.VENDOR, proofs={TOKEN}), Route.COMMAND,
+     "the vendor on a case, by its token"),
+    (F(case_id=4, via="subject", role=Role.VENDOR, proofs={AUTH}), Route.HOLD,
+     "stranger, hold"),
+    (F(case_id=4, via="references", role=Role.VENDOR), Route.REPLY,
+     "someone in the case's thread"),
     # customers and third parties
     (F(case_id=4, via="subject", case_customer=True), Route.REPLY, "the case's customer"),
     (F(case_id=4, via="subject", references_case=True), Route.REPLY,

@@ -29,6 +29,10 @@ customer_state  stranger  -  -  -  -  -
 customer_mail   staff     Y  Y  Y  Y  Y
 customer_mail   customer  Y  Y  Y  Y  Y
 customer_mail   stranger  Y  Y  Y  Y  Y
+staff_command   vendor    -  Y  -  -  -
+mailbox         vendor    -  -  -  -  -
+customer_state  vendor    -  -  -  -  -
+customer_mail   vendor    Y  Y  Y  Y  Y
 """
 COLUMNS = (None, Proof.CASE_TOKEN, Proof.PERSONAL, Proof.AUTHENTICATED, Proof.REFERENCES)
 ACTIONS = {"staff_command": Action.STAFF_COMMAND, "mailbox": Action.MAILBOX,

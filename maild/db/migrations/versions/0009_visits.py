@@ -6,7 +6,7 @@ day; ``customers.phone_key`` is the phone number as the caller lookup compares
 it (``core.phone.phone_key``), filled here for the customers already stored.
 
 Revision ID: 0009
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -19,7 +19,7 @@ from maild.core.phone import phone_key
 from maild.db.models import UTCDateTime
 
 revision = "0009"
-down_revision = "0008"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,151 @@
+"""The mailbox drain ingests each fetched batch in one transaction, a savepoint per
+message (``service.intake.ingest_batch``): one poisoned message rolls back alone and
+is recorded ``failed``; the others of its batch commit and are moved."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from maildenv import Maild, new_mail, outbox, write_config
+from servers import Dovecot
+from sqlmodel import Session, col, select
+
+from maild.core.classify import Route
+from maild.core.values import Disposition, TransientError
+from maild.db.models import Case, InboundMessage, LogEntry, MessageRef, OutboxMail, utcnow
+from maild.edges import imap
+from maild.service import intake
+
+CUSTOMER = "wang.fang@sh.corp.example"
+POISON = "poisoned printer"
+
+
+def _poison_new_cases(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Open the case as usual (case, log, refs, outbox rows), then fail: all of it must
+    go with the savepoint."""
+    real = intake.ROUTES[Route.NEW_CASE]
+
+    def poisoned(s: Any, rt: Any, msg: Any, row: Any, seen: Any) -> Any:
+        handled = real(s, rt, msg, row, seen)
+        if msg.subject == POISON:
+            raise RuntimeError("poisoned on purpose")
+        return handled
+
+    monkeypatch.setitem(intake.ROUTES, Route.NEW_CASE, poisoned)
+
+
+@pytest.mark.integration
+def test_one_poisoned_message_fails_alone_and_its_batch_commits(
+        maild: Maild, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch) -> None:
+    maild.add_customer(CUSTOMER, "王芳", company="上海分公司")
+    _poison_new_cases(monkeypatch)
+    subjects = [f"printer {i}" for i in range(5)] + [POISON] + [f"vpn {i}" for i in range(5)]
+    for subject in subjects:
+        dovecot.deliver(new_mail(CUSTOMER, subject, "It jams."))
+    stats = maild.run_once()
+
+    assert stats.drained.processed == len(subjects)
+    assert stats.drained.by_disposition == {"new_case": 10, "failed": 1}
+    assert dovecot.count("INBOX") == 0
+    assert dovecot.count(maild.settings.imap.failed_folder) == 1
+    assert dovecot.count(maild.settings.imap.processed_folder) == 10
+    with Session(maild.rt.engine) as s:
+        rows = {r.subject: r for r in s.exec(select(InboundMessage))}
+        assert rows[POISON].disposition == Disposition.FAILED.value
+        assert rows[POISON].case_id is None
+        assert "poisoned on purpose" in (rows[POISON].reason or "")
+        assert all(rows[x].disposition == "new_case" for x in subjects if x != POISON)
+        cases = list(s.exec(select(Case)))
+        assert sorted(c.subject for c in cases) == sorted(x for x in subjects if x != POISON)
+        # nothing of the rolled-back case survives: no log, no refs, no notifications
+        ids = {c.id for c in cases}
+        assert {e.case_id for e in s.exec(select(LogEntry))} <= ids
+        assert {r.case_id for r in s.exec(select(MessageRef))} <= ids
+        mails = list(s.exec(select(OutboxMail).where(col(OutboxMail.case_id).is_not(None))))
+        assert {m.case_id for m in mails} == ids
+    acks = [m for m in outbox(maild) if m.template == "ack"]
+    assert len(acks) == 10  # every good case got its acknowledgement, sent
+    assert POISON not in " ".join(m.subject for m in acks)
+
+
+def test_batch_results_follow_the_items_and_a_poisoned_one_is_failed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without servers: the results line up with the items; a slot recorded earlier is
+    answered from its row (``already_recorded``), as ``ingest`` does."""
+    m = Maild(write_config(tmp_path, 1, 1))
+    m.add_customer(CUSTOMER, "王芳")
+    _poison_new_cases(monkeypatch)
+    raws = [new_mail(CUSTOMER, "one", "a"), new_mail(CUSTOMER, POISON, "b"), b"\x00\x01",
+            new_mail(CUSTOMER, "two", "c")]
+    items = [(raw, f"slot{i}") for i, raw in enumerate(raws)]
+    results = intake.ingest_batch(m.rt, items, utcnow)
+    assert [r.disposition if r else None for r in results] == [
+        Disposition.NEW_CASE, Disposition.FAILED, Disposition.FAILED, Disposition.NEW_CASE]
+    again = intake.ingest_batch(m.rt, items[:2], utcnow)
+    assert all(r is not None and r.already_recorded for r in again)
+    assert [r.message_row_id for r in again if r] == [r.message_row_id for r in results[:2]
+                                                      if r]
+
+
+def test_a_stop_request_ends_the_batch_after_the_message_in_hand(tmp_path: Path) -> None:
+    m = Maild(write_config(tmp_path, 1, 1))
+    m.add_customer(CUSTOMER, "王芳")
+    items = [(new_mail(CUSTOMER, f"s{i}", "x"), f"slot{i}") for i in range(5)]
+    asked = []
+
+    def stop() -> bool:
+        asked.append(1)
+        return len(asked) >= 2
+
+    results = intake.ingest_batch(m.rt, items, utcnow, stop)
+    assert len(results) == 2  # the first is always done; stopped before the third
+    with Session(m.rt.engine) as s:
+        assert len(list(s.exec(select(InboundMessage)))) == 2
+
+
+def test_database_unavailable_commits_nothing_of_the_batch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transient error (SQLite locked) rolls the whole batch back and is raised as
+    ``TransientError``: the mailbox keeps every message of it for the next drain."""
+    import sqlalchemy.exc as sa_exc
+
+    m = Maild(write_config(tmp_path, 1, 1))
+    m.add_customer(CUSTOMER, "王芳")
+    real = intake.ROUTES[Route.NEW_CASE]
+
+    def locked(s: Any, rt: Any, msg: Any, row: Any, seen: Any) -> Any:
+        if msg.subject == "third":
+            raise sa_exc.OperationalError("INSERT", {}, Exception("database is locked"))
+        return real(s, rt, msg, row, seen)
+
+    monkeypatch.setitem(intake.ROUTES, Route.NEW_CASE, locked)
+    items = [(new_mail(CUSTOMER, x, "x"), x) for x in ("first", "second", "third")]
+    with pytest.raises(TransientError):
+        intake.ingest_batch(m.rt, items, utcnow)
+    with Session(m.rt.engine) as s:
+        assert list(s.exec(select(InboundMessage))) == []
+        assert list(s.exec(select(Case))) == []
+
+
+@pytest.mark.integration
+async def test_drain_with_batches_moves_each_message_once(maild: Maild,
+                                                          dovecot: Dovecot) -> None:
+    """Over several fetch batches with ``batch``: each message recorded once and moved."""
+    count = imap.FETCH_BATCH * 2 + 3
+    raws = [new_mail(f"stranger{i}@example.org", f"hello {i}", "help") for i in range(count)]
+    await asyncio.to_thread(lambda: [dovecot.deliver(raw) for raw in raws])
+    box = imap.Mailbox(maild.settings.imap)
+    await box.connect()
+    try:
+        stats = await imap.drain(maild.rt, box, intake.ingest, utcnow,
+                                 batch=intake.ingest_batch)
+    finally:
+        await box.close()
+    assert stats.processed == count and stats.by_disposition == {"held": count}
+    assert await asyncio.to_thread(dovecot.count, "INBOX") == 0
+    assert await asyncio.to_thread(dovecot.count, "Processed") == count
+    with Session(maild.rt.engine) as s:
+        assert len(list(s.exec(select(InboundMessage)))) == count
