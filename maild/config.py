@@ -126,6 +126,19 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class DigestSettings:
+    """The engineers' morning list of their open cases; off unless ``engineers_at`` is set."""
+
+    engineers_at: str = ""  # "08:30", the helpdesk's time zone, on working days
+
+    def at(self) -> tuple[int, int] | None:
+        if not self.engineers_at:
+            return None
+        hh, _, mm = self.engineers_at.partition(":")
+        return int(hh), int(mm)
+
+
+@dataclass(frozen=True)
 class SurveySettings:
     """The follow-up survey (回访) of closed cases (docs/REFERENCE.md, "Follow-up survey")."""
 
@@ -205,6 +218,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     lmtp: LmtpSettings = field(default_factory=LmtpSettings)
     oauth2: OAuth2Settings = field(default_factory=OAuth2Settings)
+    digest: DigestSettings = field(default_factory=DigestSettings)
     survey: SurveySettings = field(default_factory=SurveySettings)
     source: Path = Path("config.toml")
 
@@ -223,6 +237,7 @@ _SECTIONS: dict[str, type] = {
     "metrics": MetricsSettings,
     "lmtp": LmtpSettings,
     "oauth2": OAuth2Settings,
+    "digest": DigestSettings,
     "survey": SurveySettings,
 }
 
@@ -317,6 +332,13 @@ def _validate_database(url: str, where: str) -> None:
             "or postgresql+psycopg://USER@HOST:PORT/DB (postgresql:// works too)")
 
 
+def _clock_time(value: str, where: str) -> None:
+    """Refuse a time of day that is not HH:MM."""
+    hh, _, mm = value.partition(":")
+    if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+        raise ConfigError(f"{where} must be HH:MM, got {value!r}")
+
+
 def _validate(s: Settings, where: str, secrets: bool = True) -> None:
     """Cross-field checks that need more than a type."""
     _validate_database(s.database.url, where)
@@ -337,9 +359,9 @@ def _validate(s: Settings, where: str, secrets: bool = True) -> None:
     if secrets and any(len(p) < 16 for p in s.helpdesk.previous_secrets):
         raise ConfigError(
             f"{where}: [helpdesk] previous_secrets must each be at least 16 characters")
-    hh, _, mm = s.reports.daily_at.partition(":")
-    if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
-        raise ConfigError(f"{where}: [reports] daily_at must be HH:MM, got {s.reports.daily_at!r}")
+    _clock_time(s.reports.daily_at, f"{where}: [reports] daily_at")
+    if s.digest.engineers_at:
+        _clock_time(s.digest.engineers_at, f"{where}: [digest] engineers_at")
     if not 1 <= s.smtp.retry_base_seconds <= 3600:
         raise ConfigError(f"{where}: [smtp] retry_base_seconds must be 1..3600")
     if s.database.leader_retry_seconds < 1:

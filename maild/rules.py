@@ -48,7 +48,7 @@ def _load(path: Path) -> dict[str, Any]:
 # The keys each rules file and each of its tables may hold: a misspelt key is named
 # (with the known ones) instead of being silently ignored.
 STAFF_KEYS = ("incident_manager", "engineers", "operators", "managers", "supervisors")
-PERSON_KEYS = ("email", "name", "language")
+PERSON_KEYS = ("email", "name", "language", "sms")
 SITES_KEYS = ("sites",)
 SITE_KEYS = ("code", "name", "companies", "domains", "engineers")
 SLA_KEYS = ("default_priority", "vip_priority", "business_hours", "matrix", "priorities", "types",
@@ -104,7 +104,13 @@ def _people(data: Mapping[str, Any], where: str) -> dict[str, Person]:
             language = entry.get("language")
             if language not in (None, "en", "zh"):
                 raise RulesError(f"{at}: language must be en or zh")
-            people[email] = Person(email, _str(entry, "name", at), role, language)
+            sms = None
+            if "sms" in entry:
+                sms = addresses.key(_str(entry, "sms", at))
+                if "@" not in sms:
+                    raise RulesError(f"{at}: sms {sms!r} is not an email address (the "
+                                     "gateway's address for this person's phone)")
+            people[email] = Person(email, _str(entry, "name", at), role, language, sms)
     im = addresses.key(_str(data, "incident_manager", where))
     if im not in people:
         people[im] = Person(im, "Incident Manager", Role.INCIDENT_MANAGER)

@@ -38,6 +38,11 @@ TEMPLATE_NAMES = (
     "complaint", "complaint_ack", "complaint_closed", "survey", "survey_low", "complaint_summary",
     "vendor_case",
     "problem", "problem_result",
+    "caller_ambiguous", "workload", "visit", "visit_late",
+)
+# Plain-text templates with no subject or HTML part: text messages (core.sms).
+PLAIN_TEMPLATES = (
+    "sms",
 )
 
 

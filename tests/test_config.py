@@ -76,6 +76,7 @@ def test_shipped_rules_load() -> None:
     assert rules.incident_manager == "im@corp.example"
     assert [s.code for s in rules.sites] == ["SH", "SZ", "LDN"]
     assert rules.role_of("LI.LEI@corp.example") is not None
+    assert rules.sms_addresses()["li.lei@corp.example"] == "13800138001@sms.corp.example"
 
 
 def test_rules_refuse_unknown_engineer(tmp_path: Path) -> None:
@@ -89,7 +90,9 @@ def test_rules_refuse_unknown_engineer(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("file", "old", "new", "message"), [
     ("staff.toml", 'name = "Li Lei"', 'nmae = "Li Lei"',
-     r"staff.toml: engineers\[0\]: unknown key\(s\): nmae \(known: email, name, language\)"),
+     r"staff.toml: engineers\[0\]: unknown key\(s\): nmae \(known: email, name, language, sms\)"),
+    ("staff.toml", 'sms = "13800138001@sms.corp.example"', 'sms = "13800138001"',
+     r"staff.toml: engineers\[0\]: sms '13800138001' is not an email address"),
     ("staff.toml", "[[engineers]]", "incident_manger = 'x@corp.example'\n[[engineers]]",
      r"staff.toml: unknown key\(s\): incident_manger"),
     ("sites.toml", 'code = "SH"', 'code = "SH"\ndomain = ["x.example"]',

@@ -114,10 +114,10 @@ def test_problems_migration_keeps_the_cases_of_an_existing_database(tmp_path: Pa
     migrate.check(engine)
     from alembic import command
 
-    with engine.begin() as conn:  # down one revision and up again: the same schema
+    with engine.begin() as conn:  # down below 0011 and up again: the same schema
         cfg = migrate._config()
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "-1")
+        command.downgrade(cfg, "0010")  # below 0011
         assert "problems" not in sa.inspect(conn).get_table_names()
     migrate.upgrade(engine)
     with engine.connect() as conn:
@@ -175,3 +175,42 @@ def test_0008_from_0007_with_data_and_back(tmp_path: Path) -> None:
         names = sa.inspect(conn).get_table_names()
         assert "complaints" not in names and "surveys" not in names
         assert conn.execute(sa.text("SELECT count(*) FROM cases")).scalar() == 1
+
+
+def test_0012_keeps_the_data_and_fills_the_phone_keys(tmp_path: Path) -> None:
+    """From revision 0011 with customers and a case in it (SQLite, or PostgreSQL under
+    MAILD_TEST_DATABASE_URL): 0012 adds visits and digest_runs, and writes the phone key
+    of every stored customer; down and up again round-trips."""
+    import sqlalchemy as sa
+
+    engine = make_engine(database_url(tmp_path, empty=True))
+    assert migrate.upgrade(engine, "0011")[1] == "0011"
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO customers (id, name, phone, vip, auto_created, created_at) VALUES "
+            "(1, '王芳', '+86 (21) 5555-0101', false, false, '2026-11-01 00:00:00'), "
+            "(2, 'Tom', 'ext 12', false, false, '2026-11-01 00:00:00'), "
+            "(3, 'Ann', NULL, false, false, '2026-11-01 00:00:00')"))
+        conn.execute(sa.text(
+            "INSERT INTO cases (id, subject, description, priority, status, channel, "
+            "language, customer_id, kb, rejections, created_at, updated_at) VALUES "
+            "(1, 'printer', 'jams', 'P3', 'new', 'phone', 'zh', 1, false, 0, "
+            "'2026-11-01 00:00:00', '2026-11-01 00:00:00')"))
+    assert migrate.upgrade(engine)[1] == migrate.head()
+    with engine.connect() as conn:
+        keys = dict(conn.execute(sa.text("SELECT id, phone_key FROM customers")).all())
+        assert keys == {1: "2155550101", 2: None, 3: None}
+        assert conn.execute(sa.text("SELECT subject FROM cases")).scalar_one() == "printer"
+        assert conn.execute(sa.text("SELECT count(*) FROM visits")).scalar_one() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM digest_runs")).scalar_one() == 0
+    migrate.check(engine)
+    from alembic import command
+
+    cfg = migrate._config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0011")
+    with engine.connect() as conn:
+        names = sa.inspect(conn).get_table_names()
+        assert "visits" not in names and "digest_runs" not in names
+    assert migrate.upgrade(engine)[1] == migrate.head()

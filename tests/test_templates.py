@@ -19,7 +19,7 @@ TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 LANGS = ("en", "zh")
 NO_CASE = ("hold", "rejected_sender", "failed_alert", "help", "phone_missing", "search_results",
            "report", "outbox_failed", "staff_unproven", "address_changed", "flood_alert",
-           "complaint_summary", "problem", "problem_result")
+           "caller_ambiguous", "workload", "complaint_summary", "problem", "problem_result")
 CASE_TEMPLATES = tuple(n for n in TEMPLATE_NAMES if n not in NO_CASE)
 STATUSES = ("new", "dispatched", "in_progress", "resolved", "closed", "invalid")
 LABELS = {
@@ -28,7 +28,8 @@ LABELS = {
 }
 ALL_TAGS = ("#inprogress", "#resolve", "#log", "#reply", "#assign", "#priority", "#type",
             "#kind", "#reject", "#escalate", "#reopen", "#close", "#invalid", "#kb",
-            "#complaint", "#category", "#complaint-close", "#problem", "#undo", "#search", "#help")
+            "#complaint", "#category", "#complaint-close", "#problem", "#undo", "#visit",
+            "#arrived", "#search", "#mine", "#queue", "#help")
 SUPERVISOR_ONLY = ("#complaint-close",)
 
 SCRIPT = "<script>alert(1)</script>"
@@ -127,6 +128,14 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
                      {"id": 4, "title": "Printer", "status": "resolved", "workaround": None,
                       "root_cause": RESOLUTION}] if name == "search_results" else None,
         "mine": [7] if name == "problem" else None,
+        "candidates": {"by": "phone", "people": [
+            {"name": "王芳", "employee_id": "E1001", "company": "上海分公司",
+             "phone": "021-5555 0101", "email": "wang.fang@sh.corp.example"},
+            {"name": f"Wang {SCRIPT}", "employee_id": None, "company": None, "phone": None,
+             "email": None}]} if name == "caller_ambiguous" else None,
+        "workload": sample_workload() if name == "workload" else None,
+        "visit": {"start": datetime(2026, 12, 2, 14, 0), "end": datetime(2026, 12, 2, 15, 0),
+                  "note": f"bring a toner {SCRIPT}"} if name.startswith("visit") else None,
         **(sample_report() if name == "report" else {}),
         "summary": sample_summary() if name == "complaint_summary" else None,
     }
@@ -164,6 +173,16 @@ def sample_problem(name: str) -> dict[str, Any]:
     }
 
 
+def sample_workload() -> dict[str, Any]:
+    """A #mine answer: one case on time, one overdue."""
+    return {"kind": "mine", "sites": ["Shanghai Branch"], "more": 2, "cases": [
+        {"id": 7, "status": "in_progress", "priority": "P2", "age": "3d 4h",
+         "due": datetime(2026, 12, 2, 17, 0), "overdue": False,
+         "subject": f"Printer jams 打印机卡纸 {SCRIPT}"},
+        {"id": 12, "status": "dispatched", "priority": "P4", "age": "45m", "due": None,
+         "overdue": True, "subject": "VPN"}]}
+
+
 def sample_transcript() -> dict[str, Any]:
     """A refused mail's transcript: one line of each verdict, one mail sent."""
     return {
@@ -186,6 +205,7 @@ def sample_transcript() -> dict[str, Any]:
 
 def sample_report() -> dict[str, Any]:
     """The report template's keys: a small real Report, engineer names and the bar scale."""
+    from dataclasses import replace
     from datetime import UTC, date
     from zoneinfo import ZoneInfo
 
@@ -212,6 +232,7 @@ def sample_report() -> dict[str, Any]:
              facts(3, "han.meimei@corp.example", 0.5), facts(4, None, None)]
     people = ["li.lei@corp.example", "han.meimei@corp.example", "idle@corp.example"]
     report = build_report(period, cases, people, Calendar(tz, always=True))
+    report = replace(report, late_visits={"li.lei@corp.example": 2})
     before = build_report(previous_period(period, tz), cases[:1], people,
                           Calendar(tz, always=True))
     assert report.period.start.tzinfo == UTC

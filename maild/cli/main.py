@@ -267,6 +267,10 @@ def _print_case(d: dict[str, Any], tz: Any) -> None:
             print(f"  {key:<18} {_shown(d[key], tz)}")
     if d["handling_seconds"] is not None:
         print(f"  handling time      {d['handling_seconds']} s")
+    for v in d.get("visits", ()):
+        arrived = f"arrived {_shown(v['arrived_at'], tz)}" if v["arrived_at"] else "not arrived"
+        print(f"  visit              {_shown(v['start'], tz)} - {_shown(v['end'], tz)}, "
+              f"{arrived}")
     print("\n" + d["description"])
     if d["resolution"]:
         print(f"\nResolution: {d['resolution']}")

@@ -107,6 +107,9 @@ def _print(report: Report, names: dict[str, str]) -> None:
               f"{r.resolved:>9}{r.dispatched:>6}{r.open_at_end:>6}"
               f"{_hours(r.business.mean_s):>9}{_hours(r.business.p90_s):>8}"
               f"{r.rank_speed or '-':>7}{f'{r.sla_met}/{r.sla_met + r.sla_breached}':>8}")
+    if report.late_visits:
+        print("\nlate visits: " + ", ".join(f"{names.get(k, k)} {v}"
+                                            for k, v in report.late_visits.items()))
     print("\nopen by age: " + ", ".join(f"{k} {v}" for k, v in report.backlog_by_age.items()))
     if report.top_types:
         print("top types:   " + ", ".join(f"{k} {v}" for k, v in report.top_types))

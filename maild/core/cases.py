@@ -14,9 +14,9 @@ import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
-from maild.core import complaints
+from maild.core import complaints, visits, when
 from maild.core.routing import least_loaded
 from maild.core.ruleset import KINDS, Line, line_of, next_line
 from maild.core.values import (
@@ -66,6 +66,8 @@ TAGS: Mapping[str, TagRule] = {
                      "#close [note]"),
     "invalid": TagRule(STAFF, OPEN_STATUSES, Status.INVALID, True, "#invalid <reason>"),
     "kb": TagRule(STAFF, ANSWERED_STATUSES, None, False, "#kb"),
+    "visit": TagRule(ASSIGNED, WORKING, None, True, "#visit <when> [note]"),
+    "arrived": TagRule(ASSIGNED, WORKING, Status.IN_PROGRESS, False, "#arrived [note]"),
     "kind": TagRule(STAFF, ANY, None, True, "#kind incident|request"),
     "complaint": TagRule(STAFF, ANY, None, True, "#complaint <what the customer said>"),
     "category": TagRule(STAFF, ANY, None, True,
@@ -84,7 +86,7 @@ KIND_WORDS = {"incident": "incident", "fault": "incident", "事件": "incident",
               "请求": "request", "服务请求": "request", "申请": "request"}
 
 # Tags that are not about one case: answered by the service, never applied here.
-MAILBOX_TAGS = frozenset({"search", "help"})
+MAILBOX_TAGS = frozenset({"search", "help", "mine", "queue"})
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ class Event:
     kind: str
     note: str | None = None
     old_engineer: str | None = None
+    visit: visits.Window | None = None  # a ``#visit``: when the engineer will be there
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,7 @@ class Actor:
     engineers: Mapping[str, str] = field(default_factory=dict)  # email → name, for #assign
     desk: Desk = field(default_factory=Desk)
     problems: Mapping[int, str] = field(default_factory=dict)  # id → status, for #problem P<n>
+    tz: tzinfo = UTC  # the helpdesk's time zone, in which #visit times are meant
 
 
 def _allowed(tag: str, rule: TagRule, case: CaseView, actor: Actor) -> tuple[str, str] | None:
@@ -393,6 +397,33 @@ def _kb(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome | 
     return Outcome(replace(case, kb=True), (("kb", "resolution marked for the knowledge base"),))
 
 
+def _visit(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome | Refusal:
+    local = now.astimezone(actor.tz)
+    window = visits.parse(cmd.arg, local)
+    forms = ", ".join(visits.FORMS)
+    if window is None:
+        return Refusal(f"#visit: {cmd.arg.splitlines()[0]!r} is not a time I can read; write "
+                       f"one of these forms: {forms}", cmd.line, cmd.tag,
+                       f"#visit：无法识别时间 {cmd.arg.splitlines()[0]!r}，请按以下格式之一书写："
+                       f"{forms}")
+    if window.end <= local:
+        return Refusal("#visit: that time has already passed; give a day for a later one "
+                       "(tomorrow 9:30, 明天 9:30, 2026-12-02 14:00)", cmd.line, cmd.tag,
+                       "#visit：该时间已过，请写明日期（如 明天 9:30、2026-12-02 14:00）")
+    span = f"{when.human(window.start)} – {window.end.strftime('%H:%M')}"
+    if window.end.date() != window.start.date():
+        span = f"{when.human(window.start)} – {when.human(window.end)}"
+    text = span + (f": {window.note}" if window.note else "")
+    return Outcome(_responded(case, actor, now), (("visit", text),),
+                   (Event("visit", window.note or None, visit=window),))
+
+
+def _arrived(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
+    new = _responded(replace(case, status=Status.IN_PROGRESS), actor, now)
+    text = "arrived on site" + (f": {cmd.arg}" if cmd.arg else "")
+    return Outcome(new, (("arrived", text),), (Event("arrived", cmd.arg or None),))
+
+
 def _complaint(case: CaseView, cmd: Command, actor: Actor, now: datetime) -> Outcome:
     """Staff record a complaint the customer made by phone or in person."""
     category = complaints.guess_category(cmd.arg)
@@ -446,6 +477,7 @@ _HANDLERS = {
     "inprogress": _inprogress, "resolve": _resolve, "log": _log, "reply": _reply,
     "assign": _assign, "priority": _priority, "type": _type, "reject": _reject,
     "escalate": _escalate, "reopen": _reopen, "close": _close, "invalid": _invalid, "kb": _kb,
+    "visit": _visit, "arrived": _arrived,
     "kind": _kind,
     "complaint": _complaint, "category": _category, "complaint-close": _complaint_close,
     "problem": _problem,

@@ -43,11 +43,16 @@ class Route(StrEnum):
     RELEASE = "release"  # a stranger confirmed a held message
     HELP = "help"  # #help to the helpdesk address
     SEARCH = "search"  # #search from proven staff
+    WORKLOAD = "workload"  # #mine or #queue from proven staff
     FORWARDED = "forwarded"  # proven staff forwarded a customer's mail
     PHONE = "phone"  # a proven operator's phone summary
     NEW_CASE = "new_case"
     HOLD = "hold"  # stranger, policy hold
     REJECT = "reject"  # stranger, policy reject
+
+
+# A staff member's own workload, asked by mail to the helpdesk address.
+WORKLOAD_TAGS = ("mine", "queue")
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,8 @@ RULES: tuple[Rule, ...] = (
     Rule("#help", lambda f: f.first_tag == "help", Route.HELP),
     Rule("#search from proven staff",
          lambda f: f.first_tag == "search" and f.may(Action.MAILBOX), Route.SEARCH),
+    Rule("#mine or #queue from proven staff",
+         lambda f: f.first_tag in WORKLOAD_TAGS and f.may(Action.MAILBOX), Route.WORKLOAD),
     Rule("forward from proven staff",
          lambda f: f.forwarded_from is not None and f.may(Action.MAILBOX), Route.FORWARDED),
     Rule("summary from a proven operator",
@@ -157,8 +164,8 @@ def _unproven(f: Facts, route: Route) -> str | None:
         return f"a command on problem P{f.problem_id}"
     if f.case_id is not None and not f.may(Action.STAFF_COMMAND):
         return f"a command on case #{f.case_id}"
-    if f.first_tag == "search":
-        asks = "#search"
+    if f.first_tag in ("search", *WORKLOAD_TAGS):
+        asks = f"#{f.first_tag}"
     elif f.looks_forwarded:
         asks = "a mail forwarded on behalf of a customer"
     elif f.role == Role.OPERATOR:

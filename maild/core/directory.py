@@ -118,3 +118,43 @@ def _duplicate(row: CustomerRow, line: int, ids: dict[str, int],
     if row.email:
         emails[row.email] = line
     return None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A directory entry as the phone-summary lookup compares it."""
+
+    id: int
+    name: str
+    employee_id: str | None = None
+    company: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return bool(a) and bool(b) and " ".join(str(a).split()).casefold() == \
+        " ".join(str(b).split()).casefold()
+
+
+def narrow(candidates: Iterable[Caller], *, employee: str | None = None,
+           name: str | None = None, company: str | None = None,
+           email: str | None = None) -> list[Caller]:
+    """The candidates the summary's other details point to.
+
+    A candidate with another employee id than the summary's is another person and
+    goes. Then each detail the summary gives (name, company, email), in turn, keeps
+    the candidates that have it, when any does: a detail that fits none of them
+    (a name written in the other language, an old company) decides nothing, so one
+    caller found by phone stays found — except the name of a caller with an employee
+    id the directory does not have yet: someone else at that phone is not them.
+    More than one left: the summary must name one."""
+    left = [c for c in candidates
+            if not (employee and c.employee_id and c.employee_id != employee)]
+    for wanted, field in ((name, "name"), (company, "company"), (email, "email")):
+        if not wanted:
+            continue
+        kept = [c for c in left if _same(getattr(c, field), wanted)]
+        if kept or (employee and field == "name"):
+            left = kept
+    return left

@@ -68,6 +68,7 @@ class OutgoingMail:
     attachments: tuple[tuple[str, str, bytes], ...] = ()  # (filename, content type, data)
     # images the HTML shows by ``<img src="cid:ID">``: (ID, content type, data)
     inline: tuple[tuple[str, str, bytes], ...] = ()
+    plain: bool = False  # text/plain alone, no HTML (a text message through a gateway)
 
 
 def one_line(text: str, limit: int = 200) -> str:
@@ -143,10 +144,14 @@ def build(mail: OutgoingMail) -> bytes:
     standard MIME as ``EmailMessage`` at a fraction of the cost, which
     matters when a backlog of thousands of mails is answered."""
     bodies = _Bodies(mail.message_id)
-    body = MIMEMultipart("alternative", boundary=bodies.boundary(1))
-    body.attach(_text_part(mail.text, "plain", bodies))
-    body.attach(_html_part(mail.html, mail.inline, bodies))
-    msg: MIMEMultipart = body
+    body: MIMEMultipart | MIMEText
+    if mail.plain:
+        body = _text_part(mail.text, "plain", bodies)
+    else:
+        body = MIMEMultipart("alternative", boundary=bodies.boundary(1))
+        body.attach(_text_part(mail.text, "plain", bodies))
+        body.attach(_html_part(mail.html, mail.inline, bodies))
+    msg: MIMEMultipart | MIMEText = body
     if mail.attachments:
         msg = MIMEMultipart("mixed", boundary=bodies.boundary(0))
         msg.attach(body)

@@ -22,9 +22,10 @@ VENDOR = "vendor"  # the outside vendor a case is with (its line 3): not staff, 
 SUPERVISORS = "supervisors"
 
 # Events whose note the customer may read (REFERENCE §4): the resolution they confirm, the
-# reason a case is invalid and #reply text. Every other note (#inprogress, #close, #reopen)
-# is internal: the customer hears of the change of status, not the note.
-PUBLIC_NOTES = frozenset({"resolved", "invalid", "staff_reply"})
+# reason a case is invalid, #reply text and a #visit's note (written for the customer:
+# "bring your badge"). Every other note (#inprogress, #close, #reopen) is internal: the
+# customer hears of the change of status, not the note.
+PUBLIC_NOTES = frozenset({"resolved", "invalid", "staff_reply", "visit"})
 
 # event kind → (template, audience) pairs
 PLAN: Mapping[str, tuple[tuple[str, str], ...]] = {
@@ -42,6 +43,7 @@ PLAN: Mapping[str, tuple[tuple[str, str], ...]] = {
                      ("reassigned", OLD_ENGINEER)),
     "reopened": (("reopened", ENGINEER), ("vendor_case", VENDOR)),
     "customer_reply": (("customer_reply", ENGINEER), ("customer_reply", VENDOR)),
+    "visit": (("visit", CUSTOMER),),
     "complaint": (("complaint", SUPERVISORS), ("complaint", ENGINEER)),
     "complaint_closed": (("complaint_closed", SUPERVISORS), ("complaint_closed", ENGINEER)),
     "survey_low": (("survey_low", SUPERVISORS),),

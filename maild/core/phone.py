@@ -2,6 +2,8 @@
 
 Keys are English or Chinese, any case, with ASCII or full-width colons;
 ``Description``/``描述`` may run over several lines (until the next key).
+``phone_key`` is the form in which two ways of writing one phone number compare
+equal (the caller lookup, docs/REFERENCE §10).
 """
 
 from __future__ import annotations
@@ -79,9 +81,44 @@ def missing(f: PhoneFields) -> list[str]:
     out = []
     if not f.description:
         out.append("Description / 描述")
-    if not (f.employee or f.name):
-        out.append("Employee / 工号 or Name / 姓名")
+    if not (f.employee or f.name or phone_key(f.phone)):
+        out.append("Employee / 工号, Phone / 电话 or Name / 姓名")
     return out
 
 
 FIELD_NAMES = tuple(f.name for f in fields(PhoneFields))
+
+
+# China's country code; numbers with it are compared in their national form.
+COUNTRY = "86"
+# Fewer digits than this identify nobody (an extension, a typo): no lookup by them.
+MIN_DIGITS = 6
+_SEPARATORS = frozenset(" -.()/\u00a0\u3000")
+
+
+def phone_key(text: str | None) -> str | None:
+    """Digits of a phone number as the directory compares them; None when not a number.
+
+    Spaces, dashes, dots, slashes and parentheses are ignored (full-width forms too);
+    ``+86`` and ``0086`` (China's country code, international or dialled from abroad)
+    and then a trunk ``0`` are dropped, so ``+86 (21) 5555-0101``, ``0086 21 55550101``
+    and ``021-5555 0101`` are all ``2155550101``. Another country's number keeps its
+    code after a ``+`` (``0044 20…`` → ``+4420…``). A number with letters, or with fewer
+    than six digits, has no key."""
+    if not text:
+        return None
+    raw = "".join(c for c in unicodedata.normalize("NFKC", text).strip()
+                  if c not in _SEPARATORS)
+    plus = raw.startswith("+")
+    digits = raw[1:] if plus else raw
+    if not digits.isdigit() or not digits.isascii():
+        return None
+    if not plus and digits.startswith("00"):
+        plus, digits = True, digits[2:]
+    if plus and digits.startswith(COUNTRY):
+        plus, digits = False, digits[len(COUNTRY):]
+    if not plus:
+        digits = digits.removeprefix("0")
+    if len(digits) < MIN_DIGITS:
+        return None
+    return f"+{digits}" if plus else digits

@@ -248,6 +248,9 @@ class Report:
     by_kind: tuple[KindRow, ...] = ()  # incident, then request
     by_line: tuple[LineRow, ...] = ()  # line 1, 2, 3: each line any case was with
     top_problems: tuple[ProblemRow, ...] = ()  # by cases opened in the period (top_problems)
+    # engineer → visits whose window ended in the period and that were late (``#visit``
+    # passed without ``#arrived``, or the arrival after the window); only those with some
+    late_visits: Mapping[str, int] = field(default_factory=dict)
 
 
 def open_at(c: CaseFacts, moment: datetime) -> bool:

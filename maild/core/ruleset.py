@@ -27,6 +27,7 @@ class Person:
     name: str
     role: Role
     language: str | None = None
+    sms: str | None = None  # an email-to-SMS gateway address: urgent cases also as a text
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,10 @@ class RuleSet:
 
     def person(self, email: str) -> Person | None:
         return self.people.get(addresses.key(email))
+
+    def sms_addresses(self) -> dict[str, str]:
+        """Staff email → SMS gateway address, for those who have one."""
+        return {p.email: p.sms for p in self.people.values() if p.sms}
 
     def with_role(self, role: Role) -> tuple[Person, ...]:
         return tuple(p for p in self.people.values() if p.role == role)

@@ -24,3 +24,16 @@ def human(value: datetime, tz: tzinfo | None = None) -> str:
     sign = "-" if minutes < 0 else "+"
     hours, mins = divmod(abs(minutes), 60)
     return f"{text} {sign}{hours:02d}:{mins:02d}"
+
+
+def age(seconds: float) -> str:
+    """A duration as people read a case's age: ``3d 4h``, ``2h 5m``, ``45m`` (``0m`` at most
+    a minute; days and hours above a day, hours and minutes below)."""
+    minutes = max(int(seconds), 0) // 60
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {mins}m"
+    return f"{mins}m"

@@ -12,6 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from maild.core.phone import phone_key
+
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
@@ -42,10 +44,20 @@ class Customer(SQLModel, table=True):
     employee_id: str | None = Field(default=None, unique=True, max_length=64)
     company: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=64)
+    # ``core.phone.phone_key(phone)``, kept by the listeners below: the caller lookup
+    # compares numbers however they were written (migration 0012)
+    phone_key: str | None = Field(default=None, max_length=64, index=True)
     address: str | None = Field(default=None, max_length=400)
     vip: bool = False
     auto_created: bool = False
     created_at: datetime = _when(nullable=False)
+
+
+@sa.event.listens_for(Customer, "before_insert")
+@sa.event.listens_for(Customer, "before_update")
+def _keep_phone_key(mapper: Any, connection: Any, target: Customer) -> None:
+    """Every write of a customer's phone writes its lookup key too, whoever writes it."""
+    target.phone_key = phone_key(target.phone)
 
 
 class Site(SQLModel, table=True):
@@ -259,6 +271,35 @@ class CommandStep(SQLModel, table=True):
     after: dict[str, Any] = Field(sa_type=sa.JSON)
     told: list[dict[str, str]] = Field(sa_type=sa.JSON)  # email, language, subject
     undone_at: datetime | None = _when()
+
+
+class Visit(SQLModel, table=True):
+    """An engineer's announced visit (``#visit``): its window, the arrival, the lateness
+    notice. ``late_at`` is set, once, in the transaction that queues that notice, so a
+    second replica finds it set (migration 0012)."""
+
+    __tablename__ = "visits"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    engineer_email: str = Field(max_length=320)
+    starts_at: datetime = _when(nullable=False)
+    ends_at: datetime = _when(nullable=False, index=True)
+    note: str | None = None
+    created_at: datetime = _when(nullable=False)
+    arrived_at: datetime | None = _when()
+    late_at: datetime | None = _when()  # when the engineer and operators were told
+
+
+class DigestRun(SQLModel, table=True):
+    """An engineer's morning list already sent for a day: exactly once per engineer and
+    day, across restarts and replicas, as ``report_runs`` (migration 0012)."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (sa.UniqueConstraint("engineer_email", "day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    engineer_email: str = Field(max_length=320)
+    day: str = Field(max_length=10)  # 2026-12-01, in the helpdesk's time zone
+    at: datetime = _when(nullable=False)
 
 
 class Complaint(SQLModel, table=True):

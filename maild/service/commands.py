@@ -14,7 +14,7 @@ from maild.db import problems as stored_problems
 from maild.db import queries, search
 from maild.db.models import InboundMessage
 from maild.runtime import Runtime
-from maild.service import complaints, lines, problems, transcripts, undoing
+from maild.service import complaints, lines, problems, transcripts, undoing, visits
 from maild.service.notices import base_context, enqueue, staff_recipient
 from maild.service.opening import Handled, keep_attachments, language_of, notify_events, write_log
 from maild.service.reading import Reading
@@ -38,7 +38,8 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
         return undoing.take_back(s, rt, msg, case, commands, seen.new_text, now)
     engineers = {p.email: p.name for p in rt.rules.with_role(Role.ENGINEER)}
     actor = cases.Actor(msg.from_addr, role, engineers, lines.desk(s, rt),
-                        stored_problems.statuses(s, problems.wanted_problems(commands)))
+                        stored_problems.statuses(s, problems.wanted_problems(commands)),
+                        tz=rt.settings.helpdesk.tz)
     before = replace(queries.view_of(case), complaint=complaints.open_category(s, case.id))
     result = cases.apply(before, commands, actor, now)
     if isinstance(result, cases.Refusal):
@@ -56,7 +57,8 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     keep_attachments(s, rt, msg, case, row)
     queries.remember_ref(s, msg.message_id, case.id)
     name = staff_recipient(rt, msg.from_addr).name
-    notify_events(s, rt, case, result.events, name, msg.from_addr, msg.message_id)
+    extras = visits.record(s, rt, case, result.events, now)
+    notify_events(s, rt, case, result.events, name, msg.from_addr, msg.message_id, extras)
     problems.on_case_events(s, rt, case, result.events, msg.from_addr, now, msg.message_id)
     if tagged:
         sent = transcripts.told(transcripts.sent_since(s, start))

@@ -35,6 +35,7 @@ from maild.service import (
     replies,
     strangers,
     unproven,
+    workload,
 )
 from maild.service.notices import base_context, enqueue, staff_recipient
 from maild.service.opening import Handled, new_case
@@ -128,6 +129,7 @@ ROUTES: dict[Route, Apply] = {
     Route.RELEASE: strangers.release,
     Route.HELP: commands.answer_help,
     Route.SEARCH: commands.answer_search,
+    Route.WORKLOAD: workload.answer,
     Route.FORWARDED: operators.forwarded,
     Route.PHONE: operators.phone,
     Route.NEW_CASE: new_case,

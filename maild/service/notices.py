@@ -11,13 +11,14 @@ import logging
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import jinja2
 from sqlmodel import Session, col, select
 
-from maild.core import addresses, mime
+from maild.core import addresses, mime, sms
 from maild.core.notify import (
     CUSTOMER,
     ENGINEER,
@@ -165,6 +166,7 @@ def base_context(rt: Runtime, case_ctx: Mapping[str, Any] | None) -> dict[str, A
         "error": None, "held": None, "failed": None, "sla": None, "results": None,
         "query": None, "missing": None, "undelivered": None, "summary": None,
         "problem": None, "problems": None,
+        "candidates": None, "workload": None, "visit": None,
     }
 
 
@@ -215,6 +217,37 @@ def enqueue(s: Session, rt: Runtime, notice: Notice, context: Mapping[str, Any],
     s.info.get(_QUEUED, []).append(row)
     if case and case.id and row.status == "pending":
         queries.remember_ref(s, row.message_id, case.id, new=True)
+    return row
+
+
+def enqueue_sms(s: Session, rt: Runtime, notice: Notice, gateway: str,
+                context: Mapping[str, Any], now: datetime, case: Case) -> OutboxMail | None:
+    """The text-message twin of ``notice`` for an SMS gateway (``core.sms``): plain text of
+    at most 70 characters from ``sms.txt.j2``, no HTML, no subject, no quoting, no footer,
+    no reply address (a text cannot be answered into a case)."""
+    h = rt.settings.helpdesk
+    env = rt.envs.get(notice.to.language) or rt.envs["en"]
+    try:
+        text = sms.fit(env.get_template("sms.txt.j2").render(
+            {**context, "kind": notice.template, "recipient_name": notice.to.name}))
+        to = addresses.check(gateway)
+        message_id = new_message_id(h.domain)
+        raw = mime.build(mime.OutgoingMail(
+            from_name=h.name, from_addr=h.address, to=(to,), subject="", text=text, html="",
+            message_id=message_id, date=now, plain=True))
+    except Exception as exc:  # as ``enqueue``: this text fails, the change stands
+        log.warning("sms to %r not queued (case %s): %s: %s", gateway, case.id,
+                    type(exc).__name__, exc)
+        row = _unsendable(replace(notice, template="sms", to=replace(notice.to, email=gateway)),
+                          case, now, f"not sendable: {type(exc).__name__}: {exc}",
+                          new_message_id(h.domain))
+    else:
+        row = OutboxMail(
+            case_id=case.id, recipients=[to], to_addr=addresses.key(to), subject=text,
+            template="sms", message_id=message_id, raw=raw, status="pending", attempts=0,
+            next_attempt_at=now, created_at=now)
+    s.add(row)
+    s.info.get(_QUEUED, []).append(row)
     return row
 
 

@@ -11,17 +11,18 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
-from maild.core import cases, notify, routing
+from maild.core import cases, notify, routing, sms
 from maild.core.html_quote import reply_text
 from maild.core.values import Channel, Disposition, Inbound
 from maild.db import queries
 from maild.db.attachments import Kept, keep
 from maild.db.models import Case, Customer, InboundMessage
 from maild.runtime import Runtime
-from maild.service.notices import audiences, base_context, case_context, enqueue
+from maild.service.notices import audiences, base_context, case_context, enqueue, enqueue_sms
 from maild.service.reading import Reading
 from maild.service.sla import set_deadlines
 
@@ -85,6 +86,7 @@ class Extras:
 
     notes: Mapping[str, str | None] = field(default_factory=dict)
     files: Mapping[str, Sequence[tuple[str, str, bytes]]] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)  # template variables (visit)
 
 
 def notify_events(s: Session, rt: Runtime, case: Case, events: tuple[cases.Event, ...],
@@ -96,12 +98,15 @@ def notify_events(s: Session, rt: Runtime, case: Case, events: tuple[cases.Event
     extras = extras or Extras()
     old = next((e.old_engineer for e in events if e.old_engineer), None)
     who = audiences(s, rt, case, old)
-    ctx = base_context(rt, case_context(s, rt, case))
-    for notice in notify.plan(events, who, actor, skip):
+    ctx = {**base_context(rt, case_context(s, rt, case)), **extras.context}
+    planned = notify.plan(events, who, actor, skip)
+    for notice in planned:
         if notice.template in extras.notes:
             notice = replace(notice, note=extras.notes[notice.template])
         enqueue(s, rt, notice, ctx, case.updated_at, case=case, in_reply_to=in_reply_to,
                 attachments=extras.files.get(notice.template, ()))
+    for notice, gateway in sms.texts(planned, case.priority, rt.rules.sms_addresses()):
+        enqueue_sms(s, rt, notice, gateway, ctx, case.updated_at, case)
 
 
 def open_case(s: Session, rt: Runtime, opening: Opening, customer: Customer,

@@ -1,24 +1,28 @@
 """Staff mail that opens a case for someone else: phone summaries and forwarded mail.
 
 An operator's mail to the helpdesk address (not a reply) is a phone summary
-(docs/REFERENCE §6): the caller is found by employee id, else by name (+ company), else
-created; details that changed are updated and logged; ``Engineer:`` dispatches
-by hand. A summary that lacks what a case needs is answered with the missing
-fields and opens nothing. Staff forwarding a customer's mail open the case for
-the original sender, with the original text and files.
+(docs/REFERENCE §6): the caller is found by employee id, else by phone number, else by
+name (+ company), else created; several customers that fit alike get the operator a
+list to choose from, and no case; details that changed are updated and logged;
+``Engineer:`` dispatches by hand. A summary that lacks what a case needs is
+answered with the missing fields and opens nothing. Staff forwarding a
+customer's mail open the case for the original sender, with the original text
+and files.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from maild.core import addresses, cases, notify, sla
+from maild.core.directory import Caller, narrow
 from maild.core.forwarding import Forwarded
 from maild.core.html_quote import reply_text
-from maild.core.phone import PhoneFields, missing, parse_summary
+from maild.core.phone import PhoneFields, missing, parse_summary, phone_key
 from maild.core.values import Channel, Disposition, Inbound, Role
 from maild.db import queries
 from maild.db.models import Customer, InboundMessage
@@ -77,7 +81,10 @@ def phone_case(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
         lacking.append(f"Email / 邮箱 ({f.email!r} is not an email address)")
     if lacking:
         return _refuse(s, rt, msg, row, lacking)
-    customer, changes, old_email = _caller(s, f, row.received_at)
+    found, candidates, how = find_caller(s, f)
+    if candidates:
+        return _ambiguous(s, rt, msg, row, candidates, how)
+    customer, changes, old_email = _caller(s, f, found, row.received_at)
     assert f.description is not None
     first_line = f.description.strip().splitlines()[0][:80]
     opening = Opening(subject=f"{first_line}", description=f.description, source=msg,
@@ -116,18 +123,50 @@ def _refuse(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
                    "phone summary not accepted: missing " + ", ".join(lacking))
 
 
-def _caller(s: Session, f: PhoneFields,
-            now: datetime) -> tuple[Customer, list[str], str | None]:
-    """Find the caller (employee id, else name + company), update what changed, or create;
-    also the email address it had, when that changed. The employee id never changes."""
-    found = None
+LOOKUP_LIMIT = 20  # candidates listed back to the operator, at most
+
+
+def find_caller(s: Session, f: PhoneFields) -> tuple[Customer | None, list[Customer], str]:
+    """The caller by employee id, else by phone number, else by name (+ company).
+
+    Returns (the customer, or None; the candidates when several fit and the summary
+    must name one; how they were looked up). A phone number is compared as
+    ``core.phone.phone_key`` (country and trunk prefixes, separators ignored); several
+    customers with one number (or one name) are narrowed by the summary's other
+    details (``core.directory.narrow``); none found: a new customer."""
     if f.employee:
         found = s.exec(select(Customer).where(Customer.employee_id == f.employee)).first()
-    if found is None and f.name:
+        if found is not None:
+            return found, [], "employee id"
+    key = phone_key(f.phone)
+    steps: list[tuple[str, Any]] = []
+    if key:
+        steps.append(("phone", select(Customer).where(Customer.phone_key == key)))
+    if f.name:
         q = select(Customer).where(func.lower(Customer.name) == f.name.lower())
         if f.company:
             q = q.where(Customer.company == f.company)
-        found = s.exec(q).first()
+        steps.append(("name", q))
+    for how, query in steps:
+        rows = {c.id: c for c in s.exec(query.order_by(col(Customer.id)).limit(LOOKUP_LIMIT))}
+        left = narrow([_as_caller(c) for c in rows.values()], employee=f.employee,
+                      name=f.name, company=f.company, email=f.email)
+        if len(left) == 1:
+            return rows[left[0].id], [], how
+        if left:
+            return None, [rows[c.id] for c in left], how
+    return None, [], "new"
+
+
+def _as_caller(c: Customer) -> Caller:
+    assert c.id is not None
+    return Caller(c.id, c.name, c.employee_id, c.company, c.phone, c.email)
+
+
+def _caller(s: Session, f: PhoneFields, found: Customer | None,
+            now: datetime) -> tuple[Customer, list[str], str | None]:
+    """Update what changed on the caller found (or create one); also the email address it
+    had, when that changed. The employee id never changes."""
     if found is None:
         return _new_customer(s, now, email=f.email, name=f.name or f.employee or "?",
                              employee_id=f.employee, company=f.company, phone=f.phone), [], None
@@ -137,6 +176,8 @@ def _caller(s: Session, f: PhoneFields,
         new, old = getattr(f, field), getattr(found, field)
         if field == "email" and new:
             new = new.lower()
+        if field == "phone" and new and phone_key(new) and phone_key(new) == phone_key(old):
+            continue  # the same number written another way
         if new and new != old and not _taken(s, field, new, found.id):
             changes.append(f"{field} {old or '-'} → {new}")
             setattr(found, field, new)
@@ -144,6 +185,22 @@ def _caller(s: Session, f: PhoneFields,
         changes.append("the customer moves to another company: site and engineer follow it")
     moved = old_email if old_email and found.email != old_email else None
     return found, changes, moved
+
+
+def _ambiguous(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
+               candidates: list[Customer], how: str) -> Handled:
+    """Several customers fit the summary: list them to the operator, open nothing."""
+    ctx = base_context(rt, None)
+    ctx["candidates"] = {
+        "by": how, "people": [
+            {"name": c.name, "employee_id": c.employee_id, "company": c.company,
+             "phone": c.phone, "email": c.email} for c in candidates]}
+    notice = notify.Notice("caller_ambiguous", staff_recipient(rt, msg.from_addr),
+                           note=reply_text(msg).strip() or None)
+    enqueue(s, rt, notice, ctx, row.received_at, in_reply_to=msg.message_id)
+    return Handled(Disposition.REJECTED, None,
+                   f"phone summary not accepted: {len(candidates)} customers match by {how}; "
+                   "the operator was asked to name one")
 
 
 def _taken(s: Session, field: str, value: str, own_id: int | None) -> bool:

@@ -54,6 +54,7 @@ from maild.db.session import transaction
 from maild.runtime import Runtime
 from maild.service.isolated import each
 from maild.service.notices import base_context, enqueue
+from maild.service.visits import late_counts
 
 log = logging.getLogger("maild.reports")
 
@@ -174,8 +175,10 @@ def make_report(rt: Runtime, period: Period) -> Report:
         facts = load_facts(s, period)
         backlog = load_backlog(s, period.end)
         links = problems.report_links(s, period.start, period.end)
+        late = late_counts(s, period.start, period.end)
     report = build_report(period, facts, engineers, rt.rules.calendar, backlog)
-    return replace(report, top_problems=top_problems(period, links))
+    return replace(report, top_problems=top_problems(period, links),
+                   late_visits=dict(sorted(late.items())))
 
 
 def load_quality(s: Session,
@@ -208,7 +211,7 @@ def to_csv(report: Report, rt: Runtime, figures: dict[str, Quality] | None = Non
                 "rank_resolved", "rank_speed", "mean_hours_business", "median_hours_business",
                 "p90_hours_business", "mean_hours_wall", "sla_met", "sla_breached",
                 "mean_rating", "by_type", "complaints", "surveys_sent", "surveys_answered",
-                "mean_survey_score"])
+                "mean_survey_score", "late_visits"])
     who = names(rt)
     figures = figures or {}
 
@@ -222,7 +225,8 @@ def to_csv(report: Report, rt: Runtime, figures: dict[str, Quality] | None = Non
                     hours(r.business.p90_s), hours(r.wall.mean_s), r.sla_met, r.sla_breached,
                     f"{r.mean_rating:.2f}" if r.mean_rating is not None else "",
                     ";".join(f"{k}={v}" for k, v in sorted(r.by_type.items())),
-                    *_quality_cells(figures.get(r.engineer))])
+                    *_quality_cells(figures.get(r.engineer)),
+                    report.late_visits.get(r.engineer, 0)])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 

@@ -23,6 +23,8 @@ from maild.service.lines import escalate_due
 from maild.service.opening import notify_events
 from maild.service.reports import send_due
 from maild.service.sla import sweep
+from maild.service.visits import late
+from maild.service.workload import send_digests
 
 
 def auto_close(rt: Runtime, now: datetime) -> int:
@@ -52,16 +54,20 @@ def _close(rt: Runtime, case_id: int, now: datetime) -> bool:
 
 
 def jobs(rt: Runtime) -> tuple[Job, ...]:
-    """Auto-close hourly, the SLA sweep and the automatic moves up a support line
-    ([sla] auto_escalate) every minute, the reports and the supervisors' complaint summary
-    at ``daily_at`` (with a catch-up at start and every 15 minutes for a run missed while
-    maild was down), the follow-up surveys every 15 minutes."""
+    """Auto-close hourly; every minute the SLA sweep, late visits and the automatic moves
+    up a support line ([sla] auto_escalate); the reports and the supervisors' complaint
+    summary at ``daily_at`` and the engineers' morning lists at ``[digest] engineers_at``
+    (each with a catch-up at start and every 15 minutes for a run missed while maild was
+    down); the follow-up surveys every 15 minutes."""
     return (
         Job("auto_close", auto_close, minutes=60, done="auto-closed %d case(s)"),
         Job("sla", sweep, minutes=1, done="sent %d SLA alert(s)"),
+        Job("late_visits", late, minutes=1, done="told of %d late visit(s)"),
         Job("lines", escalate_due, minutes=1, done="moved %d case(s) up a support line"),
         Job("reports", send_due, minutes=15, done="sent %d report(s)",
             daily_at=rt.settings.reports.daily_at),
+        Job("digest", send_digests, minutes=15, done="sent %d morning list(s)",
+            daily_at=rt.settings.digest.engineers_at or None),
         Job("surveys", surveys.send_due, minutes=15, done="sent %d follow-up survey(s)"),
         Job("complaint_summary", summary.send_due, minutes=15,
             done="sent %d complaint summary(ies)", daily_at=rt.settings.reports.daily_at),

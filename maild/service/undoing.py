@@ -20,7 +20,7 @@ from maild.core.values import Command, Disposition, Inbound
 from maild.db import queries
 from maild.db.models import Case
 from maild.runtime import Runtime
-from maild.service import transcripts
+from maild.service import transcripts, visits
 from maild.service.lines import unmoved
 from maild.service.notices import enqueue, staff_recipient
 from maild.service.opening import Handled
@@ -51,6 +51,7 @@ def take_back(s: Session, rt: Runtime, msg: Inbound, case: Case, commands: Seque
         unmoved(s, rt, case, step.at)
     step.undone_at = now
     s.add(step)
+    visits.take_back(s, case.id, step.at)
     queries.add_log(s, case.id, now, msg.from_addr, "undo",
                     f"took back the command mail of {step.at.isoformat()}: status "
                     f"{step.after.get('status')} → {case.status}, priority "

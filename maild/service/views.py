@@ -21,6 +21,7 @@ from maild.db.models import (
     Survey,
     utcnow,
 )
+from maild.service.visits import visits_json
 
 
 def iso(value: datetime | None) -> str | None:
@@ -64,6 +65,7 @@ def case_json(s: Session, rules: RuleSet, case: Case, with_log: bool = True) -> 
         "sla": sla_json(case, utcnow()),
         "follows": case.follows_id,
         "problem": case.problem_id,
+        "visits": visits_json(s, case.id),
     }
     if with_log:
         out["log"] = [{"at": iso(e.at), "author": e.author, "kind": e.kind, "text": e.text}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -13,7 +14,7 @@ NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 ENG = "li.lei@corp.example"
 ENGINEERS = {ENG: "Li Lei", "han@corp.example": "Han Meimei"}
 ARGS = {"priority": "P1", "assign": "Han Meimei", "type": "printer", "kind": "request",
-        "category": "quality", "complaint-close": "apologised"}
+        "category": "quality", "complaint-close": "apologised", "visit": "tomorrow 14:00"}
 
 
 def view(status: Status, **kw: object) -> cases.CaseView:
@@ -150,6 +151,40 @@ def test_every_refusal_has_a_chinese_reason(commands: list[Command]) -> None:
 def test_a_role_refusal_has_a_chinese_reason(actor: str, tag: str) -> None:
     result = cases.apply(view(Status.DISPATCHED), [Command(tag, "x", 1)], ACTORS[actor], NOW)
     assert isinstance(result, cases.Refusal) and result.zh.startswith(f"#{tag}：")
+
+
+SH_ENGINEER = cases.Actor(ENG, Role.ENGINEER, ENGINEERS, tz=ZoneInfo("Asia/Shanghai"))
+
+
+def test_visit_is_read_in_the_helpdesk_time_zone() -> None:
+    """NOW is 16:00 in Shanghai: "18:00" is today there, two hours on."""
+    result = cases.apply(view(Status.DISPATCHED), [Command("visit", "18:00 带硒鼓", 1)],
+                         SH_ENGINEER, NOW)
+    assert isinstance(result, cases.Outcome)
+    [event] = result.events
+    assert event.kind == "visit" and event.note == "带硒鼓" and event.visit is not None
+    assert event.visit.start == NOW + timedelta(hours=2)
+    assert result.case.status == Status.DISPATCHED
+    assert result.log == (("visit", "2026-11-22 18:00 +08:00 – 19:00: 带硒鼓"),)
+
+
+@pytest.mark.parametrize(("arg", "reason"), [
+    ("after lunch", "is not a time I can read"),
+    ("9:00", "already passed"),  # 9:00 in Shanghai was seven hours ago
+])
+def test_visit_refusals_say_what_works(arg: str, reason: str) -> None:
+    result = cases.apply(view(Status.IN_PROGRESS), [Command("visit", arg, 1)], SH_ENGINEER,
+                         NOW)
+    assert isinstance(result, cases.Refusal) and reason in result.reason
+    assert "tomorrow 9:30" in result.reason and "明天 9:30" in result.zh
+
+
+def test_arrived_starts_the_work() -> None:
+    result = cases.apply(view(Status.DISPATCHED), [Command("arrived", "", 1)], SH_ENGINEER,
+                         NOW)
+    assert isinstance(result, cases.Outcome)
+    assert result.case.status == Status.IN_PROGRESS and result.case.first_response_at == NOW
+    assert result.log == (("arrived", "arrived on site"),)
 
 
 def test_complaint_tags_follow_the_open_complaint() -> None:

@@ -79,6 +79,14 @@ def F(**kw: object) -> Facts:
      "#search from proven staff"),
     (F(first_tag="search", role=MGR), Route.NEW_CASE, "known sender"),
     (F(first_tag="search", known_customer=True), Route.NEW_CASE, "known sender"),
+    # a staff member's workload: the same proofs as #search; without one, a case like anyone's
+    (F(first_tag="mine", role=ENG, proofs={PERSONAL}), Route.WORKLOAD,
+     "#mine or #queue from proven staff"),
+    (F(first_tag="queue", role=OPS, proofs={AUTH}), Route.WORKLOAD,
+     "#mine or #queue from proven staff"),
+    (F(first_tag="mine", role=ENG), Route.NEW_CASE, "known sender"),
+    (F(first_tag="queue", role=ENG, proofs={TOKEN}), Route.NEW_CASE, "known sender"),
+    (F(first_tag="mine", known_customer=True, proofs={AUTH}), Route.NEW_CASE, "known sender"),
     (F(role=OPS, looks_forwarded=True, forwarded_from="a@x.example", proofs={AUTH}),
      Route.FORWARDED, "forward from proven staff"),
     (F(role=OPS, proofs={PERSONAL}), Route.PHONE, "summary from a proven operator"),
@@ -107,6 +115,9 @@ def test_first_rule_that_holds_decides(facts: Facts, route: Route, rule: str) ->
     (F(role=OPS), "a phone summary"),
     (F(role=OPS, proofs={PERSONAL}), None),
     (F(role=MGR, first_tag="search"), "#search"),
+    (F(role=ENG, first_tag="mine"), "#mine"),
+    (F(role=ENG, first_tag="queue", proofs={TOKEN}), "#queue"),
+    (F(role=ENG, first_tag="queue", proofs={PERSONAL}), None),
     (F(role=ENG, looks_forwarded=True), "a mail forwarded on behalf of a customer"),
     (F(role=ENG), None),  # an engineer's own problem: a case like anyone's
     (F(role=OPS, first_tag="help"), None),  # #help needs no proof

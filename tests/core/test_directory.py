@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from maild.core.directory import RowError, check_header, parse_vip, validate_rows
+from maild.core.directory import (
+    Caller,
+    RowError,
+    check_header,
+    narrow,
+    parse_vip,
+    validate_rows,
+)
 
 
 def rows(*lines: dict[str, str]) -> list[dict[str, str | None]]:
@@ -54,3 +61,24 @@ def test_header_check() -> None:
                                                  ("否", False), ("", False), ("x", None)])
 def test_vip_values(value: str, expected: bool | None) -> None:
     assert parse_vip(value) is expected
+
+
+WANG_SH = Caller(1, "王芳", "E1001", "上海分公司", "021-5555 0101", "wang.fang@sh.corp.example")
+WANG_BJ = Caller(2, "王芳", "E2002", "北京分公司", "021-5555 0101", "wang.f@bj.corp.example")
+LI = Caller(3, "Li Ming", None, "上海分公司", "021-5555 0101", None)
+
+
+@pytest.mark.parametrize(("details", "left"), [
+    ({}, [WANG_SH, WANG_BJ, LI]),  # nothing more given: all three, the operator must choose
+    ({"name": "王芳"}, [WANG_SH, WANG_BJ]),
+    ({"name": "王芳", "company": "北京分公司"}, [WANG_BJ]),
+    ({"email": "WANG.FANG@sh.corp.example"}, [WANG_SH]),
+    ({"name": "li  ming"}, [LI]),  # case and spacing do not matter
+    ({"name": "Wang Fang"}, [WANG_SH, WANG_BJ, LI]),  # a name that fits none decides nothing
+    ({"employee": "E2002"}, [WANG_BJ, LI]),  # another employee id is another person
+    ({"employee": "E9999", "name": "王芳"}, []),  # a new employee at a shared phone
+    ({"employee": "E9999", "name": "Li Ming"}, [LI]),  # one the directory lacks the id of
+])
+def test_narrow_callers(details: dict[str, str], left: list[Caller]) -> None:
+    """Several customers with one number: the summary's other details pick among them."""
+    assert narrow([WANG_SH, WANG_BJ, LI], **details) == left

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from maild.core.phone import PhoneFields, missing, parse_summary
+from maild.core.phone import PhoneFields, missing, parse_summary, phone_key
 
 
 def test_english_summary() -> None:
@@ -35,4 +35,30 @@ def test_missing_fields() -> None:
     f = parse_summary("Name: Tom\nPhone: 123")
     assert f is not None and missing(f) == ["Description / 描述"]
     g = parse_summary("Description: broken mouse")
-    assert g is not None and missing(g) == ["Employee / 工号 or Name / 姓名"]
+    assert g is not None and missing(g) == ["Employee / 工号, Phone / 电话 or Name / 姓名"]
+
+
+@pytest.mark.parametrize(("written", "key"), [
+    ("021-5555 0101", "2155550101"),
+    ("+86 21 5555 0101", "2155550101"),
+    ("+86 (21) 5555-0101", "2155550101"),
+    ("0086 21 55550101", "2155550101"),
+    ("(021) 5555.0101", "2155550101"),
+    ("2155550101", "2155550101"),
+    ("138 0000 0000", "13800000000"),
+    ("+86-138-0000-0000", "13800000000"),
+    ("0086 13800000000", "13800000000"),
+    ("138.0000.0000", "13800000000"),
+    ("１３８ ００００ ００００", "13800000000"),  # full-width digits and space
+    ("+8613800000000", "13800000000"),
+    ("+44 20 7946 0018", "+442079460018"),  # another country keeps its code
+    ("0044 20 7946 0018", "+442079460018"),
+    ("12345", None),  # an extension identifies nobody
+    ("ext. 12", None),
+    ("call me", None),
+    ("", None),
+    (None, None),
+])
+def test_phone_key(written: str | None, key: str | None) -> None:
+    """Country code +86/0086, trunk 0 and separators do not change the number."""
+    assert phone_key(written) == key
