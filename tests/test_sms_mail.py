@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,24 @@ def test_no_text_for_a_p3_case(m: Maild, dovecot: Dovecot, smtp_sink: SmtpSink) 
     assert not to(smtp_sink, LI_SMS)
     mail(m, dovecot, staff_command(m, "#escalate please"), OPERATOR)
     assert to(smtp_sink, IM) and not to(smtp_sink, IM_SMS)
+
+
+def test_an_sla_breach_of_a_p1_case_sends_texts(m: Maild, dovecot: Dovecot,
+                                                 smtp_sink: SmtpSink) -> None:
+    """The sweep's escalation of a breached P1 case: the incident manager and the engineer
+    get the breach by mail and, having sms addresses, a text each; exactly once."""
+    from datetime import timedelta
+
+    from maild.daemon import Daemon
+    from maild.service.sla import sweep
+
+    mail(m, dovecot, summary(m, "P1", "Li Lei"), OPERATOR)
+    assert len(to(smtp_sink, LI_SMS)) == 1  # the dispatch's text
+    due = datetime.fromisoformat(m.case(1)["sla"]["response_due"])
+    assert sweep(m.rt, due + timedelta(minutes=1)) >= 1
+    assert sweep(m.rt, due + timedelta(minutes=2)) == 0  # once only
+    asyncio.run(Daemon(m.rt, clock=lambda: due + timedelta(minutes=3)).run_once())
+    [im_text] = [the_text(raw) for raw in to(smtp_sink, IM_SMS)]
+    assert im_text.startswith("SLA BREACH P1 #1")
+    texts = [the_text(raw) for raw in to(smtp_sink, LI_SMS)]
+    assert len(texts) == 2 and texts[1].startswith("【超时】P1 #1")  # Li Lei reads Chinese

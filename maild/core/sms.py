@@ -4,9 +4,10 @@ An email-to-SMS gateway turns a mail into one text message. One message holds 70
 characters of Chinese (UCS-2) — and we write Chinese as often as English — so
 every text is cut to 70 characters (characters, not bytes). ``fit`` keeps it on
 one line and marks a cut with an ellipsis; ``texts`` says which of a change's
-notices also go out as a text: the dispatch (or re-dispatch) to the engineer and
-the escalation to the incident manager, of P1 and P2 cases, for people with an
-``sms`` address in rules/staff.toml.
+notices also go out as a text: the dispatch (or re-dispatch) to the engineer, the
+escalation to the incident manager, and the SLA breach (the sweep's escalation, to the
+incident manager and the engineer), of P1 and P2 cases, for people with an ``sms``
+address in rules/staff.toml.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from maild.core.notify import Notice
 LIMIT = 70
 ELLIPSIS = "…"
 URGENT = frozenset({"P1", "P2"})
-TEMPLATES = frozenset({"dispatch", "escalation"})
+TEMPLATES = frozenset({"dispatch", "escalation", "sla_breach"})
 
 
 def fit(text: str, limit: int = LIMIT) -> str:

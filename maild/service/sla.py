@@ -15,14 +15,14 @@ from datetime import datetime
 import sqlalchemy.exc as sa_exc
 from sqlmodel import Session, col, select
 
-from maild.core import notify, sla
+from maild.core import notify, sla, sms
 from maild.core.values import OPEN_STATUSES
 from maild.db import queries
 from maild.db.models import Case, SlaEvent
 from maild.db.session import transaction
 from maild.runtime import Runtime
 from maild.service.isolated import each
-from maild.service.notices import audiences, base_context, case_context, enqueue
+from maild.service.notices import audiences, base_context, case_context, enqueue, enqueue_sms
 
 log = logging.getLogger("maild.sla")
 
@@ -100,8 +100,13 @@ def _mail(s: Session, rt: Runtime, case: Case, alert: sla.Alert, due: datetime,
     ctx["sla"] = {"target": alert.target, "due": due.astimezone(rt.settings.helpdesk.tz),
                   "kind": alert.kind}
     seen: set[str] = set()
+    told: list[notify.Notice] = []
     for role in roles:
         for person in who.get(role, []):
             if person.email not in seen:
                 seen.add(person.email)
-                enqueue(s, rt, notify.Notice(template, person), ctx, now, case=case)
+                told.append(notify.Notice(template, person))
+                enqueue(s, rt, told[-1], ctx, now, case=case)
+    # a breach of a P1/P2 case is an escalation: a text too, for those with an sms address
+    for notice, gateway in sms.texts(told, case.priority, rt.rules.sms_addresses()):
+        enqueue_sms(s, rt, notice, gateway, ctx, now, case)

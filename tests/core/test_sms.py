@@ -46,6 +46,9 @@ SMS = {"li@x.example": "138@sms.example", "im@x.example": "139@sms.example"}
     ("dispatch", "han@x.example", "P1", False),  # no sms address
     ("escalation", "im@x.example", "P2", True),
     ("escalation", "im@x.example", "P5", False),
+    ("sla_breach", "im@x.example", "P1", True),  # the sweep's escalation
+    ("sla_breach", "li@x.example", "P3", False),
+    ("sla_warning", "li@x.example", "P1", False),  # a warning is mail only
     ("ack", "li@x.example", "P1", False),  # only dispatches and escalations
     ("reassigned", "li@x.example", "P1", False),
 ])
