@@ -360,7 +360,6 @@ async def _ingest_batch(rt: Runtime, claims: SlotClaims, box: Mailbox,
     """Ingest one fetched batch into ``moves``; returns the UIDs another replica holds."""
     if hooks.batch is not None:
         return await _ingest_together(rt, claims, box, clock, hooks, fetched, moves, stats)
-    cfg = rt.settings.imap
     busy: list[int] = []
     for uid, raw in fetched:
         if hooks.stop():
@@ -369,15 +368,8 @@ async def _ingest_batch(rt: Runtime, claims: SlotClaims, box: Mailbox,
         result = await asyncio.to_thread(claims.ingest, raw, clock(), box.source(uid))
         if result is None:
             busy.append(uid)
-            continue
-        if hooks.observe:
-            hooks.observe(result, time.perf_counter() - started)
-        failed = result.disposition == Disposition.FAILED
-        target = moves.earlier if result.already_recorded else moves.done
-        target[cfg.failed_folder if failed else cfg.processed_folder].append(uid)
-        stats.count(result.disposition)
-        if hooks.on_ingested:
-            hooks.on_ingested()
+        else:
+            _record(rt, uid, result, time.perf_counter() - started, hooks, moves, stats)
     return busy
 
 
@@ -389,7 +381,6 @@ async def _ingest_together(rt: Runtime, claims: SlotClaims, box: Mailbox,
     assert hooks.batch is not None
     if not fetched or hooks.stop():
         return []
-    cfg = rt.settings.imap
     started = time.perf_counter()
     items = [(raw, box.source(uid)) for uid, raw in fetched]
     results = await asyncio.to_thread(claims.ingest_batch, hooks.batch, items, clock,
@@ -399,13 +390,20 @@ async def _ingest_together(rt: Runtime, claims: SlotClaims, box: Mailbox,
     for (uid, _raw), result in zip(fetched, results, strict=False):
         if result is None:
             busy.append(uid)
-            continue
-        if hooks.observe:
-            hooks.observe(result, each)
-        failed = result.disposition == Disposition.FAILED
-        target = moves.earlier if result.already_recorded else moves.done
-        target[cfg.failed_folder if failed else cfg.processed_folder].append(uid)
-        stats.count(result.disposition)
-        if hooks.on_ingested:
-            hooks.on_ingested()
+        else:
+            _record(rt, uid, result, each, hooks, moves, stats)
     return busy
+
+
+def _record(rt: Runtime, uid: int, result: IngestResult, elapsed: float, hooks: _Hooks,
+            moves: _Moves, stats: DrainStats) -> None:
+    """One ingested message: observed, counted, and queued for its folder."""
+    cfg = rt.settings.imap
+    if hooks.observe:
+        hooks.observe(result, elapsed)
+    failed = result.disposition == Disposition.FAILED
+    target = moves.earlier if result.already_recorded else moves.done
+    target[cfg.failed_folder if failed else cfg.processed_folder].append(uid)
+    stats.count(result.disposition)
+    if hooks.on_ingested:
+        hooks.on_ingested()
