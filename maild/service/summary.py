@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy.exc as sa_exc
@@ -17,13 +17,13 @@ from sqlmodel import Session, col, select
 
 from maild.core import notify
 from maild.core.quality import per_engineer
-from maild.core.report import Period, month_period, previous_month
+from maild.core.report import Period, month_period
 from maild.db.models import Case, Complaint, ReportRun, Survey
 from maild.db.session import transaction
 from maild.runtime import Runtime
 from maild.service.isolated import each
 from maild.service.notices import base_context, enqueue, staff_recipient
-from maild.service.reports import load_quality, stamp
+from maild.service.reports import due_periods, load_quality, stamp
 
 log = logging.getLogger("maild.reports")
 
@@ -105,14 +105,8 @@ def send(rt: Runtime, period: Period, now: datetime, force: bool = False) -> boo
 
 
 def due(rt: Runtime, now: datetime) -> list[Period]:
-    """The month whose summary is due at ``now``: the monthly report's day and time."""
-    cfg = rt.settings.reports
-    tz = rt.settings.helpdesk.tz
-    local = now.astimezone(tz)
-    hh, mm = cfg.at()
-    at = datetime.combine(local.date().replace(day=cfg.monthly_day), time(hh, mm), tz)
-    return [previous_month(now, tz)] if at <= local <= at + timedelta(
-        hours=cfg.grace_hours) else []
+    """The month whose summary is due at ``now``: the monthly report's (``reports.due_periods``)."""
+    return [p for p in due_periods(rt, now) if p.kind == "monthly"]
 
 
 def send_due(rt: Runtime, now: datetime) -> int:
