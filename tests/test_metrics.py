@@ -60,7 +60,12 @@ async def test_metrics_and_health(maild: Maild, dovecot: Dovecot, smtp_sink: Smt
             await asyncio.to_thread(dovecot.deliver, new_mail(CUSTOMER, subject, "Broken."),
                                     mail_from=CUSTOMER)
         await smtp_sink.wait_for_async(4, timeout=20)
-        m = await scrape(port)
+        # the sink has the mail a moment before the sender marks it sent: wait for that
+        for _ in range(100):
+            m = await scrape(port)
+            if m["maild_outbox_depth", ()] == 0:
+                break
+            await asyncio.sleep(0.1)
         assert m["maild_messages_total", (("disposition", "new_case"),)] == 2
         assert m["maild_message_processing_seconds_count", ()] == 2
         assert m["maild_message_processing_seconds_sum", ()] > 0
