@@ -117,21 +117,31 @@ def engineer_loads(s: Session,
 
     Per engineer, so that each answer comes from one index (engineer, status)
     and (engineer, dispatched_at): a MAX there is one index probe, not a scan
-    of every case the engineer ever had. Both in one statement (two scalar
-    subqueries): one round trip per engineer."""
+    of every case the engineer ever had. All engineers in one statement (a
+    UNION ALL of one row per engineer, each two scalar subqueries): one round
+    trip per new case."""
     open_statuses = [st.value for st in OPEN_STATUSES]
-    counts: dict[str, int] = {}
-    last: dict[str, datetime] = {}
-    for email in dict.fromkeys(engineers):
+    wanted = list(dict.fromkeys(engineers))
+    if not wanted:
+        return {}, {}
+    parts = []
+    for i, email in enumerate(wanted):
         mine = col(Case.engineer_email) == email
         opened = (select(func.count()).select_from(Case)
                   .where(mine, col(Case.status).in_(open_statuses)).scalar_subquery())
         latest = select(func.max(Case.dispatched_at)).where(mine).scalar_subquery()
-        count, when = s.exec(select(opened, latest)).one()
-        counts[email] = int(count)
+        parts.append(sa.select(sa.literal(i).label("n"), opened.label("open"),
+                               latest.label("latest")))
+    statement = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+    counts: dict[str, int] = {}
+    last: dict[str, datetime] = {}
+    for n, count, when in s.execute(statement):
+        email = wanted[n]
+        if count:
+            counts[email] = int(count)
         if when is not None:
             last[email] = when
-    return {k: v for k, v in counts.items() if v}, last
+    return counts, last
 
 
 def add_log(s: Session, case_id: int, at: datetime, author: str, kind: str, text: str) -> None:
