@@ -174,11 +174,11 @@ def case_log_lines(s: Session, case_id: int) -> list[LogLine]:
     return [LogLine(*row) for row in s.execute(_LOG_LINES, {"case_id": case_id})]
 
 
-def view_of(case: Case) -> CaseView:
-    """The state machine's view of a stored case."""
-    assert case.id is not None
+def view_of(case: Case, unsaved: bool = False) -> CaseView:
+    """The state machine's view of a stored case (``unsaved``: not inserted yet, id 0)."""
+    assert case.id is not None or unsaved
     return CaseView(
-        id=case.id, status=Status(case.status), engineer=case.engineer_email,
+        id=case.id or 0, status=Status(case.status), engineer=case.engineer_email,
         priority=case.priority, type=case.type, resolution=case.resolution, rating=case.rating,
         kb=case.kb, rejections=case.rejections, dispatched_at=case.dispatched_at,
         first_response_at=case.first_response_at, resolved_at=case.resolved_at,

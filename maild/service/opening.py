@@ -145,11 +145,12 @@ def open_case(s: Session, rt: Runtime, opening: Opening, customer: Customer,
         created_at=now, updated_at=now, follows_id=opening.follows,
     )
     set_deadlines(rt, case)
+    # dispatched before its first flush: one INSERT, not an INSERT and an UPDATE
+    outcome = cases.dispatch(queries.view_of(case, unsaved=True), engineer, now)
+    queries.store_view(case, outcome.case, now)
     s.add(case)
     s.flush()
     assert case.id is not None
-    outcome = cases.dispatch(queries.view_of(case), engineer, now)
-    queries.store_view(case, outcome.case, now)
     written: list[LogLine] = []  # the new case's whole log, for its first notices
     write_log(s, case.id, now, opening.reporter,
               (("created", f"case opened {opening.how}: {subject}"),), written)
