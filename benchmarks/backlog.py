@@ -366,22 +366,24 @@ def store_floor(maild: Maild, tmp: Path) -> tuple[float, int]:
     with PlainSession(engine) as s:  # the customers are there before, as in maild's run
         s.add_all(Customer(**c) for c in customers)
         s.commit()
-    per_message = [(m, c, l, o) for m, c, l, o in zip(
-        messages, cases + [None] * len(messages), log + [None] * len(messages),
-        outbox + [None] * len(messages))]
+    total = len(messages)
+
+    def share(rows: list[dict[str, Any]], start: int, end: int) -> list[dict[str, Any]]:
+        """The rows that go with messages ``start:end`` (each table spread evenly)."""
+        return rows[len(rows) * start // total:len(rows) * end // total]
+
     c0 = time.process_time()
-    for start in range(0, len(per_message), 25):
+    some_case: int | None = None
+    for start in range(0, total, 25):
+        end = min(start + 25, total)
         with PlainSession(engine) as s:
-            for m, c, l, o in per_message[start:start + 25]:
-                s.add(InboundMessage(**m))
-                case = Case(**c) if c else None
-                if case is not None:
-                    s.add(case)
-                    s.flush()
-                if l:
-                    s.add(LogEntry(case_id=case.id if case and case.id else 1, **l))
-                if o:
-                    s.add(OutboxMail(**o))
+            s.add_all(InboundMessage(**row) for row in share(messages, start, end))
+            new_cases = [Case(**row) for row in share(cases, start, end)]
+            s.add_all(new_cases)
+            s.flush()
+            some_case = new_cases[0].id if new_cases else some_case
+            s.add_all(LogEntry(case_id=some_case, **row) for row in share(log, start, end))
+            s.add_all(OutboxMail(**row) for row in share(outbox, start, end))
             s.commit()
     cpu = time.process_time() - c0
     engine.dispose()
