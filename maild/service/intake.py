@@ -253,23 +253,25 @@ Item = tuple[bytes, str | None]  # raw bytes and the mailbox slot (``source``)
 
 def ingest_batch(rt: Runtime, items: Sequence[Item], clock: Callable[[], datetime],
                  stop: Callable[[], bool] = lambda: False) -> list[IngestResult | None]:
-    """``ingest`` for several messages at once: one transaction, a savepoint each.
+    """``ingest`` for several messages at once, in one transaction.
 
     Each message is handled exactly as ``ingest`` handles it, in one shared
     transaction. The batch is first taken at once; if one of its messages fails,
     it all rolls back and goes again with a savepoint per message: the message
     that fails rolls back to its savepoint alone and is recorded ``failed`` (in a
-    savepoint of its own), and the others commit with it. What the batch saves is a commit, its flush and its search
-    index pass per message, and the reads the session keeps (customers, cases,
-    refs) between messages. The result list follows ``items``; it is shorter
-    when ``stop()`` turned true (asked before each message but the first).
+    savepoint of its own), and the others commit with it. What the batch saves
+    is a commit, its flush and its search index pass per message, and the reads
+    the session keeps (customers, cases, refs) between messages. The result list
+    follows ``items``; it is shorter when ``stop()`` turned true (asked before
+    each message but the first).
 
     PostgreSQL, replicas: a message whose Message-ID another transaction is
-    deciding, or that meets a lock cycle (deadlock detected), is not waited for
-    inside the batch (two batches waiting for each other's locks would stall):
-    it rolls back to its savepoint and is ingested alone, by ``ingest``, once the
-    batch has committed and holds nothing. Its entry is None only when that too
-    met the database unavailable: not recorded, to be looked at again later.
+    deciding is not waited for inside the batch (two batches waiting for each
+    other's locks would stall): it is left out before it writes anything (or,
+    with savepoints, also after a lock cycle, deadlock detected, rolled back to
+    its savepoint) and is ingested alone, by ``ingest``, once the batch has
+    committed and holds nothing. Its entry is None only when that too met the
+    database unavailable: not recorded, to be looked at again later.
 
     Raises only ``TransientError`` (the database unavailable; nothing of the
     batch is committed). Any other error outside a message's savepoint (the
@@ -326,6 +328,8 @@ def _batch_at_once(rt: Runtime, items: Sequence[Item], clock: Callable[[], datet
                 continue
             try:
                 result, row = _ingest_in(s, rt, raw, clock(), source, wait=False, looked=True)
+            except _Busy:  # raised before the message wrote anything: no need to undo
+                result, row = None, None
             except Exception as exc:
                 if _transient(exc):
                     raise
@@ -335,14 +339,13 @@ def _batch_at_once(rt: Runtime, items: Sequence[Item], clock: Callable[[], datet
                 rows.append(row)
     for row in rows:
         _log_done(row)
-    return results
+    return _alone_after(rt, items, clock, results)
 
 
 def _batch_savepoints(rt: Runtime, items: Sequence[Item], clock: Callable[[], datetime],
                       stop: Callable[[], bool]) -> list[IngestResult | None]:
     results: list[IngestResult | None] = []
     rows: list[InboundMessage] = []
-    later: list[int] = []  # positions met by another transaction's locks
     with transaction(rt.engine) as s:
         begin_write(s)  # before the first savepoint
         recorded = queries.recorded_sources(s, [x for _raw, x in items if x is not None])
@@ -354,14 +357,21 @@ def _batch_savepoints(rt: Runtime, items: Sequence[Item], clock: Callable[[], da
                                             done.case_id, done.reason, already_recorded=True))
                 continue
             result, row = _one_of_batch(s, rt, raw, clock(), source)
-            if result is None:
-                later.append(len(results))
             results.append(result)
             if row is not None:
                 rows.append(row)
     for row in rows:
         _log_done(row)
-    for i in later:  # the batch holds no lock now: these wait for the others' at most
+    return _alone_after(rt, items, clock, results)
+
+
+def _alone_after(rt: Runtime, items: Sequence[Item], clock: Callable[[], datetime],
+                 results: list[IngestResult | None]) -> list[IngestResult | None]:
+    """The messages of a committed batch that met another transaction's locks (None),
+    each ingested alone now: the batch holds no lock, so they wait for others' at most."""
+    for i, result in enumerate(results):
+        if result is not None:
+            continue
         raw, source = items[i]
         try:
             results[i] = ingest(rt, raw, clock(), source)
