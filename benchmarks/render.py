@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
-from mailgen import _mail  # noqa: E402
 from maildenv import Maild, feed, write_config  # noqa: E402
+from mailgen import _mail  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from maild.core.notify import CUSTOMER, ENGINEER, Notice, Recipient  # noqa: E402
