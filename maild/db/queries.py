@@ -117,21 +117,31 @@ def engineer_loads(s: Session,
 
     Per engineer, so that each answer comes from one index (engineer, status)
     and (engineer, dispatched_at): a MAX there is one index probe, not a scan
-    of every case the engineer ever had. Both in one statement (two scalar
-    subqueries): one round trip per engineer."""
+    of every case the engineer ever had. All engineers in one statement (a
+    UNION ALL of one row per engineer, each two scalar subqueries): one round
+    trip per new case."""
     open_statuses = [st.value for st in OPEN_STATUSES]
-    counts: dict[str, int] = {}
-    last: dict[str, datetime] = {}
-    for email in dict.fromkeys(engineers):
+    wanted = list(dict.fromkeys(engineers))
+    if not wanted:
+        return {}, {}
+    parts = []
+    for i, email in enumerate(wanted):
         mine = col(Case.engineer_email) == email
         opened = (select(func.count()).select_from(Case)
                   .where(mine, col(Case.status).in_(open_statuses)).scalar_subquery())
         latest = select(func.max(Case.dispatched_at)).where(mine).scalar_subquery()
-        count, when = s.exec(select(opened, latest)).one()
-        counts[email] = int(count)
+        parts.append(sa.select(sa.literal(i).label("n"), opened.label("open"),
+                               latest.label("latest")))
+    statement = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+    counts: dict[str, int] = {}
+    last: dict[str, datetime] = {}
+    for n, count, when in s.execute(statement):
+        email = wanted[n]
+        if count:
+            counts[email] = int(count)
         if when is not None:
             last[email] = when
-    return {k: v for k, v in counts.items() if v}, last
+    return counts, last
 
 
 def add_log(s: Session, case_id: int, at: datetime, author: str, kind: str, text: str) -> None:
@@ -164,11 +174,11 @@ def case_log_lines(s: Session, case_id: int) -> list[LogLine]:
     return [LogLine(*row) for row in s.execute(_LOG_LINES, {"case_id": case_id})]
 
 
-def view_of(case: Case) -> CaseView:
-    """The state machine's view of a stored case."""
-    assert case.id is not None
+def view_of(case: Case, unsaved: bool = False) -> CaseView:
+    """The state machine's view of a stored case (``unsaved``: not inserted yet, id 0)."""
+    assert case.id is not None or unsaved
     return CaseView(
-        id=case.id, status=Status(case.status), engineer=case.engineer_email,
+        id=case.id or 0, status=Status(case.status), engineer=case.engineer_email,
         priority=case.priority, type=case.type, resolution=case.resolution, rating=case.rating,
         kb=case.kb, rejections=case.rejections, dispatched_at=case.dispatched_at,
         first_response_at=case.first_response_at, resolved_at=case.resolved_at,
