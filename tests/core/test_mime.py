@@ -15,6 +15,7 @@ from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, formataddr
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -24,6 +25,7 @@ from maild.core.mime import (
     SMTP_COMPAT,
     OutgoingMail,
     Utf8Header,
+    _base64,
     _subject,
     build,
     one_line,
@@ -273,3 +275,10 @@ def test_subject_folds_as_compat32_folds_a_utf8_header(subject: str) -> None:
     subject = one_line(subject, 400)
     stock = subject if subject.isascii() else Header(subject, "utf-8")
     assert _subject(subject) == SMTP_COMPAT.fold_binary("Subject", stock)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 56, 57, 58, 57 * 128 - 1, 57 * 128,
+                                  57 * 128 + 1, 57 * 256 + 40, 300_001])
+def test_base64_bodies_are_what_encodebytes_writes(size: int) -> None:
+    data = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+    assert b"".join(_base64(data)) == encodebytes(data).replace(b"\n", b"\r\n")
