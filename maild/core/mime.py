@@ -110,7 +110,12 @@ def _subject(subject: str) -> bytes:
     if subject.isascii():
         return _h("Subject", subject)
     data = subject.encode("utf-8")
-    b = base64mime.header_length(data) < quoprimime.header_length(data)
+    b_length, q_length = base64mime.header_length(data), quoprimime.header_length(data)
+    b = b_length < q_length
+    if (b_length if b else q_length) <= HEADER_LINE - _RFC2047_CHROME:  # one line
+        word = base64mime.header_encode(data, "utf-8") if b \
+            else quoprimime.header_encode(data, "utf-8")
+        return f"Subject: {word}\r\n".encode("ascii")
     sizes = [len(c.encode("utf-8")) if b else quoprimime.header_length(c.encode("utf-8"))
              for c in subject]
     words: list[str] = []
