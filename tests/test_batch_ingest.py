@@ -1,6 +1,8 @@
-"""The mailbox drain ingests each fetched batch in one transaction, a savepoint per
-message (``service.intake.ingest_batch``): one poisoned message rolls back alone and
-is recorded ``failed``; the others of its batch commit and are moved."""
+"""The mailbox drain ingests each fetched batch in one transaction
+(``service.intake.ingest_batch``): at once while every message goes well; when one
+fails, the batch goes again with a savepoint per message, so that the poisoned
+message rolls back alone and is recorded ``failed``; the others of its batch commit
+(once: nothing of the first try is left) and are moved."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from maildenv import Maild, new_mail, outbox, write_config
 from servers import Dovecot
 from sqlmodel import Session, col, select
@@ -69,6 +72,38 @@ def test_one_poisoned_message_fails_alone_and_its_batch_commits(
     acks = [m for m in outbox(maild) if m.template == "ack"]
     assert len(acks) == 10  # every good case got its acknowledgement, sent
     assert POISON not in " ".join(m.subject for m in acks)
+
+
+def _statements(m: Maild) -> list[str]:
+    seen: list[str] = []
+
+    @sa.event.listens_for(m.rt.engine, "before_cursor_execute")
+    def _note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement.split()[0].upper())
+
+    return seen
+
+
+def test_a_batch_without_trouble_takes_no_savepoint_and_one_with_trouble_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    m = Maild(write_config(tmp_path, 1, 1))
+    m.add_customer(CUSTOMER, "王芳")
+    _poison_new_cases(monkeypatch)
+    seen = _statements(m)
+    good = [(new_mail(CUSTOMER, f"printer {i}", "jams"), f"good{i}") for i in range(3)]
+    assert [r.disposition if r else None for r in intake.ingest_batch(m.rt, good, utcnow)] \
+        == [Disposition.NEW_CASE] * 3
+    assert "SAVEPOINT" not in seen
+    seen.clear()
+    bad = [(new_mail(CUSTOMER, "scanner", "x"), "bad0"),
+           (new_mail(CUSTOMER, POISON, "y"), "bad1")]
+    assert [r.disposition if r else None for r in intake.ingest_batch(m.rt, bad, utcnow)] \
+        == [Disposition.NEW_CASE, Disposition.FAILED]
+    assert "SAVEPOINT" in seen  # the second try, after the first was rolled back
+    with Session(m.rt.engine) as s:
+        assert sorted(c.subject for c in s.exec(select(Case))) == [
+            "printer 0", "printer 1", "printer 2", "scanner"]
+        assert len([o for o in s.exec(select(OutboxMail)) if o.template == "ack"]) == 4
 
 
 def test_batch_results_follow_the_items_and_a_poisoned_one_is_failed(

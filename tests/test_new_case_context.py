@@ -56,7 +56,7 @@ def m(tmp_path: Path) -> Maild:
 def test_plain_new_case(m: Maild, compared: list[dict[str, Any]]) -> None:
     assert feed(m, new_mail(CUSTOMER, "Printer", "It jams on every page."))[0] == "new_case"
     assert len(compared) == 1
-    assert [e["kind"] for e in compared[0]["log"]][0] == "created"
+    assert compared[0]["log"][0]["kind"] == "created"
     assert compared[0]["complaint"] is None and compared[0]["survey"] is None
 
 

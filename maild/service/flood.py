@@ -47,9 +47,10 @@ def cap(s: Session, rt: Runtime, sender: str, row: InboundMessage,
     now = row.received_at
     assert row.id is not None  # flushed before it is handled
     earlier = queries.messages_since(s, sender.lower()[:320], now - timedelta(hours=1),
-                                     _CAPPED_VALUES, row.id)
+                                     _CAPPED_VALUES, row.id, row)
     if earlier < limit:
         return handled
+    s.flush()  # the queued rows are written first: deleting takes persisted rows
     for mail in queued:
         s.delete(mail)
     held = ", ".join(f"{m.template} to {m.to_addr}" for m in queued) or "nothing"
