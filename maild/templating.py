@@ -105,12 +105,35 @@ def compiled_cache(cache: Path, directories: Sequence[Path]) -> jinja2.BytecodeC
     return _DiskCache(str(folder))
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(jinja2.Environment):
+    """Jinja's environment, with ``case.id`` on a plain dict looked up without an
+    exception.
+
+    Jinja tries an attribute first and the item only when that raises: a
+    template context is dicts, so every ``x.y`` raised and caught an
+    ``AttributeError`` (a few hundred a dispatch mail). A name that is no
+    attribute of ``dict`` can only be an item of a plain dict (its instances
+    have no attributes of their own), so the answer is the same: the item, or
+    undefined (``case.items`` still means the method)."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
 def make_env(*directories: Path) -> jinja2.Environment:
     """HTML templates autoescape; missing variables are errors, not blanks.
 
     Templates are read once (no ``auto_reload``: a stat of every template and
     include on every render); edits take effect on restart or reload (SIGHUP)."""
-    env = jinja2.Environment(
+    env = _Environment(
         loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(d)) for d in directories]),
         auto_reload=False,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"),

@@ -22,7 +22,7 @@ CORE_STDLIB = frozenset({
     "difflib", "email", "enum", "functools", "hashlib", "hmac", "html", "itertools", "math",
     "re", "statistics", "string", "typing", "unicodedata", "zoneinfo", "encodings", "textwrap",
     "ipaddress", "operator", "fractions", "decimal", "bisect", "heapq", "calendar", "uuid",
-    "urllib",
+    "urllib", "struct",
 })
 
 

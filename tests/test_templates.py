@@ -617,3 +617,43 @@ def test_monthly_report_lists_the_top_problems(lang: str) -> None:
     daily = render(lang, "report", "txt", {**ctx, "report": replace(ctx["report"],
                                                                      top_problems=rows)})
     assert "P3" not in daily  # the monthly report's section
+
+
+def _stock_env(lang: str) -> jinja2.Environment:
+    """``make_env``'s options on Jinja's own Environment class."""
+    mine = make_env(TEMPLATES / lang)
+    env = jinja2.Environment(
+        loader=mine.loader, autoescape=mine.autoescape, undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(mine.filters)
+    return env
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_template_renders_as_under_stock_jinja(lang: str) -> None:
+    """The environment's shortcuts (``templating._Environment``) change no byte."""
+    mine, stock = make_env(TEMPLATES / lang), _stock_env(lang)
+    for name in (*TEMPLATE_NAMES, "sms"):
+        for ctx in (sample_context(name), sparse_context(name)):
+            ctx.setdefault("kind", "dispatch")
+            for part in ("txt",) if name == "sms" else ("subject", "txt", "html"):
+                got = mine.get_template(f"{name}.{part}.j2").render(ctx)
+                assert got == stock.get_template(f"{name}.{part}.j2").render(ctx), (name, part)
+
+
+def test_attribute_lookup_prefers_attributes_as_jinja_does() -> None:
+    from collections import OrderedDict
+
+    class Thing:
+        id = 5
+
+    mine, stock = make_env(TEMPLATES / "en"), _stock_env("en")
+    values = {"d": {"id": 7, "items": "an item", "get": 1}, "o": OrderedDict(id=8),
+              "t": Thing(), "n": None}
+    for source in ("{{ d.id }}", "{{ d['items'] }}", "{{ d.items() | list }}",
+                   "{{ d.get('id') }}", "{{ o.id }}", "{{ t.id }}", "{{ d.keys is callable }}"):
+        assert mine.from_string(source).render(values) == \
+            stock.from_string(source).render(values), source
+    for source in ("{{ d.nothing }}", "{{ n.id }}", "{{ t.nothing }}"):
+        with pytest.raises(jinja2.UndefinedError):
+            mine.from_string(source).render(values)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 import idna
 
@@ -74,8 +75,13 @@ def a_label(domain: str) -> str:
         raise AddressError(f"not a valid domain: {domain!r} ({exc})") from None
 
 
+@lru_cache(maxsize=4096)
 def check(addr: str) -> str:
-    """The address, NFC-normalised, with its domain as a U-label; AddressError when unusable."""
+    """The address, NFC-normalised, with its domain as a U-label; AddressError when unusable.
+
+    Remembered (an unusable address is not: it raises each time): a notification
+    checks its recipient three times (the row, its key, the To: field), and the
+    same few staff and customers get most of them."""
     if _BAD.search(addr):
         raise AddressError(f"control or invalid characters in address {addr!r}")
     local, domain = split(unicodedata.normalize("NFC", addr.strip()))
