@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import ssl
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from datetime import datetime
 from typing import TypeVar
 
 import aiosmtplib
+from aiosmtplib.email import quote_address
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
 from maild.config import SmtpSettings
 from maild.core import addresses, backoff
@@ -235,7 +238,7 @@ async def attempt(client: aiosmtplib.SMTP, sender: str, recipients: list[str],
     except Exception as exc:  # a stored row no rule foresaw: it alone fails
         return "failed", f"not sendable: {type(exc).__name__}: {exc}"
     try:
-        await client.sendmail(sender, rcpts, raw, mail_options=options)
+        await _sendmail(client, sender, rcpts, raw, options)
     except aiosmtplib.SMTPRecipientsRefused as exc:
         return "failed", f"refused: {exc}"
     except aiosmtplib.SMTPResponseException as exc:
@@ -249,6 +252,85 @@ async def attempt(client: aiosmtplib.SMTP, sender: str, recipients: list[str],
         await _reset(client)
         return "failed", f"{type(exc).__name__}: {exc}"
     return "sent", None
+
+
+@functools.lru_cache(maxsize=4096)
+def _quoted(address: str, encoding: str) -> bytes:
+    """aiosmtplib's own ``<address>`` (it parses the address with ``email.utils``; a
+    ValueError for one it will not send), once per address and encoding."""
+    return quote_address(address).encode(encoding)
+
+
+def _wire(raw: bytes) -> tuple[bytes, int]:
+    """The mail as DATA carries it, and its SIZE: the bytes aiosmtplib's DATA makes
+    (CRLF line ends, a final CRLF, dot-stuffed, ``.`` CRLF). maild stores CRLF mail
+    with no line that starts with a dot, so a few byte counts usually show there is
+    nothing to change, where aiosmtplib runs its regular expressions over the whole
+    mail three times (twice when the relay takes SIZE)."""
+    lines = raw.count(b"\n")
+    if raw.count(b"\r") == lines and raw.count(b"\r\n") == lines:  # no lone CR or LF
+        text = raw if raw.endswith(b"\r\n") else raw + b"\r\n"
+    else:
+        text = normalize_message_line_endings(raw)
+    size = len(text)
+    if text.startswith(b".") or b"\n." in text:
+        text = PERIOD_REGEX.sub(b"..", text)
+    return text + b".\r\n", size
+
+
+async def _sendmail(client: aiosmtplib.SMTP, sender: str, recipients: list[str], raw: bytes,
+                    options: list[str]) -> None:
+    """``client.sendmail`` (same commands, answers and exceptions; recipients it refused
+    while others were taken are not reported, as ``attempt`` never used them), built
+    from ``execute_command`` so that addresses are parsed once per flush (``_quoted``)
+    and the mail's bytes are checked rather than rewritten (``_wire``)."""
+    encoding = "utf-8" if any(o.lower() == "smtputf8" for o in options) else "ascii"
+    mail_from = b"FROM:" + _quoted(sender, encoding)
+    rcpt_to = [b"TO:" + _quoted(r, encoding) for r in recipients]  # all, before a command
+    await client._ehlo_or_helo_if_needed()
+    if encoding == "utf-8" and not client.supports_extension("smtputf8"):
+        raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
+    data, size = _wire(raw)
+    args = [o.encode("ascii") for o in options]
+    if client.supports_extension("size"):
+        args.insert(0, f"size={size}".encode("ascii"))
+    try:
+        reply = await client.execute_command(b"MAIL", mail_from, *args)
+        if reply.code != 250:
+            raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, sender)
+        refused = []
+        for address, to in zip(recipients, rcpt_to, strict=True):
+            reply = await client.execute_command(b"RCPT", to)
+            if reply.code not in (250, 251):
+                refused.append(aiosmtplib.SMTPRecipientRefused(reply.code, reply.message,
+                                                               address))
+        if len(refused) == len(recipients):
+            raise aiosmtplib.SMTPRecipientsRefused(refused)
+        await _data(client, data)
+    except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+        with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException):
+            await client.rset()  # no half-open envelope for the next mail
+        raise
+
+
+async def _data(client: aiosmtplib.SMTP, data: bytes) -> None:
+    """DATA, then the mail as ``_wire`` made it (aiosmtplib's ``execute_data_command``
+    without its rewriting); a lost or silent connection is closed, as ``client.data``
+    closes it."""
+    reply = await client.execute_command(b"DATA")
+    if reply.code != 354:
+        raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+    protocol = client.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    try:
+        protocol.write(data)
+        reply = await protocol.read_response(timeout=client.timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        client.close()
+        raise
+    if reply.code != 250:
+        raise aiosmtplib.SMTPDataError(reply.code, reply.message)
 
 
 async def _send_one(rt: Runtime, store: outbox.OutboxStore, client: aiosmtplib.SMTP,
