@@ -19,12 +19,14 @@ Message-ID. When to try again is decided only by ``core.backoff``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from maild.core.backoff import Outcome
 from maild.db.models import OutboxMail
@@ -85,9 +87,55 @@ def _values(outcome: Outcome) -> dict[str, Any]:
     return values
 
 
-def _update(conn: sa.Connection, row_id: int, outcome: Outcome) -> None:
-    """One UPDATE: the row's raw bytes need not come back to be marked."""
-    conn.execute(sa.update(_TABLE).where(_TABLE.c.id == row_id).values(_values(outcome)))
+class _Prepared:
+    """A statement compiled once for a dialect and run on the DBAPI cursor, each value
+    bound through its column's own type (``UTCDateTime`` and all): SQLAlchemy's work per
+    execution (cache key, execution context, result, the connection's transaction) cost
+    several times SQLite's UPDATE and commit (0.16 against 0.02 ms a row)."""
+
+    def __init__(self, stmt: sa.ClauseElement, dialect: sa.Dialect) -> None:
+        compiled = cast(SQLCompiler, stmt.compile(dialect=dialect))
+        self.sql = str(compiled)
+        self.names: list[str] | None = list(compiled.positiontup or ()) \
+            if dialect.positional else None
+        self.binds: dict[str, Callable[[Any], Any]] = {}
+        for name, bind in compiled.binds.items():
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                self.binds[name] = process
+
+    def run(self, cursor: Any, values: dict[str, Any]) -> None:
+        for name, process in self.binds.items():
+            values[name] = process(values[name])
+        cursor.execute(self.sql, values if self.names is None
+                       else [values[n] for n in self.names])
+
+
+_PREPARED: dict[tuple[str, str, frozenset[str]], _Prepared] = {}
+
+
+def _update_outcome(dialect: sa.Dialect, columns: frozenset[str]) -> _Prepared:
+    """The UPDATE of an outcome that writes ``columns`` (one per shape and dialect)."""
+    key = (dialect.name, dialect.driver, columns)
+    prepared = _PREPARED.get(key)
+    if prepared is None:
+        stmt = sa.update(_TABLE).where(_TABLE.c.id == sa.bindparam("row_id")).values(
+            {c: sa.bindparam(c) for c in sorted(columns)})
+        prepared = _PREPARED[key] = _Prepared(stmt, dialect)
+    return prepared
+
+
+def _update(dbapi: Any, dialect: sa.Dialect, row_id: int, outcome: Outcome) -> None:
+    """One UPDATE on the DBAPI connection: the row's raw bytes need not come back to be
+    marked; the caller commits."""
+    values = _values(outcome)
+    prepared = _update_outcome(dialect, frozenset(values))
+    values["row_id"] = row_id
+    cursor = dbapi.cursor()
+    try:
+        prepared.run(cursor, values)
+    finally:
+        cursor.close()
 
 
 class LeasedRows:
@@ -105,8 +153,15 @@ class LeasedRows:
             return batch
 
     def record(self, item: Claimed, outcome: Outcome) -> None:
-        with self.engine.begin() as conn:
-            _update(conn, item.id, outcome)
+        dbapi = self.engine.raw_connection()  # a pooled connection, given back by close()
+        try:
+            _update(dbapi, self.engine.dialect, item.id, outcome)
+            dbapi.commit()
+        except BaseException:
+            dbapi.rollback()
+            raise
+        finally:
+            dbapi.close()
 
     def release(self, items: list[Claimed], now: datetime) -> None:
         if not items:
@@ -142,11 +197,10 @@ class LockedRow:
     def record(self, item: Claimed, outcome: Outcome) -> None:
         conn = self.conn
         if conn is None:  # not held (cannot happen in the sender's order): write it anyway
-            with self.engine.begin() as fresh:
-                _update(fresh, item.id, outcome)
+            LeasedRows(self.engine).record(item, outcome)
             return
         try:
-            _update(conn, item.id, outcome)
+            _update(conn.connection.dbapi_connection, conn.dialect, item.id, outcome)
             conn.commit()
         finally:
             self._end()
