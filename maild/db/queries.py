@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -45,15 +46,18 @@ def recorded_sources(s: Session, sources: Sequence[str]) -> dict[str, Recorded]:
     return {source: Recorded(*rest) for source, *rest in rows if source is not None}
 
 
+# The statements of every message's path are built once, with bound parameters: building
+# a SQLAlchemy statement costs more CPU than running it on SQLite (docs/PERFORMANCE.md).
+_SEEN_BEFORE = (sa.select(*_RECORDED)
+                .where(col(InboundMessage.dedup_key) == sa.bindparam("key"))
+                .where(col(InboundMessage.disposition) != "failed")
+                .where(col(InboundMessage.disposition) != "duplicate")
+                .limit(1))
+
+
 def seen_before(s: Session, dedup_key: str) -> Recorded | None:
     """An earlier, successfully handled message with the same key."""
-    row = s.exec(
-        select(*_RECORDED)
-        .where(InboundMessage.dedup_key == dedup_key)
-        .where(InboundMessage.disposition != "failed")
-        .where(InboundMessage.disposition != "duplicate")
-        .limit(1)
-    ).first()
+    row = s.execute(_SEEN_BEFORE, {"key": dedup_key}).first()
     return Recorded(*row) if row else None
 
 
@@ -62,15 +66,18 @@ def get_case(s: Session, case_id: int) -> Case | None:
     return s.get(Case, case_id, with_for_update=True)
 
 
+_BY_REFERENCES = (sa.select(col(MessageRef.message_id), col(MessageRef.case_id))
+                  .where(col(MessageRef.message_id).in_(sa.bindparam("ids", expanding=True))))
+
+
 def case_by_references(s: Session, message_ids: Sequence[str]) -> int | None:
     """The case of the first referenced Message-ID we know."""
     if not message_ids:
         return None
-    rows = s.exec(select(MessageRef).where(col(MessageRef.message_id).in_(list(message_ids))))
-    by_id = {r.message_id: r.case_id for r in rows}
+    by_id = {mid: case_id for mid, case_id in s.execute(_BY_REFERENCES, {"ids": list(message_ids)})}
     for mid in message_ids:
         if mid in by_id:
-            return by_id[mid]
+            return int(by_id[mid])
     return None
 
 
@@ -104,11 +111,15 @@ def remember_ref(s: Session, message_id: str | None, case_id: int, new: bool = F
 
 
 
+_CUSTOMER_ASCII = select(Customer).where(func.lower(Customer.email) == sa.bindparam("key"))
+_CUSTOMER_EXACT = select(Customer).where(col(Customer.email) == sa.bindparam("key"))
+
+
 def customer_by_email(s: Session, email: str) -> Customer | None:
     """By address compared as ``addresses.key`` does (older rows: ASCII in any case)."""
     k = addresses.key(email)
-    match = func.lower(Customer.email) == k if k.isascii() else col(Customer.email) == k
-    return s.exec(select(Customer).where(match)).first()
+    return s.exec(_CUSTOMER_ASCII if k.isascii() else _CUSTOMER_EXACT,
+                  params={"key": k}).first()
 
 
 def engineer_loads(s: Session,
@@ -117,21 +128,37 @@ def engineer_loads(s: Session,
 
     Per engineer, so that each answer comes from one index (engineer, status)
     and (engineer, dispatched_at): a MAX there is one index probe, not a scan
-    of every case the engineer ever had. Both in one statement (two scalar
-    subqueries): one round trip per engineer."""
-    open_statuses = [st.value for st in OPEN_STATUSES]
+    of every case the engineer ever had. All engineers in one statement (a
+    UNION ALL of one row per engineer, each two scalar subqueries): one round
+    trip per new case."""
+    wanted = list(dict.fromkeys(engineers))
+    if not wanted:
+        return {}, {}
     counts: dict[str, int] = {}
     last: dict[str, datetime] = {}
-    for email in dict.fromkeys(engineers):
-        mine = col(Case.engineer_email) == email
+    params = {f"e{i}": email for i, email in enumerate(wanted)}
+    for n, count, when in s.execute(_loads_statement(len(wanted)), params):
+        email = wanted[n]
+        if count:
+            counts[email] = int(count)
+        if when is not None:
+            last[email] = when
+    return counts, last
+
+
+@functools.lru_cache(maxsize=32)
+def _loads_statement(engineers: int) -> sa.Executable:
+    """``engineer_loads``'s statement for that many engineers (``:e0``, ``:e1``, …)."""
+    open_statuses = [st.value for st in OPEN_STATUSES]
+    parts = []
+    for i in range(engineers):
+        mine = col(Case.engineer_email) == sa.bindparam(f"e{i}")
         opened = (select(func.count()).select_from(Case)
                   .where(mine, col(Case.status).in_(open_statuses)).scalar_subquery())
         latest = select(func.max(Case.dispatched_at)).where(mine).scalar_subquery()
-        count, when = s.exec(select(opened, latest)).one()
-        counts[email] = int(count)
-        if when is not None:
-            last[email] = when
-    return {k: v for k, v in counts.items() if v}, last
+        parts.append(sa.select(sa.literal(i).label("n"), opened.label("open"),
+                               latest.label("latest")))
+    return parts[0] if len(parts) == 1 else sa.union_all(*parts)
 
 
 def add_log(s: Session, case_id: int, at: datetime, author: str, kind: str, text: str) -> None:
@@ -164,11 +191,11 @@ def case_log_lines(s: Session, case_id: int) -> list[LogLine]:
     return [LogLine(*row) for row in s.execute(_LOG_LINES, {"case_id": case_id})]
 
 
-def view_of(case: Case) -> CaseView:
-    """The state machine's view of a stored case."""
-    assert case.id is not None
+def view_of(case: Case, unsaved: bool = False) -> CaseView:
+    """The state machine's view of a stored case (``unsaved``: not inserted yet, id 0)."""
+    assert case.id is not None or unsaved
     return CaseView(
-        id=case.id, status=Status(case.status), engineer=case.engineer_email,
+        id=case.id or 0, status=Status(case.status), engineer=case.engineer_email,
         priority=case.priority, type=case.type, resolution=case.resolution, rating=case.rating,
         kb=case.kb, rejections=case.rejections, dispatched_at=case.dispatched_at,
         first_response_at=case.first_response_at, resolved_at=case.resolved_at,
@@ -223,12 +250,54 @@ def failed_outbox_since(s: Session, since: datetime | None, skip_template: str,
     return rows, count_where(s, OutboxMail, *where)
 
 
+_RESPONSES_SINCE = (
+    sa.select(func.count()).select_from(OutboxMail)
+    .where(col(OutboxMail.to_addr) == sa.bindparam("to"),
+           col(OutboxMail.template).in_(sa.bindparam("templates", expanding=True)),
+           col(OutboxMail.created_at) >= sa.bindparam("since")))
+
+
+def flush_pending(s: Session, model: type, but: object = None) -> None:
+    """Flush only when the session holds unflushed changes to rows of ``model`` (other
+    than ``but``): a count over that table is then exact without the autoflush, which
+    would write every other pending row too, one flush more per query."""
+    if any(type(o) is model and o is not but for o in (*s.new, *s.dirty, *s.deleted)):
+        s.flush()
+
+
 def responses_since(s: Session, address: str, templates: frozenset[str],
                     since: datetime) -> int:
     """How many automatic answers went to ``address`` since ``since`` (loop protection)."""
-    return count_where(s, OutboxMail, col(OutboxMail.to_addr) == addresses.key(address),
-                       col(OutboxMail.template).in_(sorted(templates)),
-                       col(OutboxMail.created_at) >= since)
+    flush_pending(s, OutboxMail)
+    with s.no_autoflush:
+        return _responses_since(s, address, templates, since)
+
+
+def _responses_since(s: Session, address: str, templates: frozenset[str],
+                     since: datetime) -> int:
+    return int(s.execute(_RESPONSES_SINCE, {"to": addresses.key(address),
+                                            "templates": sorted(templates),
+                                            "since": since}).scalar_one())
+
+
+_MESSAGES_SINCE = (
+    sa.select(func.count()).select_from(InboundMessage)
+    .where(col(InboundMessage.from_addr) == sa.bindparam("sender"),
+           col(InboundMessage.received_at) >= sa.bindparam("since"),
+           col(InboundMessage.disposition).in_(sa.bindparam("dispositions", expanding=True)),
+           col(InboundMessage.id) != sa.bindparam("other_than")))
+
+
+def messages_since(s: Session, sender: str, since: datetime, dispositions: Sequence[str],
+                   other_than: int, row: object = None) -> int:
+    """How many messages from ``sender`` since ``since`` ended with one of ``dispositions``,
+    leaving out the message ``other_than`` (the sender's hourly cap; ``row``, its ORM
+    object, may hold unflushed changes: they do not count)."""
+    flush_pending(s, InboundMessage, but=row)
+    with s.no_autoflush:
+        return int(s.execute(_MESSAGES_SINCE, {"sender": sender, "since": since,
+                                               "dispositions": list(dispositions),
+                                               "other_than": other_than}).scalar_one())
 
 
 def count_where(s: Session, model: type, *conditions: sa.ColumnElement[bool]) -> int:

@@ -18,7 +18,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from maild.core import notify
 from maild.core.values import Disposition, Role
@@ -32,6 +32,7 @@ log = logging.getLogger("maild.flood")
 
 CAPPED = frozenset({Disposition.NEW_CASE, Disposition.REPLY})
 ALERT = "flood_alert"
+_CAPPED_VALUES = sorted(d.value for d in CAPPED)
 
 
 def cap(s: Session, rt: Runtime, sender: str, row: InboundMessage,
@@ -44,13 +45,12 @@ def cap(s: Session, rt: Runtime, sender: str, row: InboundMessage,
     if not limit or handled.disposition not in CAPPED:
         return handled
     now = row.received_at
-    earlier = queries.count_where(
-        s, InboundMessage, col(InboundMessage.from_addr) == sender.lower()[:320],
-        col(InboundMessage.received_at) >= now - timedelta(hours=1),
-        col(InboundMessage.disposition).in_(sorted(d.value for d in CAPPED)),
-        col(InboundMessage.id) != row.id)
+    assert row.id is not None  # flushed before it is handled
+    earlier = queries.messages_since(s, sender.lower()[:320], now - timedelta(hours=1),
+                                     _CAPPED_VALUES, row.id, row)
     if earlier < limit:
         return handled
+    s.flush()  # the queued rows are written first: deleting takes persisted rows
     for mail in queued:
         s.delete(mail)
     held = ", ".join(f"{m.template} to {m.to_addr}" for m in queued) or "nothing"

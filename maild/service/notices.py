@@ -96,8 +96,13 @@ def audiences(s: Session, rt: Runtime, case: Case,
     return out
 
 
-def case_context(s: Session, rt: Runtime, case: Case) -> dict[str, Any]:
-    """The ``case`` variable of every template."""
+def case_context(s: Session, rt: Runtime, case: Case,
+                 new_log: Sequence[queries.LogLine] | None = None) -> dict[str, Any]:
+    """The ``case`` variable of every template.
+
+    ``new_log``: the case was opened in this transaction and this is its log as
+    written (``opening.open_case``): nothing to read back, and no complaint or
+    survey can exist for it yet (three queries fewer for every new case)."""
     tz = rt.settings.helpdesk.tz
     customer = s.get(Customer, case.customer_id) if case.customer_id else None
     engineer = staff_recipient(rt, case.engineer_email) if case.engineer_email else None
@@ -120,10 +125,11 @@ def case_context(s: Session, rt: Runtime, case: Case) -> dict[str, Any]:
         "line": case.line, "line_name": line_name(rt, case),
         "created_at": case.created_at.astimezone(tz),
         "follows": _follows(s, case.follows_id),
-        "complaint": _complaint(s, case.id),
-        "survey": _survey(s, case.id),
+        "complaint": _complaint(s, case.id) if new_log is None else None,
+        "survey": _survey(s, case.id) if new_log is None else None,
         "log": [{"at": e.at.astimezone(tz), "author": e.author, "kind": e.kind, "text": e.text}
-                for e in queries.case_log_lines(s, case.id)],
+                for e in (queries.case_log_lines(s, case.id) if new_log is None
+                          else sorted(new_log, key=lambda e: e.at))],
     }
 
 

@@ -21,6 +21,7 @@ from maild.core.values import Channel, Disposition, Inbound
 from maild.db import queries
 from maild.db.attachments import Kept, keep
 from maild.db.models import Case, Customer, InboundMessage
+from maild.db.queries import LogLine
 from maild.runtime import Runtime
 from maild.service.notices import audiences, base_context, case_context, enqueue, enqueue_sms
 from maild.service.reading import Reading
@@ -64,20 +65,27 @@ def language_of(rt: Runtime, text: str) -> str:
 
 
 def keep_attachments(s: Session, rt: Runtime, msg: Inbound, case: Case,
-                      row: InboundMessage) -> Kept:
-    """Store the attachments for the case; log the ones refused for their size."""
+                      row: InboundMessage, written: list[LogLine] | None = None) -> Kept:
+    """Store the attachments for the case; log the ones refused for their size
+    (and add those lines to ``written``, when given)."""
     assert case.id is not None
     kept = keep(s, rt.settings.paths.store, rt.settings.limits, msg, row.size, case.id, row.id)
     for name, size in kept.refused:
-        queries.add_log(s, case.id, row.received_at, "maild", "attachment",
-                        f"refused {name} ({size} bytes): over the size limit")
+        text = f"refused {name} ({size} bytes): over the size limit"
+        queries.add_log(s, case.id, row.received_at, "maild", "attachment", text)
+        if written is not None:
+            written.append(LogLine(row.received_at, "maild", "attachment", text))
     return kept
 
 
 def write_log(s: Session, case_id: int, now: datetime, author: str,
-               lines: tuple[tuple[str, str], ...]) -> None:
+               lines: tuple[tuple[str, str], ...], written: list[LogLine] | None = None
+               ) -> None:
+    """The log lines of one change (also added to ``written``, when given)."""
     for kind, text in lines:
         queries.add_log(s, case_id, now, author, kind, text)
+        if written is not None:
+            written.append(LogLine(now, author, kind, text))
 
 
 @dataclass(frozen=True)
@@ -91,14 +99,18 @@ class Extras:
 
 def notify_events(s: Session, rt: Runtime, case: Case, events: tuple[cases.Event, ...],
                   actor: str | None, skip: str | None, in_reply_to: str | None,
-                  extras: Extras | None = None) -> None:
-    """Plan and enqueue the notices for ``events`` on ``case``."""
+                  extras: Extras | None = None, new_log: Sequence[LogLine] | None = None
+                  ) -> None:
+    """Plan and enqueue the notices for ``events`` on ``case``.
+
+    ``new_log``: the case was opened in this transaction and this is its whole log,
+    as just written (the templates need not read it back; ``case_context``)."""
     if not events:
         return
     extras = extras or Extras()
     old = next((e.old_engineer for e in events if e.old_engineer), None)
     who = audiences(s, rt, case, old)
-    ctx = {**base_context(rt, case_context(s, rt, case)), **extras.context}
+    ctx = {**base_context(rt, case_context(s, rt, case, new_log)), **extras.context}
     planned = notify.plan(events, who, actor, skip)
     for notice in planned:
         if notice.template in extras.notes:
@@ -133,25 +145,29 @@ def open_case(s: Session, rt: Runtime, opening: Opening, customer: Customer,
         created_at=now, updated_at=now, follows_id=opening.follows,
     )
     set_deadlines(rt, case)
+    # dispatched before its first flush: one INSERT, not an INSERT and an UPDATE
+    outcome = cases.dispatch(queries.view_of(case, unsaved=True), engineer, now)
+    queries.store_view(case, outcome.case, now)
     s.add(case)
     s.flush()
     assert case.id is not None
-    outcome = cases.dispatch(queries.view_of(case), engineer, now)
-    queries.store_view(case, outcome.case, now)
-    queries.add_log(s, case.id, now, opening.reporter, "created",
-                    f"case opened {opening.how}: {subject}")
-    write_log(s, case.id, now, "maild", outcome.log)
+    written: list[LogLine] = []  # the new case's whole log, for its first notices
+    write_log(s, case.id, now, opening.reporter,
+              (("created", f"case opened {opening.how}: {subject}"),), written)
+    write_log(s, case.id, now, "maild", outcome.log, written)
     if opening.follows is not None:
-        queries.add_log(s, case.id, now, "maild", "follows", f"follows case #{opening.follows}")
+        write_log(s, case.id, now, "maild", (("follows", f"follows case #{opening.follows}"),),
+                  written)
         queries.add_log(s, opening.follows, now, "maild", "followed",
                         f"{opening.reporter} wrote again; the mail opened case #{case.id}")
-    kept = keep_attachments(s, rt, opening.source, case, row)
+    kept = keep_attachments(s, rt, opening.source, case, row, written)
     queries.remember_ref(s, opening.source.message_id, case.id)
     budget = rt.settings.limits.forward_attachments_bytes
     notify_events(s, rt, case, outcome.events, customer.name, None, opening.source.message_id,
                   Extras(notes={"dispatch": kept.summary(budget),
                                 "ack": kept.refused_summary()},
-                         files={"dispatch": kept.forwardable(budget)}))
+                         files={"dispatch": kept.forwardable(budget)}),
+                  new_log=written)
     reason = f"dispatched to {engineer}" if engineer else "no engineer found; operators told"
     kind = Disposition.PHONE_CASE if opening.channel == Channel.PHONE else Disposition.NEW_CASE
     return Handled(kind, case.id, reason)
