@@ -5,32 +5,42 @@ held while it is sent differs, and ``store_for`` picks that by dialect:
 
 - SQLite (one process): ``LeasedRows`` takes up to ``BATCH`` due rows and pushes
   their next attempt ``LEASE`` into the future in one short transaction, so a
-  crash mid-send retries them later with the same Message-ID.
+  crash mid-send retries them later with the same Message-ID. The outcomes of
+  up to ``GROUP`` consecutive mails are written in one transaction (each UPDATE
+  rewrites the row with its mail: one commit and one thread hop for five mails
+  cost 0.2-0.3 ms a mail less than one each).
 - PostgreSQL (replicas): ``LockedRow`` locks the oldest due row no other replica
   holds (``FOR UPDATE SKIP LOCKED``) and keeps that transaction open while the
   row is sent; the outcome is written and committed in it, which ends the lock.
   A replica killed mid-send loses the lock with its connection and another one
   sends the row at once: no lease to wait out.
 
-Delivery is at least once, as SMTP allows: the one mail that can arrive twice
-is the one being sent when the process died; it goes again with the same
-Message-ID. When to try again is decided only by ``core.backoff``.
+Delivery is at least once, as SMTP allows: the mails that can arrive twice are
+those the relay took whose outcome was not committed when the process died; they
+go again with the same Message-ID. On PostgreSQL that is the one being sent; on
+SQLite at most ``GROUP`` (the one being sent and those whose outcomes wait to be
+written, never longer than ``edges.smtp.GROUP_SECONDS`` plus one attempt). A
+clean stop or a cancelled flush writes the waiting outcomes first. When to try
+again is decided only by ``core.backoff``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from maild.core.backoff import Outcome
 from maild.db.models import OutboxMail
 
 LEASE = timedelta(minutes=5)
 BATCH = 50
+GROUP = 5  # SQLite: outcomes of up to this many consecutive mails written in one go
 
 
 @dataclass(frozen=True)
@@ -50,8 +60,13 @@ class OutboxStore(Protocol):
     def claim(self, now: datetime, ignore_schedule: bool) -> list[Claimed]:
         """Due rows, held against other senders; [] when none is due."""
 
+    group: int  # how many outcomes the sender may gather for one ``record_all``
+
     def record(self, item: Claimed, outcome: Outcome) -> None:
         """Write one attempt's outcome (and end the row's hold)."""
+
+    def record_all(self, outcomes: list[tuple[Claimed, Outcome]]) -> None:
+        """Write several attempts' outcomes (at most ``group``)."""
 
     def release(self, items: list[Claimed], now: datetime) -> None:
         """Give claimed, unattempted rows back: due again at once."""
@@ -85,13 +100,61 @@ def _values(outcome: Outcome) -> dict[str, Any]:
     return values
 
 
-def _update(conn: sa.Connection, row_id: int, outcome: Outcome) -> None:
-    """One UPDATE: the row's raw bytes need not come back to be marked."""
-    conn.execute(sa.update(_TABLE).where(_TABLE.c.id == row_id).values(_values(outcome)))
+class _Prepared:
+    """A statement compiled once for a dialect and run on the DBAPI cursor, each value
+    bound through its column's own type (``UTCDateTime`` and all): SQLAlchemy's work per
+    execution (cache key, execution context, result, the connection's transaction) cost
+    several times SQLite's UPDATE and commit (0.16 against 0.02 ms a row)."""
+
+    def __init__(self, stmt: sa.ClauseElement, dialect: sa.Dialect) -> None:
+        compiled = cast(SQLCompiler, stmt.compile(dialect=dialect))
+        self.sql = str(compiled)
+        self.names: list[str] | None = list(compiled.positiontup or ()) \
+            if dialect.positional else None
+        self.binds: dict[str, Callable[[Any], Any]] = {}
+        for name, bind in compiled.binds.items():
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                self.binds[name] = process
+
+    def run(self, cursor: Any, values: dict[str, Any]) -> None:
+        for name, process in self.binds.items():
+            values[name] = process(values[name])
+        cursor.execute(self.sql, values if self.names is None
+                       else [values[n] for n in self.names])
+
+
+_PREPARED: dict[tuple[str, str, frozenset[str]], _Prepared] = {}
+
+
+def _update_outcome(dialect: sa.Dialect, columns: frozenset[str]) -> _Prepared:
+    """The UPDATE of an outcome that writes ``columns`` (one per shape and dialect)."""
+    key = (dialect.name, dialect.driver, columns)
+    prepared = _PREPARED.get(key)
+    if prepared is None:
+        stmt = sa.update(_TABLE).where(_TABLE.c.id == sa.bindparam("row_id")).values(
+            {c: sa.bindparam(c) for c in sorted(columns)})
+        prepared = _PREPARED[key] = _Prepared(stmt, dialect)
+    return prepared
+
+
+def _update(dbapi: Any, dialect: sa.Dialect, row_id: int, outcome: Outcome) -> None:
+    """One UPDATE on the DBAPI connection: the row's raw bytes need not come back to be
+    marked; the caller commits."""
+    values = _values(outcome)
+    prepared = _update_outcome(dialect, frozenset(values))
+    values["row_id"] = row_id
+    cursor = dbapi.cursor()
+    try:
+        prepared.run(cursor, values)
+    finally:
+        cursor.close()
 
 
 class LeasedRows:
     """SQLite: a batch leased for ``LEASE``; each outcome in its own short transaction."""
+
+    group = GROUP
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -105,8 +168,20 @@ class LeasedRows:
             return batch
 
     def record(self, item: Claimed, outcome: Outcome) -> None:
-        with self.engine.begin() as conn:
-            _update(conn, item.id, outcome)
+        self.record_all([(item, outcome)])
+
+    def record_all(self, outcomes: list[tuple[Claimed, Outcome]]) -> None:
+        """One transaction: a crash before its commit sends these mails again."""
+        dbapi = self.engine.raw_connection()  # a pooled connection, given back by close()
+        try:
+            for item, outcome in outcomes:
+                _update(dbapi, self.engine.dialect, item.id, outcome)
+            dbapi.commit()
+        except BaseException:
+            dbapi.rollback()
+            raise
+        finally:
+            dbapi.close()
 
     def release(self, items: list[Claimed], now: datetime) -> None:
         if not items:
@@ -120,6 +195,8 @@ class LeasedRows:
 
 class LockedRow:
     """PostgreSQL: one row locked in an open transaction until its outcome is committed."""
+
+    group = 1  # one row locked at a time: its outcome is committed as it is sent
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -142,14 +219,17 @@ class LockedRow:
     def record(self, item: Claimed, outcome: Outcome) -> None:
         conn = self.conn
         if conn is None:  # not held (cannot happen in the sender's order): write it anyway
-            with self.engine.begin() as fresh:
-                _update(fresh, item.id, outcome)
+            LeasedRows(self.engine).record(item, outcome)
             return
         try:
-            _update(conn, item.id, outcome)
+            _update(conn.connection.dbapi_connection, conn.dialect, item.id, outcome)
             conn.commit()
         finally:
             self._end()
+
+    def record_all(self, outcomes: list[tuple[Claimed, Outcome]]) -> None:
+        for item, outcome in outcomes:
+            self.record(item, outcome)
 
     def release(self, items: list[Claimed], now: datetime) -> None:
         """The rollback gives the lock back: the row is due as it was, nothing written."""

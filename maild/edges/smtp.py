@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
 import aiosmtplib
+from aiosmtplib.email import quote_address
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
 from maild.config import SmtpSettings
 from maild.core import addresses, backoff
@@ -31,6 +35,7 @@ from maild.runtime import Runtime
 log = logging.getLogger("maild.smtp")
 
 T = TypeVar("T")
+GROUP_SECONDS = 1.0  # an outcome waits at most this long (and one attempt) to be written
 __all__ = ["LEASE", "FlushStats", "attempt", "flush", "idle_seconds"]
 
 
@@ -180,31 +185,93 @@ async def _send_batch(rt: Runtime, store: outbox.OutboxStore, client: aiosmtplib
                       batch: list[Claimed], clock: Callable[[], datetime], stats: FlushStats,
                       stop: Callable[[], bool]) -> bool:
     """Send a claimed batch over the connection; False when the flush should end now
-    (stopping, or the connection dropped: the rest is released or deferred)."""
+    (stopping, or the connection dropped: the rest is released or deferred).
+
+    Outcomes are written ``store.group`` at a time (``_Done``): on SQLite up to
+    ``outbox.GROUP`` consecutive mails, on PostgreSQL each as it is sent."""
     sender = rt.settings.helpdesk.address
     tried = 0  # mails of the batch attempted so far
+    done = _Done(store, stats)
     try:
         for i, item in enumerate(batch):
+            if done.due():
+                await done.write()
             if stop():
+                await done.write()
                 log.info("stopping: %d claimed mail(s) released for the next start",
                          len(batch) - i)
                 await _held(store.release, batch[i:], clock())
                 return False
             if not client.is_connected:  # dropped mid-batch: the rest waits, unattempted
+                await done.write()
                 for rest in batch[i:]:
                     await _held(_defer, rt, store, rest, clock(), "connection lost", False)
                 stats.smtp_down = True
                 stats.deferred += len(batch) - i
                 return False
             tried = i + 1
-            await _send_one(rt, store, client, sender, item, clock, stats)
+            verdict, error = await attempt(client, sender, item.recipients, item.raw)
+            done.add(item, _outcome(rt, item, verdict, error, clock(), True))
+            if done.full():
+                await done.write()
+        await done.write()
     except asyncio.CancelledError:
-        try:  # a quick UPDATE (or a rollback), then go
+        try:  # quick UPDATEs (or a rollback), then go
+            done.write_now()
             store.release(batch[tried:], clock())
         except Exception as exc:  # the leases then run out instead; the cancel goes on
-            log.warning("could not release %d claimed mail(s): %s", len(batch) - tried, exc)
+            log.warning("could not record or release %d claimed mail(s): %s",
+                        len(batch) - tried + len(done.items), exc)
         raise
     return True
+
+
+class _Done:
+    """Outcomes of attempted mails not written yet: written together once ``store.group``
+    have gathered, or the oldest has waited ``GROUP_SECONDS``, or the batch ends.
+    Only these can be sent again after a crash (at most ``store.group`` mails)."""
+
+    def __init__(self, store: outbox.OutboxStore, stats: FlushStats) -> None:
+        self.store = store
+        self.stats = stats
+        self.items: list[tuple[Claimed, backoff.Outcome]] = []
+        self.since = 0.0
+
+    def add(self, item: Claimed, outcome: backoff.Outcome) -> None:
+        if not self.items:
+            self.since = time.monotonic()
+        self.items.append((item, outcome))
+
+    def full(self) -> bool:
+        return len(self.items) >= self.store.group
+
+    def due(self) -> bool:
+        return bool(self.items) and time.monotonic() - self.since >= GROUP_SECONDS
+
+    async def write(self) -> None:
+        if self.items:
+            await _held(self.store.record_all, list(self.items))
+            self._written()
+
+    def write_now(self) -> None:
+        """In this thread (a cancelled flush): the same UPDATEs, written again if
+        ``write`` had written them already."""
+        if self.items:
+            self.store.record_all(list(self.items))
+            self.items.clear()
+
+    def _written(self) -> None:
+        for item, outcome in self.items:
+            if outcome.status == "sent":
+                log.info("outbox %s sent to %s", item.id, ",".join(item.recipients))
+                self.stats.sent += 1
+            elif outcome.status == "failed":
+                log.warning("outbox %s to %s failed: %s", item.id, ",".join(item.recipients),
+                            outcome.error)
+                self.stats.failed += 1  # refused, or its retry window had passed
+            else:
+                self.stats.deferred += 1
+        self.items.clear()
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:
@@ -235,7 +302,7 @@ async def attempt(client: aiosmtplib.SMTP, sender: str, recipients: list[str],
     except Exception as exc:  # a stored row no rule foresaw: it alone fails
         return "failed", f"not sendable: {type(exc).__name__}: {exc}"
     try:
-        await client.sendmail(sender, rcpts, raw, mail_options=options)
+        await _sendmail(client, sender, rcpts, raw, options)
     except aiosmtplib.SMTPRecipientsRefused as exc:
         return "failed", f"refused: {exc}"
     except aiosmtplib.SMTPResponseException as exc:
@@ -251,21 +318,83 @@ async def attempt(client: aiosmtplib.SMTP, sender: str, recipients: list[str],
     return "sent", None
 
 
-async def _send_one(rt: Runtime, store: outbox.OutboxStore, client: aiosmtplib.SMTP,
-                    sender: str, item: Claimed, clock: Callable[[], datetime],
-                    stats: FlushStats) -> None:
-    verdict, error = await attempt(client, sender, item.recipients, item.raw)
-    outcome = _outcome(rt, item, verdict, error, clock(), True)
-    await _held(store.record, item, outcome)
-    if outcome.status == "sent":
-        log.info("outbox %s sent to %s", item.id, ",".join(item.recipients))
-        stats.sent += 1
-    elif outcome.status == "failed":
-        log.warning("outbox %s to %s failed: %s", item.id, ",".join(item.recipients),
-                    outcome.error)
-        stats.failed += 1  # refused, or its retry window had passed
+@functools.lru_cache(maxsize=4096)
+def _quoted(address: str, encoding: str) -> bytes:
+    """aiosmtplib's own ``<address>`` (it parses the address with ``email.utils``; a
+    ValueError for one it will not send), once per address and encoding."""
+    return quote_address(address).encode(encoding)
+
+
+def _wire(raw: bytes) -> tuple[bytes, int]:
+    """The mail as DATA carries it, and its SIZE: the bytes aiosmtplib's DATA makes
+    (CRLF line ends, a final CRLF, dot-stuffed, ``.`` CRLF). maild stores CRLF mail
+    with no line that starts with a dot, so a few byte counts usually show there is
+    nothing to change, where aiosmtplib runs its regular expressions over the whole
+    mail three times (twice when the relay takes SIZE)."""
+    lines = raw.count(b"\n")
+    if raw.count(b"\r") == lines and raw.count(b"\r\n") == lines:  # no lone CR or LF
+        text = raw if raw.endswith(b"\r\n") else raw + b"\r\n"
     else:
-        stats.deferred += 1
+        text = normalize_message_line_endings(raw)
+    size = len(text)
+    if text.startswith(b".") or b"\n." in text:
+        text = PERIOD_REGEX.sub(b"..", text)
+    return text + b".\r\n", size
+
+
+async def _sendmail(client: aiosmtplib.SMTP, sender: str, recipients: list[str], raw: bytes,
+                    options: list[str]) -> None:
+    """``client.sendmail`` (same commands, answers and exceptions; recipients it refused
+    while others were taken are not reported, as ``attempt`` never used them), built
+    from ``execute_command`` so that addresses are parsed once per flush (``_quoted``)
+    and the mail's bytes are checked rather than rewritten (``_wire``)."""
+    encoding = "utf-8" if any(o.lower() == "smtputf8" for o in options) else "ascii"
+    mail_from = b"FROM:" + _quoted(sender, encoding)
+    rcpt_to = [b"TO:" + _quoted(r, encoding) for r in recipients]  # all, before a command
+    await client._ehlo_or_helo_if_needed()
+    if encoding == "utf-8" and not client.supports_extension("smtputf8"):
+        raise aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server")
+    data, size = _wire(raw)
+    args = [o.encode("ascii") for o in options]
+    if client.supports_extension("size"):
+        args.insert(0, f"size={size}".encode("ascii"))
+    try:
+        reply = await client.execute_command(b"MAIL", mail_from, *args)
+        if reply.code != 250:
+            raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, sender)
+        refused = []
+        for address, to in zip(recipients, rcpt_to, strict=True):
+            reply = await client.execute_command(b"RCPT", to)
+            if reply.code not in (250, 251):
+                refused.append(aiosmtplib.SMTPRecipientRefused(reply.code, reply.message,
+                                                               address))
+        if len(refused) == len(recipients):
+            raise aiosmtplib.SMTPRecipientsRefused(refused)
+        await _data(client, data)
+    except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+        with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException):
+            await client.rset()  # no half-open envelope for the next mail
+        raise
+
+
+async def _data(client: aiosmtplib.SMTP, data: bytes) -> None:
+    """DATA, then the mail as ``_wire`` made it (aiosmtplib's ``execute_data_command``
+    without its rewriting); a lost or silent connection is closed, as ``client.data``
+    closes it."""
+    reply = await client.execute_command(b"DATA")
+    if reply.code != 354:
+        raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+    protocol = client.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    try:
+        protocol.write(data)
+        reply = await protocol.read_response(timeout=client.timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        client.close()
+        raise
+    if reply.code != 250:
+        raise aiosmtplib.SMTPDataError(reply.code, reply.message)
 
 
 def _outcome(rt: Runtime, item: Claimed, verdict: str, error: str | None, now: datetime,
