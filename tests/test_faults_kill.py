@@ -5,9 +5,7 @@ notifications in one transaction, the mail is moved only after the commit,
 and the outbox resends a mail only with its stored Message-ID. So after any
 number of hard kills every message has exactly one disposition and every
 case exactly one acknowledgement; the only duplicates allowed are resends
-of a mail that was in flight at a kill or whose outcome was not yet written
-(the outbox writes the outcomes of up to ``db.outbox.GROUP`` consecutive mails
-together on SQLite), and those carry the same Message-ID.
+of a mail that was in flight at a kill, and those carry the same Message-ID.
 """
 
 from __future__ import annotations
@@ -35,7 +33,6 @@ from servers import Dovecot, SmtpSink
 from sqlmodel import Session
 
 from maild.db.models import Customer, utcnow
-from maild.db.outbox import GROUP
 
 pytestmark = pytest.mark.integration
 
@@ -152,10 +149,8 @@ def test_sigkill_ten_times_while_draining(tmp_path: Path, maild: Maild, dovecot:
         assert len(set(acks.by_key[key])) == 1, (key, acks.by_key[key])
     counts = id_counts(smtp_sink.messages)
     dup_ids = {mid: n for mid, n in counts.items() if n > 1}
-    assert all(n == 2 for n in dup_ids.values()), dup_ids  # each resent at most once
-    # per kill: the mail in flight and those whose outcomes waited to be written
-    # together (db.outbox.GROUP in all); the final SIGTERM writes them, so one more
-    assert len(dup_ids) <= KILLS * GROUP + 1
+    assert all(n == 2 for n in dup_ids.values()), dup_ids  # at most one resend per kill
+    assert len(dup_ids) <= KILLS + 1  # one mail in flight per kill (+ the final SIGTERM)
     assert len(counts) == 2 * MESSAGES  # distinct mails: ack + dispatch per case
     print(f"sink: {len(smtp_sink.messages)} mails, {len(counts)} distinct Message-IDs, "
           f"{sum(dup_ids.values()) - len(dup_ids)} resent with the same Message-ID "

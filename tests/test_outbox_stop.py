@@ -12,15 +12,12 @@ import contextlib
 from collections import Counter
 from datetime import timedelta
 
-import pytest
 from databases import on_postgres
 from maildenv import Maild, new_mail
 from servers import SmtpSink
 from sqlmodel import Session, select
 
-from maild.core.backoff import Outcome
 from maild.core.sla import as_utc
-from maild.db import outbox
 from maild.db.models import OutboxMail, utcnow
 from maild.edges import smtp
 from maild.service import intake as service
@@ -98,33 +95,4 @@ def test_cancel_mid_send_keeps_only_the_mail_in_flight_leased(maild: Maild,
     ids = _message_ids(smtp_sink)
     assert len(ids) == 2 * CASES  # every mail arrived
     assert sum(ids.values()) - len(ids) <= 1  # only the one in flight, same Message-ID
-    assert {r.status for r in _rows(maild)} == {"sent"}
-
-
-def test_outcomes_are_written_at_most_a_group_behind_the_relay(
-        maild: Maild, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> None:
-    """SQLite writes the outcomes of up to ``outbox.GROUP`` consecutive mails in one
-    transaction (PostgreSQL: each under its row lock, as it is sent). At every write,
-    the mails the relay holds whose outcome is not yet committed (those a crash then
-    would send again) are at most that many, and the flush ends with none."""
-    _fill_outbox(maild)
-    store = type(outbox.store_for(maild.rt.engine))
-    group = 1 if on_postgres() else outbox.GROUP
-    assert store.group == group
-    written: list[tuple[int, int]] = []  # (outcomes in the write, mails at the relay)
-    record_all = store.record_all
-
-    def spy(self: outbox.OutboxStore, outcomes: list[tuple[outbox.Claimed, Outcome]]) -> None:
-        written.append((len(outcomes), len(smtp_sink.messages)))
-        record_all(self, outcomes)
-
-    monkeypatch.setattr(store, "record_all", spy)
-    stats = asyncio.run(smtp.flush(maild.rt, utcnow))
-    assert stats.sent == 2 * CASES == sum(n for n, _ in written)
-    committed = 0
-    for n, at_relay in written:
-        assert 1 <= n <= group
-        assert at_relay - committed <= group  # unrecorded mails at the relay
-        committed += n
-    assert len(written) == -(-2 * CASES // group)  # full groups, the rest at the end
     assert {r.status for r in _rows(maild)} == {"sent"}

@@ -5,23 +5,16 @@ held while it is sent differs, and ``store_for`` picks that by dialect:
 
 - SQLite (one process): ``LeasedRows`` takes up to ``BATCH`` due rows and pushes
   their next attempt ``LEASE`` into the future in one short transaction, so a
-  crash mid-send retries them later with the same Message-ID. The outcomes of
-  up to ``GROUP`` consecutive mails are written in one transaction (each UPDATE
-  rewrites the row with its mail: one commit and one thread hop for five mails
-  cost 0.2-0.3 ms a mail less than one each).
+  crash mid-send retries them later with the same Message-ID.
 - PostgreSQL (replicas): ``LockedRow`` locks the oldest due row no other replica
   holds (``FOR UPDATE SKIP LOCKED``) and keeps that transaction open while the
   row is sent; the outcome is written and committed in it, which ends the lock.
   A replica killed mid-send loses the lock with its connection and another one
   sends the row at once: no lease to wait out.
 
-Delivery is at least once, as SMTP allows: the mails that can arrive twice are
-those the relay took whose outcome was not committed when the process died; they
-go again with the same Message-ID. On PostgreSQL that is the one being sent; on
-SQLite at most ``GROUP`` (the one being sent and those whose outcomes wait to be
-written, never longer than ``edges.smtp.GROUP_SECONDS`` plus one attempt). A
-clean stop or a cancelled flush writes the waiting outcomes first. When to try
-again is decided only by ``core.backoff``.
+Delivery is at least once, as SMTP allows: the one mail that can arrive twice
+is the one being sent when the process died; it goes again with the same
+Message-ID. When to try again is decided only by ``core.backoff``.
 """
 
 from __future__ import annotations
@@ -40,7 +33,6 @@ from maild.db.models import OutboxMail
 
 LEASE = timedelta(minutes=5)
 BATCH = 50
-GROUP = 5  # SQLite: outcomes of up to this many consecutive mails written in one go
 
 
 @dataclass(frozen=True)
@@ -60,13 +52,8 @@ class OutboxStore(Protocol):
     def claim(self, now: datetime, ignore_schedule: bool) -> list[Claimed]:
         """Due rows, held against other senders; [] when none is due."""
 
-    group: int  # how many outcomes the sender may gather for one ``record_all``
-
     def record(self, item: Claimed, outcome: Outcome) -> None:
         """Write one attempt's outcome (and end the row's hold)."""
-
-    def record_all(self, outcomes: list[tuple[Claimed, Outcome]]) -> None:
-        """Write several attempts' outcomes (at most ``group``)."""
 
     def release(self, items: list[Claimed], now: datetime) -> None:
         """Give claimed, unattempted rows back: due again at once."""
@@ -154,8 +141,6 @@ def _update(dbapi: Any, dialect: sa.Dialect, row_id: int, outcome: Outcome) -> N
 class LeasedRows:
     """SQLite: a batch leased for ``LEASE``; each outcome in its own short transaction."""
 
-    group = GROUP
-
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -168,14 +153,9 @@ class LeasedRows:
             return batch
 
     def record(self, item: Claimed, outcome: Outcome) -> None:
-        self.record_all([(item, outcome)])
-
-    def record_all(self, outcomes: list[tuple[Claimed, Outcome]]) -> None:
-        """One transaction: a crash before its commit sends these mails again."""
         dbapi = self.engine.raw_connection()  # a pooled connection, given back by close()
         try:
-            for item, outcome in outcomes:
-                _update(dbapi, self.engine.dialect, item.id, outcome)
+            _update(dbapi, self.engine.dialect, item.id, outcome)
             dbapi.commit()
         except BaseException:
             dbapi.rollback()
@@ -195,8 +175,6 @@ class LeasedRows:
 
 class LockedRow:
     """PostgreSQL: one row locked in an open transaction until its outcome is committed."""
-
-    group = 1  # one row locked at a time: its outcome is committed as it is sent
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -226,10 +204,6 @@ class LockedRow:
             conn.commit()
         finally:
             self._end()
-
-    def record_all(self, outcomes: list[tuple[Claimed, Outcome]]) -> None:
-        for item, outcome in outcomes:
-            self.record(item, outcome)
 
     def release(self, items: list[Claimed], now: datetime) -> None:
         """The rollback gives the lock back: the row is due as it was, nothing written."""

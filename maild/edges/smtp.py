@@ -15,7 +15,6 @@ import contextlib
 import functools
 import logging
 import ssl
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +34,6 @@ from maild.runtime import Runtime
 log = logging.getLogger("maild.smtp")
 
 T = TypeVar("T")
-GROUP_SECONDS = 1.0  # an outcome waits at most this long (and one attempt) to be written
 __all__ = ["LEASE", "FlushStats", "attempt", "flush", "idle_seconds"]
 
 
@@ -185,93 +183,31 @@ async def _send_batch(rt: Runtime, store: outbox.OutboxStore, client: aiosmtplib
                       batch: list[Claimed], clock: Callable[[], datetime], stats: FlushStats,
                       stop: Callable[[], bool]) -> bool:
     """Send a claimed batch over the connection; False when the flush should end now
-    (stopping, or the connection dropped: the rest is released or deferred).
-
-    Outcomes are written ``store.group`` at a time (``_Done``): on SQLite up to
-    ``outbox.GROUP`` consecutive mails, on PostgreSQL each as it is sent."""
+    (stopping, or the connection dropped: the rest is released or deferred)."""
     sender = rt.settings.helpdesk.address
     tried = 0  # mails of the batch attempted so far
-    done = _Done(store, stats)
     try:
         for i, item in enumerate(batch):
-            if done.due():
-                await done.write()
             if stop():
-                await done.write()
                 log.info("stopping: %d claimed mail(s) released for the next start",
                          len(batch) - i)
                 await _held(store.release, batch[i:], clock())
                 return False
             if not client.is_connected:  # dropped mid-batch: the rest waits, unattempted
-                await done.write()
                 for rest in batch[i:]:
                     await _held(_defer, rt, store, rest, clock(), "connection lost", False)
                 stats.smtp_down = True
                 stats.deferred += len(batch) - i
                 return False
             tried = i + 1
-            verdict, error = await attempt(client, sender, item.recipients, item.raw)
-            done.add(item, _outcome(rt, item, verdict, error, clock(), True))
-            if done.full():
-                await done.write()
-        await done.write()
+            await _send_one(rt, store, client, sender, item, clock, stats)
     except asyncio.CancelledError:
-        try:  # quick UPDATEs (or a rollback), then go
-            done.write_now()
+        try:  # a quick UPDATE (or a rollback), then go
             store.release(batch[tried:], clock())
         except Exception as exc:  # the leases then run out instead; the cancel goes on
-            log.warning("could not record or release %d claimed mail(s): %s",
-                        len(batch) - tried + len(done.items), exc)
+            log.warning("could not release %d claimed mail(s): %s", len(batch) - tried, exc)
         raise
     return True
-
-
-class _Done:
-    """Outcomes of attempted mails not written yet: written together once ``store.group``
-    have gathered, or the oldest has waited ``GROUP_SECONDS``, or the batch ends.
-    Only these can be sent again after a crash (at most ``store.group`` mails)."""
-
-    def __init__(self, store: outbox.OutboxStore, stats: FlushStats) -> None:
-        self.store = store
-        self.stats = stats
-        self.items: list[tuple[Claimed, backoff.Outcome]] = []
-        self.since = 0.0
-
-    def add(self, item: Claimed, outcome: backoff.Outcome) -> None:
-        if not self.items:
-            self.since = time.monotonic()
-        self.items.append((item, outcome))
-
-    def full(self) -> bool:
-        return len(self.items) >= self.store.group
-
-    def due(self) -> bool:
-        return bool(self.items) and time.monotonic() - self.since >= GROUP_SECONDS
-
-    async def write(self) -> None:
-        if self.items:
-            await _held(self.store.record_all, list(self.items))
-            self._written()
-
-    def write_now(self) -> None:
-        """In this thread (a cancelled flush): the same UPDATEs, written again if
-        ``write`` had written them already."""
-        if self.items:
-            self.store.record_all(list(self.items))
-            self.items.clear()
-
-    def _written(self) -> None:
-        for item, outcome in self.items:
-            if outcome.status == "sent":
-                log.info("outbox %s sent to %s", item.id, ",".join(item.recipients))
-                self.stats.sent += 1
-            elif outcome.status == "failed":
-                log.warning("outbox %s to %s failed: %s", item.id, ",".join(item.recipients),
-                            outcome.error)
-                self.stats.failed += 1  # refused, or its retry window had passed
-            else:
-                self.stats.deferred += 1
-        self.items.clear()
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:
@@ -395,6 +331,23 @@ async def _data(client: aiosmtplib.SMTP, data: bytes) -> None:
         raise
     if reply.code != 250:
         raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+
+
+async def _send_one(rt: Runtime, store: outbox.OutboxStore, client: aiosmtplib.SMTP,
+                    sender: str, item: Claimed, clock: Callable[[], datetime],
+                    stats: FlushStats) -> None:
+    verdict, error = await attempt(client, sender, item.recipients, item.raw)
+    outcome = _outcome(rt, item, verdict, error, clock(), True)
+    await _held(store.record, item, outcome)
+    if outcome.status == "sent":
+        log.info("outbox %s sent to %s", item.id, ",".join(item.recipients))
+        stats.sent += 1
+    elif outcome.status == "failed":
+        log.warning("outbox %s to %s failed: %s", item.id, ",".join(item.recipients),
+                    outcome.error)
+        stats.failed += 1  # refused, or its retry window had passed
+    else:
+        stats.deferred += 1
 
 
 def _outcome(rt: Runtime, item: Claimed, verdict: str, error: str | None, now: datetime,
