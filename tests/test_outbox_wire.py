@@ -92,17 +92,22 @@ def _run(port: int, send: Send, rcpts: list[str], raws: list[bytes],
         client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=5)
         await client.connect()
         outcomes = []
-        for i, raw in enumerate(raws):
-            try:
-                if i and then:
-                    rcpts[:] = then
-                await send(client, rcpts, raw, options or [])
-                outcomes.append("")
-            except aiosmtplib.SMTPResponseException as exc:
-                outcomes.append(f"{type(exc).__name__} {exc.code}")
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                outcomes.append(f"{type(exc).__name__} {[e.code for e in exc.recipients]}")
-        await client.quit()
+        try:
+            for i, raw in enumerate(raws):
+                try:
+                    if i and then:
+                        rcpts[:] = then
+                    await send(client, rcpts, raw, options or [])
+                    outcomes.append("")
+                except aiosmtplib.SMTPResponseException as exc:
+                    outcomes.append(f"{type(exc).__name__} {exc.code}")
+                except aiosmtplib.SMTPRecipientsRefused as exc:
+                    outcomes.append(
+                        f"{type(exc).__name__} {[e.code for e in exc.recipients]}")
+            await client.quit()
+        finally:  # a raising test leaves no open socket behind
+            if client.is_connected:
+                client.close()
         return outcomes
 
     return asyncio.run(go())
