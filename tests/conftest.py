@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +36,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     other = "sqlite_only" if databases.on_postgres() else "postgres_only"
     keep = [i for i in items if i.get_closest_marker(other) is None]
     config.hook.pytest_deselected(items=[i for i in items if i not in keep])
-    items[:] = keep
+    items[:] = _long_ones_first(keep, config)
+
+
+def _long_ones_first(items: list[pytest.Item], config: pytest.Config) -> list[pytest.Item]:
+    """With ``-n``, each test marked ``long`` at the head of a worker's first share, so
+    that the workers start them at once.
+
+    ``--dist worksteal`` (pyproject.toml) hands the collection out in ``-n`` contiguous
+    shares (the earlier ones one test shorter when it doesn't divide evenly), each run
+    from its head; other workers steal only from a share's tail. A minute-long test in
+    the middle of a share starts late, and the whole run waits for it. (A worker cannot
+    see the --dist mode: the layout is worksteal's whatever it is.) Every worker
+    collects the same items, so the order below is the same on all of them, as xdist
+    requires."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers < 2:
+        return items
+    long = [i for i in items if i.get_closest_marker("long") is not None]
+    rest = iter(i for i in items if i.get_closest_marker("long") is None)
+    heads = [long[k::workers] for k in range(workers)]
+    out: list[pytest.Item] = []
+    left = len(items)
+    for k in range(workers):
+        share = left // (workers - k)
+        left -= share
+        out += heads[k] + [i for _, i in zip(range(share - len(heads[k])), rest, strict=False)]
+    return out + list(rest)
 
 
 @pytest.fixture

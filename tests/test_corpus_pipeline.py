@@ -15,6 +15,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from corpus import corpus_dir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -82,6 +83,7 @@ def _render(part: object, depth: int = 0) -> bytes:
     return head + b"\r\n" + body
 
 
+@pytest.mark.long
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tree=MIME_PART,

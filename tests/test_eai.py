@@ -223,6 +223,7 @@ def queues(tmp_path: Path, smtp_sink: SmtpSink, ascii_sink: SmtpSink) -> list[Qu
     return out
 
 
+@pytest.mark.long
 @pytest.mark.timeout(900)  # 30 examples, two real relays: minutes on a loaded machine
 @settings(max_examples=30, deadline=None, report_multiple_bugs=False,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

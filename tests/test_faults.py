@@ -70,6 +70,7 @@ def _wait_idle(maild: Maild, dovecot: Dovecot, sink: SmtpSink, proc: MaildProces
     assert proc.alive(), proc.log_tail()
 
 
+@pytest.mark.long
 @pytest.mark.timeout(400)
 def test_smtp_down_thirty_seconds_during_a_burst(maild: Maild, dovecot: Dovecot,
                                                  smtp_sink: SmtpSink, tmp_path: Path) -> None:
@@ -108,6 +109,7 @@ def test_smtp_down_thirty_seconds_during_a_burst(maild: Maild, dovecot: Dovecot,
     assert db_count(maild.config, "SELECT count(*) FROM outbox WHERE status != 'sent'") == 0
 
 
+@pytest.mark.long
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("how", ["restart", "kill"])
 def test_dovecot_restarted_while_maild_idles(maild: Maild, dovecot: Dovecot,

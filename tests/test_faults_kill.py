@@ -74,6 +74,7 @@ def _due_pending(config: Path) -> int:
                             "AND next_attempt_at <= ?", now)
 
 
+@pytest.mark.long
 @pytest.mark.timeout(900)
 def test_sigkill_ten_times_while_draining(tmp_path: Path, maild: Maild, dovecot: Dovecot,
                                           smtp_sink: SmtpSink) -> None:

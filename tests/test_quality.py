@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from maildenv import REPO
 
 
@@ -18,6 +19,7 @@ def test_ruff() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+@pytest.mark.long  # CI starts with no mypy cache
 def test_mypy_strict() -> None:
     out = _run("mypy")
     assert out.returncode == 0, out.stdout + out.stderr

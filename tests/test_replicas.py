@@ -30,7 +30,8 @@ from sqlmodel import Session
 from maild.db.models import Customer, utcnow
 from maild.db.session import make_engine
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.integration, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.postgres_only, pytest.mark.integration, pytest.mark.timeout(900),
+              pytest.mark.long]
 
 MESSAGES = int(os.environ.get("MAILD_REPLICA_MESSAGES", "2000"))  # smaller only to debug
 REPLICAS = 3
