@@ -254,8 +254,8 @@ async def drain(rt: Runtime, box: Mailbox, ingest: Ingest, clock: Callable[[], d
     has moved them (or died and left them to us).
 
     With ``batch`` (the service's ``ingest_batch``) each fetched batch is
-    ingested in one transaction, a savepoint per message, instead of one
-    transaction per message; ``stop()`` is then asked between the messages
+    ingested in one transaction (a savepoint per message only when it has to
+    be redone) instead of one transaction per message; ``stop()`` is then asked between the messages
     of the batch, and the ones done are committed and moved. On every
     database: while batches took a savepoint per message they were slower on
     PostgreSQL (two round trips a message where a commit is one); taken at
