@@ -82,6 +82,7 @@ def case_by_references(s: Session, message_ids: Sequence[str]) -> int | None:
 
 
 _REFS = "maild.refs"  # Message-IDs added in this session, flushed or not
+_REF_EXISTS = sa.select(sa.literal(1)).where(col(MessageRef.message_id) == sa.bindparam("m"))
 
 
 @sa.event.listens_for(Session, "after_rollback")
@@ -102,10 +103,8 @@ def remember_ref(s: Session, message_id: str | None, case_id: int, new: bool = F
     added: set[str] = s.info.setdefault(_REFS, set())
     if message_id in added:
         return
-    if not new:
-        with s.no_autoflush:
-            if s.get(MessageRef, message_id) is not None:
-                return
+    if not new and s.connection().execute(_REF_EXISTS, {"m": message_id}).first():
+        return  # a ref of an earlier transaction or flush (later ones are in ``added``)
     added.add(message_id)
     s.add(MessageRef(message_id=message_id, case_id=case_id))
 
