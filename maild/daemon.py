@@ -243,6 +243,10 @@ class Daemon:
         is down (wake-ups are then ignored until the delay has passed)."""
         failures = 0
         while not self.stopping.is_set():
+            # cleared before the flush, not after it: a message ingested while the flush
+            # runs (after its last look for due mail) wakes the next round at once
+            # instead of waiting out the 30 s interval
+            self.outbox_wakeup.clear()
             try:
                 stats = await smtp.flush(self.rt, self.clock, stop=self.stopping.is_set,
                                         after=tell_operators)
@@ -252,7 +256,6 @@ class Daemon:
             except Exception:
                 log.exception("outbox loop error")
                 failures += 1
-            self.outbox_wakeup.clear()
             if failures:
                 self.metrics.reconnect("smtp")
                 base = min(SMTP_BACKOFF[0], self.rt.settings.smtp.retry_base_seconds)

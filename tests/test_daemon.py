@@ -8,8 +8,10 @@ import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
-from maildenv import Maild, new_mail
+import pytest
+from maildenv import Maild, new_mail, write_config
 from servers import Dovecot, SmtpSink
 from sqlmodel import Session, select
 
@@ -55,6 +57,32 @@ async def test_temporary_smtp_failure_is_retried(maild: Maild, dovecot: Dovecot,
     again = await smtp.flush(maild.rt, lambda: pending.next_attempt_at)
     assert again.sent == 1
     assert len(smtp_sink.messages) == 2
+
+
+async def test_a_message_ingested_during_a_flush_wakes_the_next_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wake-up that comes while the outbox is being flushed is kept: the loop flushes
+    again at once instead of sleeping the 30 s interval (it was cleared after the flush,
+    and a notification then waited up to 30 s)."""
+    daemon = Daemon(Maild(write_config(tmp_path, 1, 1)).rt)
+    flushes: list[int] = []
+    awake_at_sleep: list[bool] = []
+
+    async def flush(*args: object, **kwargs: object) -> smtp.FlushStats:
+        flushes.append(len(flushes))
+        if len(flushes) == 1:
+            daemon.outbox_wakeup.set()  # what an ingest does, here after the last claim
+        else:
+            daemon.stopping.set()
+        return smtp.FlushStats()
+
+    async def sleep(seconds: float, wakeup: asyncio.Event | None = None) -> None:
+        awake_at_sleep.append(wakeup is not None and wakeup.is_set())
+
+    monkeypatch.setattr(smtp, "flush", flush)
+    monkeypatch.setattr(daemon, "_sleep", sleep)
+    await daemon._outbox_loop()
+    assert flushes == [0, 1] and awake_at_sleep == [True, False]
 
 
 def test_backoff_grows_and_is_capped() -> None:
