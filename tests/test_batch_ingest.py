@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import sqlalchemy.exc as sa_exc
 from maildenv import Maild, new_mail, outbox, write_config
 from servers import Dovecot
 from sqlmodel import Session, col, select
 
 from maild.core.classify import Route
 from maild.core.values import Disposition, TransientError
+from maild.db import search
 from maild.db.models import Case, InboundMessage, LogEntry, MessageRef, OutboxMail, utcnow
 from maild.edges import imap
 from maild.service import intake
@@ -184,3 +186,45 @@ async def test_drain_with_batches_moves_each_message_once(maild: Maild,
     assert await asyncio.to_thread(dovecot.count, "Processed") == count
     with Session(maild.rt.engine) as s:
         assert len(list(s.exec(select(InboundMessage)))) == count
+
+
+def test_a_redone_batch_keeps_every_committed_case_in_the_search_index(
+        tmp_path: Path) -> None:
+    """The redo rolls one message back to its savepoint; the cases of the others, opened
+    before it in the same transaction, are still indexed at the commit."""
+    m = Maild(write_config(tmp_path, 1, 1))
+    m.add_customer(CUSTOMER, "王芳")
+    items = [(new_mail(CUSTOMER, "zebraprinter jams", "It jams."), "s0"),
+             (b"\x00\x01", "s1"),  # not an email: the batch is redone with savepoints
+             (new_mail(CUSTOMER, "giraffescanner broken", "No scans."), "s2")]
+    results = intake.ingest_batch(m.rt, items, utcnow)
+    assert [r.disposition if r else None for r in results] == [
+        Disposition.NEW_CASE, Disposition.FAILED, Disposition.NEW_CASE]
+    with Session(m.rt.engine) as s:
+        assert search.search(s, ["zebraprinter"]) and search.search(s, ["giraffescanner"])
+
+
+def test_a_lock_cycle_in_a_batch_is_not_the_database_down(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL's "deadlock detected" while a batch is taken at once: the batch is redone
+    with savepoints (where such a message waits to be ingested alone), not given up as
+    ``TransientError`` (which the drain takes for an outage and backs off)."""
+    m = Maild(write_config(tmp_path, 1, 1))
+    m.add_customer(CUSTOMER, "王芳")
+    real = intake.ROUTES[Route.NEW_CASE]
+    raised: list[str] = []
+
+    class DeadlockDetected(Exception):
+        sqlstate = "40P01"  # what psycopg's exception carries
+
+    def deadlocked(s: Any, rt: Any, msg: Any, row: Any, seen: Any) -> Any:
+        if msg.subject == "second" and not raised:
+            raised.append(msg.subject)
+            raise sa_exc.OperationalError("UPDATE cases", {}, DeadlockDetected("deadlock"))
+        return real(s, rt, msg, row, seen)
+
+    monkeypatch.setitem(intake.ROUTES, Route.NEW_CASE, deadlocked)
+    items = [(new_mail(CUSTOMER, x, "x"), x) for x in ("first", "second", "third")]
+    results = intake.ingest_batch(m.rt, items, utcnow)
+    assert raised == ["second"]
+    assert [r.disposition if r else None for r in results] == [Disposition.NEW_CASE] * 3

@@ -125,6 +125,12 @@ def _before_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
+    """A real rollback forgets the cases to reindex. SQLAlchemy also calls this after a
+    savepoint's rollback (a drain batch redone, one message failing): the cases of the
+    batch's other messages must still be reindexed at its commit, so the set is kept
+    while the outer transaction lives (a case the savepoint took back is skipped)."""
+    if session.in_transaction():
+        return
     session.info.pop(_DIRTY, None)
 
 

@@ -331,7 +331,9 @@ def _batch_at_once(rt: Runtime, items: Sequence[Item], clock: Callable[[], datet
             except _Busy:  # raised before the message wrote anything: no need to undo
                 result, row = None, None
             except Exception as exc:
-                if _transient(exc):
+                # a lock cycle on PostgreSQL (deadlock detected) is not the database down:
+                # redone with savepoints, that message waits to be ingested alone
+                if _transient(exc) and not _lock_conflict(exc):
                     raise
                 raise _Redo(f"{type(exc).__name__}, source={source}") from exc
             results.append(result)
