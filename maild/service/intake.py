@@ -305,19 +305,25 @@ def _ingest_batch(rt: Runtime, items: Sequence[Item], clock: Callable[[], dateti
     message ``failed`` and the others as usual. A savepoint and its release were about a
     tenth of a message's CPU on SQLite (docs/PERFORMANCE.md)."""
     try:
-        return _batch_at_once(rt, items, clock, stop)
+        return _batch(rt, items, clock, stop, _one_at_once)
     except _Redo as redo:
         log.info("a message of a batch of %d failed (%s); the batch again, a savepoint each",
                  len(items), redo)
-    return _batch_savepoints(rt, items, clock, stop)
+    return _batch(rt, items, clock, stop, _one_of_batch)
 
 
-def _batch_at_once(rt: Runtime, items: Sequence[Item], clock: Callable[[], datetime],
-                   stop: Callable[[], bool]) -> list[IngestResult | None]:
+One = Callable[[Session, Runtime, bytes, datetime, str | None],
+               tuple[IngestResult | None, InboundMessage | None]]
+
+
+def _batch(rt: Runtime, items: Sequence[Item], clock: Callable[[], datetime],
+           stop: Callable[[], bool], one: One) -> list[IngestResult | None]:
+    """The items in one transaction, each message by ``one`` (None: left for later, to be
+    ingested alone once the batch has committed)."""
     results: list[IngestResult | None] = []
     rows: list[InboundMessage] = []
     with transaction(rt.engine) as s:
-        begin_write(s)
+        begin_write(s)  # before a first savepoint, if any
         recorded = queries.recorded_sources(s, [x for _raw, x in items if x is not None])
         for raw, source in items:
             if results and stop():
@@ -326,16 +332,7 @@ def _batch_at_once(rt: Runtime, items: Sequence[Item], clock: Callable[[], datet
                 results.append(IngestResult(Disposition(done.disposition), done.id,
                                             done.case_id, done.reason, already_recorded=True))
                 continue
-            try:
-                result, row = _ingest_in(s, rt, raw, clock(), source, wait=False, looked=True)
-            except _Busy:  # raised before the message wrote anything: no need to undo
-                result, row = None, None
-            except Exception as exc:
-                # a lock cycle on PostgreSQL (deadlock detected) is not the database down:
-                # redone with savepoints, that message waits to be ingested alone
-                if _transient(exc) and not _lock_conflict(exc):
-                    raise
-                raise _Redo(f"{type(exc).__name__}, source={source}") from exc
+            result, row = one(s, rt, raw, clock(), source)
             results.append(result)
             if row is not None:
                 rows.append(row)
@@ -344,27 +341,19 @@ def _batch_at_once(rt: Runtime, items: Sequence[Item], clock: Callable[[], datet
     return _alone_after(rt, items, clock, results)
 
 
-def _batch_savepoints(rt: Runtime, items: Sequence[Item], clock: Callable[[], datetime],
-                      stop: Callable[[], bool]) -> list[IngestResult | None]:
-    results: list[IngestResult | None] = []
-    rows: list[InboundMessage] = []
-    with transaction(rt.engine) as s:
-        begin_write(s)  # before the first savepoint
-        recorded = queries.recorded_sources(s, [x for _raw, x in items if x is not None])
-        for raw, source in items:
-            if results and stop():
-                break
-            if source is not None and (done := recorded.get(source)) is not None:
-                results.append(IngestResult(Disposition(done.disposition), done.id,
-                                            done.case_id, done.reason, already_recorded=True))
-                continue
-            result, row = _one_of_batch(s, rt, raw, clock(), source)
-            results.append(result)
-            if row is not None:
-                rows.append(row)
-    for row in rows:
-        _log_done(row)
-    return _alone_after(rt, items, clock, results)
+def _one_at_once(s: Session, rt: Runtime, raw: bytes, now: datetime, source: str | None
+                 ) -> tuple[IngestResult | None, InboundMessage | None]:
+    """One message of a batch taken at once: any failure redoes the batch (``_Redo``)."""
+    try:
+        return _ingest_in(s, rt, raw, now, source, wait=False, looked=True)
+    except _Busy:  # raised before the message wrote anything: no need to undo
+        return None, None
+    except Exception as exc:
+        # a lock cycle on PostgreSQL (deadlock detected) is not the database down:
+        # redone with savepoints, that message waits to be ingested alone
+        if _transient(exc) and not _lock_conflict(exc):
+            raise
+        raise _Redo(f"{type(exc).__name__}, source={source}") from exc
 
 
 def _alone_after(rt: Runtime, items: Sequence[Item], clock: Callable[[], datetime],
