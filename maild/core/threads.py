@@ -42,11 +42,7 @@ def token_ref(msg: Inbound, recipients: tuple[str, ...], helpdesk_address: str,
 def problem_token_id(msg: Inbound, recipients: tuple[str, ...], helpdesk_address: str,
                      secrets: Sequence[str]) -> int | None:
     """The problem a problem token issued to this very sender names (never a case's)."""
-    for token in tokens_in(recipients, helpdesk_address):
-        verified = verify_token(secrets, token, msg.from_addr)
-        if verified and verified[0] == PROBLEM:
-            return verified[1]
-    return None
+    return _token_id(PROBLEM, msg, recipients, helpdesk_address, secrets)
 
 
 # [Problem P3], 【Problem P3】, [问题 P3]: the subject tag of every problem mail.
@@ -63,9 +59,15 @@ def subject_problem_id(subject: str) -> int | None:
 def hold_token_id(msg: Inbound, recipients: tuple[str, ...], helpdesk_address: str,
                   secrets: Sequence[str]) -> int | None:
     """The held message a stranger's confirming reply releases, if the token verifies."""
+    return _token_id(HOLD, msg, recipients, helpdesk_address, secrets)
+
+
+def _token_id(kind: str, msg: Inbound, recipients: tuple[str, ...], helpdesk_address: str,
+              secrets: Sequence[str]) -> int | None:
+    """The id a token of ``kind`` issued to this very sender names, if one verifies."""
     for token in tokens_in(recipients, helpdesk_address):
         verified = verify_token(secrets, token, msg.from_addr)
-        if verified and verified[0] == HOLD:
+        if verified and verified[0] == kind:
             return verified[1]
     return None
 
