@@ -24,6 +24,7 @@ from maild.core.parse import UnparseableMessage, parse
 from maild.core.values import Disposition, Inbound, IngestResult, Role, TransientError
 from maild.db import locks, queries
 from maild.db.models import InboundMessage
+from maild.db.rows import new_row
 from maild.db.session import begin_write, transaction
 from maild.runtime import Runtime
 from maild.service import (
@@ -166,10 +167,10 @@ def _link(s: Session, case_id: int, result: Handled, sender: str, now: datetime)
                         f"the mail named case #{case_id}, whose customer {sender} is not")
 
 
-def _new_row(raw: bytes, now: datetime, source: str | None) -> InboundMessage:
+def _inbound_row(raw: bytes, now: datetime, source: str | None) -> InboundMessage:
     digest = hashlib.sha256(raw).hexdigest()
-    return InboundMessage(dedup_key=f"sha256:{digest}", source=source, disposition="failed",
-                          received_at=now, size=len(raw), sha256=digest, raw=raw)
+    return new_row(InboundMessage, dedup_key=f"sha256:{digest}", source=source,
+                   disposition="failed", received_at=now, size=len(raw), sha256=digest, raw=raw)
 
 
 def _ingest(rt: Runtime, raw: bytes, now: datetime, source: str | None) -> IngestResult:
@@ -199,7 +200,7 @@ def _ingest_in(s: Session, rt: Runtime, raw: bytes, now: datetime, source: str |
         locks.serialize(s, locks.DEDUP, msg.dedup_key)
     elif not locks.try_serialize(s, locks.DEDUP, msg.dedup_key):
         raise _Busy(msg.dedup_key)
-    row = _new_row(raw, now, source)
+    row = _inbound_row(raw, now, source)
     row.dedup_key = msg.dedup_key
     row.message_id = msg.message_id
     row.from_addr = msg.from_addr[:320]
@@ -232,7 +233,7 @@ def _record_failed_in(s: Session, rt: Runtime, raw: bytes, now: datetime, source
     if source is not None and (done := queries.recorded_source(s, source)) is not None:
         return IngestResult(Disposition(done.disposition), done.id, done.case_id,
                             done.reason, already_recorded=True)
-    row = _new_row(raw, now, source)
+    row = _inbound_row(raw, now, source)
     row.reason = reason[:2000]
     try:  # best effort: who sent it helps the operators; a second failure is fine
         msg = parse(raw)

@@ -34,6 +34,7 @@ from maild.core.tokens import CASE, make_token, personal_token, token_address
 from maild.core.values import Role
 from maild.db import queries
 from maild.db.models import Case, Complaint, Customer, OutboxMail, Survey
+from maild.db.rows import new_row
 from maild.runtime import Runtime
 
 log = logging.getLogger("maild.outbound")
@@ -248,7 +249,8 @@ def enqueue_sms(s: Session, rt: Runtime, notice: Notice, gateway: str,
                           case, now, f"not sendable: {type(exc).__name__}: {exc}",
                           new_message_id(h.domain))
     else:
-        row = OutboxMail(
+        row = new_row(
+            OutboxMail,
             case_id=case.id, recipients=[to], to_addr=addresses.key(to), subject=text,
             template="sms", message_id=message_id, raw=raw, status="pending", attempts=0,
             next_attempt_at=now, created_at=now)
@@ -267,8 +269,8 @@ def _unsendable(notice: Notice, case: Case | None, now: datetime, reason: str,
                 message_id: str) -> OutboxMail:
     """A ``failed`` row that keeps who should have had which notice and why it could not."""
     to = _printable(notice.to.email, 320)
-    return OutboxMail(
-        case_id=case.id if case else None, recipients=[to], to_addr=addresses.key(to),
+    return new_row(
+        OutboxMail, case_id=case.id if case else None, recipients=[to], to_addr=addresses.key(to),
         subject=notice.template, template=notice.template, message_id=message_id, raw=b"",
         status="failed", attempts=0, last_error=_printable(reason, 2000), next_attempt_at=now,
         created_at=now,
@@ -298,8 +300,8 @@ def _rendered(rt: Runtime, notice: Notice, context: Mapping[str, Any], now: date
         in_reply_to=in_reply_to, references=refs, attachments=tuple(attachments),
         inline=tuple(inline),
     ))
-    return OutboxMail(
-        case_id=case.id if case else None, recipients=[to], to_addr=addresses.key(to),
+    return new_row(
+        OutboxMail, case_id=case.id if case else None, recipients=[to], to_addr=addresses.key(to),
         subject=mime.one_line(subject, 998), template=notice.template, message_id=message_id,
         raw=raw, status="pending", attempts=0, next_attempt_at=now, created_at=now,
     )

@@ -22,6 +22,7 @@ from maild.db import queries
 from maild.db.attachments import Kept, keep
 from maild.db.models import Case, Customer, InboundMessage
 from maild.db.queries import LogLine
+from maild.db.rows import new_row
 from maild.runtime import Runtime
 from maild.service.notices import audiences, base_context, case_context, enqueue, enqueue_sms
 from maild.service.reading import Reading
@@ -136,8 +137,8 @@ def open_case(s: Session, rt: Runtime, opening: Opening, customer: Customer,
     priority = opening.priority or routing.initial_priority(
         customer.vip, type_rule, rt.rules.default_priority, rt.rules.vip_priority)
     case_type = opening.type or (type_rule.name if type_rule else None)
-    case = Case(
-        subject=subject[:998], description=description,
+    case = new_row(
+        Case, subject=subject[:998], description=description,
         type=case_type, kind=rt.rules.kind_of(case_type), priority=priority,
         status="new", channel=opening.channel.value,
         language=language_of(rt, subject + description), customer_id=customer.id,
