@@ -33,11 +33,27 @@ from servers import Dovecot  # noqa: E402
 from sinkproc import SinkProcess  # noqa: E402
 
 
-def memory_mb(pid: int) -> tuple[float, float]:
-    """(VmRSS, VmHWM) of ``pid`` in MB."""
+def status_mb(pid: int) -> dict[str, float]:
+    """The memory lines of ``/proc/PID/status`` (VmRSS, VmHWM, RssAnon, RssFile, ...) in MB."""
     fields = dict(line.split(":", 1) for line in
                   Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
+    return {k: int(v.split()[0]) / 1024 for k, v in fields.items()
+            if k.startswith(("Vm", "Rss")) and v.strip().endswith("kB")}
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of ``pid`` in MB."""
+    fields = status_mb(pid)
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def split(pid: int, tmp: Path) -> str:
+    """Where the RSS is: anonymous memory, file pages mapped (SQLite's WAL index is a
+    mapped file), shared memory; and the size of the database's write-ahead log."""
+    fields = status_mb(pid)
+    wal = sum(f.stat().st_size for f in tmp.rglob("*-wal")) / 2**20
+    return (f" {fields['RssAnon']:8.1f} {fields['RssFile']:8.1f} {fields['RssShmem']:8.1f}"
+            f" {wal:8.1f}")
 
 
 def wait_empty(dovecot: Dovecot, proc: subprocess.Popen[bytes], timeout: float) -> None:
@@ -73,9 +89,14 @@ def main() -> None:
                     help="run the daemon under tracemalloc (benchmarks/traced.py): also print "
                          "its Python heap, SQLite's memory and glibc malloc's in-use, free-kept "
                          "and mmapped bytes after each batch (about half the speed)")
+    ap.add_argument("--counters", action="store_true",
+                    help="as --trace but without tracemalloc (full speed): SQLite's memory and "
+                         "glibc malloc's counters after each batch, the heap column 0")
     ap.add_argument("--no-trim", action="store_true",
                     help="the daemon without its malloc_trim after each drain, to compare")
     args = ap.parse_args()
+    if args.counters:
+        args.trace = True
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up servers on kill
     stream = mixed(args.messages)
     with tempfile.TemporaryDirectory(prefix="perf-memory") as tmp, \
@@ -90,6 +111,7 @@ def main() -> None:
             entry = ["-c", "import maild.arenas as a; a.trim = lambda: False; "
                            "from maild.cli import entry; raise SystemExit(entry())"]
         env = {**os.environ, "MAILD_TRACE_FILE": str(trace),
+               "MAILD_TRACE_HEAP": "0" if args.counters else "1",
                "MAILD_TRACE_WARM": str(max(1, args.messages // 5 // args.batch))}
         proc = subprocess.Popen([sys.executable, *entry, "run", "--config", str(maild.config)],
                                 stdout=log, stderr=log, env=env)
@@ -98,6 +120,7 @@ def main() -> None:
             idle_rss, _ = memory_mb(proc.pid)
             print(f"baseline: idle daemon after start {idle_rss:.1f} MB RSS", flush=True)
             print(f"{'messages':>9} {'RSS MB':>8} {'peak MB':>8} {'msg/s':>7} {'sent':>7}"
+                  f" {'anon MB':>8} {'file MB':>8} {'shmem MB':>8} {'WAL MB':>8}"
                   + (" py heap MB SQLite MB malloc MB  kept MB  mmap MB" if args.trace else ""),
                   flush=True)
             samples: list[tuple[int, float, float]] = []
@@ -113,10 +136,11 @@ def main() -> None:
                 samples.append((done, rss, hwm))
                 print(f"{done:9d} {rss:8.1f} {hwm:8.1f} "
                       f"{len(batch) / (time.monotonic() - t1):7.1f} {sink.count():7d}"
+                      + split(proc.pid, Path(tmp))
                       + (traced(proc.pid, trace, signal.SIGUSR1) if args.trace else ""),
                       flush=True)
             elapsed = time.monotonic() - t0
-            if args.trace:
+            if args.trace and not args.counters:
                 print("Python heap: source lines that grew most since the 20 % point", flush=True)
                 print(traced(proc.pid, trace, signal.SIGUSR2), flush=True)
         finally:
