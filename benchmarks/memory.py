@@ -121,7 +121,8 @@ def main() -> None:
             print(f"baseline: idle daemon after start {idle_rss:.1f} MB RSS", flush=True)
             print(f"{'messages':>9} {'RSS MB':>8} {'peak MB':>8} {'msg/s':>7} {'sent':>7}"
                   f" {'anon MB':>8} {'file MB':>8} {'shmem MB':>8} {'WAL MB':>8}"
-                  + (" py heap MB SQLite MB malloc MB  kept MB  mmap MB" if args.trace else ""),
+                  + (" py heap MB SQLite MB malloc MB  kept MB  mmap MB arenas blocks MB  cached"
+                     if args.trace else ""),
                   flush=True)
             samples: list[tuple[int, float, float]] = []
             done, t0 = 0, time.monotonic()

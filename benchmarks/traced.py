@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import os
 import signal
 import sys
+import tempfile
 import tracemalloc
 from types import FrameType
 
@@ -50,6 +52,42 @@ def _malloc_mb() -> tuple[float, float, float]:
     return (info.uordblks / 2**20, info.fordblks / 2**20, info.hblkhd / 2**20)
 
 
+def _pymalloc_mb() -> tuple[float, float]:
+    """(arenas held, MB in allocated blocks) of Python's own allocator, from
+    ``sys._debugmallocstats`` (it writes to the C stderr: caught in a file). Python
+    objects live in 1 MB arenas outside glibc's counters; an arena goes back to the
+    system only when every block in it is free."""
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        caught.seek(0)
+        lines = caught.read().decode(errors="replace").splitlines()
+
+    def number(label: str) -> int:
+        found = [line for line in lines if line.startswith(label)]
+        return int(found[0].rsplit("=", 1)[1].replace(",", "").strip()) if found else 0
+
+    return (number("# arenas allocated current"),
+            number("# bytes in allocated blocks") / 2**20)
+
+
+def _cached() -> int:
+    """Entries held by maild's bounded caches (``functools.lru_cache`` at module level):
+    they fill slowly from a stream of new addresses and then stay."""
+    total = 0
+    for name, module in list(sys.modules.items()):
+        if name.startswith("maild") and module is not None:
+            for value in list(vars(module).values()):
+                if isinstance(value, functools._lru_cache_wrapper):
+                    total += value.cache_info().currsize
+    return total
+
+
 class _Tracer:
     """The signal handlers, writing to ``out``; keeps the snapshot of the ``warm``-th sample."""
 
@@ -65,9 +103,10 @@ class _Tracer:
         if self.samples == self.warm and tracemalloc.is_tracing():
             self.snapshot = tracemalloc.take_snapshot()
         in_use, kept, mapped = _malloc_mb()
+        arenas, blocks = _pymalloc_mb()
         with open(self.out, "a") as out:
             out.write(f"{heap:.2f} {sqlite_memory_mb():.2f} {in_use:.2f} {kept:.2f} "
-                      f"{mapped:.2f}\n")
+                      f"{mapped:.2f} {arenas:.0f} {blocks:.2f} {_cached()}\n")
 
     def diff(self, _sig: int, _frame: FrameType | None) -> None:
         gc.collect()
