@@ -75,13 +75,16 @@ def a_label(domain: str) -> str:
         raise AddressError(f"not a valid domain: {domain!r} ({exc})") from None
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=512)
 def check(addr: str) -> str:
     """The address, NFC-normalised, with its domain as a U-label; AddressError when unusable.
 
     Remembered (an unusable address is not: it raises each time): a notification
     checks its recipient three times (the row, its key, the To: field), and the
-    same few staff and customers get most of them."""
+    same few staff and customers get most of them. Only 512: a check costs 14 µs,
+    and a larger cache fills for tens of thousands of messages from a stream of
+    one-off addresses (strangers, bounces), each entry pinning Python memory: that
+    was the daemon's slow RSS creep (docs/PERFORMANCE.md, memory)."""
     if _BAD.search(addr):
         raise AddressError(f"control or invalid characters in address {addr!r}")
     local, domain = split(unicodedata.normalize("NFC", addr.strip()))

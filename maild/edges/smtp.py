@@ -254,10 +254,11 @@ async def attempt(client: aiosmtplib.SMTP, sender: str, recipients: list[str],
     return "sent", None
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=512)
 def _quoted(address: str, encoding: str) -> bytes:
     """aiosmtplib's own ``<address>`` (it parses the address with ``email.utils``; a
-    ValueError for one it will not send), once per address and encoding."""
+    ValueError for one it will not send), once per address and encoding. Small, as
+    ``addresses.check``'s cache: one-off addresses would make a larger one creep."""
     return quote_address(address).encode(encoding)
 
 
