@@ -8,6 +8,8 @@ changed after the flush, the same rows in the table.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import typing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,7 +69,7 @@ def _state(obj: SQLModel) -> tuple[Any, ...]:
         obj.__pydantic_fields_set__,
         dict(st.committed_state),
         st.modified, st.transient,
-        {key: st.attrs[key].history for key in st.attrs},
+        {attr.key: attr.history for attr in st.attrs},
     )
 
 
@@ -127,3 +129,19 @@ def _written(cls: type[SQLModel], build: Any, path: Path) -> list[dict[str, Any]
 def test_same_rows_written_and_updated(cls: type[SQLModel], tmp_path: Path) -> None:
     assert _written(cls, new_row, tmp_path / "fast.db") == \
         _written(cls, lambda c, **v: c(**v), tmp_path / "made.db")
+
+
+def test_first_row_of_a_fresh_process() -> None:
+    """The constructor configures SQLAlchemy's mappers on first use; ``new_row`` must
+    too, or a new process's first row has no attribute machinery (``maild ingest``)."""
+    code = ("from datetime import UTC, datetime\n"
+            "from maild.db.models import InboundMessage\n"
+            "from maild.db.rows import new_row\n"
+            "row = new_row(InboundMessage, dedup_key='k', disposition='failed', sha256='s',\n"
+            "              raw=b'', received_at=datetime.now(UTC))\n"
+            "row.subject = 'set after'\n"
+            "print(row.subject)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "set after"

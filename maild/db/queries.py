@@ -26,7 +26,8 @@ class Recorded(NamedTuple):
     reason: str | None
 
 
-def _core(s: Session, statement: sa.Executable, params: dict[str, Any]) -> sa.Result[Any]:
+def _core(s: Session, statement: sa.Executable,
+          params: dict[str, Any]) -> sa.Result[*tuple[Any, ...]]:
     """A Core statement of columns, run on the session's connection: without the ORM's
     execution layer, which costs more than the statement itself on SQLite (40 against
     100 µs a look-up), and without an autoflush. Callers whose answer depends on rows

@@ -18,9 +18,10 @@ validation to run (SQLModel does not validate table models).
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
+from functools import cache, partial
 from typing import Any, TypeVar
 
+from sqlalchemy.orm import configure_mappers
 from sqlalchemy.orm.base import NO_VALUE
 from sqlmodel import SQLModel
 
@@ -32,14 +33,17 @@ _SHARED = (type(None), str, int, float, bool, bytes, tuple, frozenset)  # safe t
 
 @cache
 def _plan(cls: type[SQLModel]) -> tuple[tuple[str, Any, Callable[[], Any] | None], ...]:
-    """Each field of ``cls`` with its default or default factory."""
-    plan = []
+    """Each field of ``cls`` with its default or default factory. Also configures
+    SQLAlchemy's mappers, as the constructor's first call does: without that a new
+    process's first row has no attribute machinery."""
+    configure_mappers()
+    plan: list[tuple[str, Any, Callable[[], Any] | None]] = []
     for name, field in cls.model_fields.items():
         if field.is_required():
             plan.append((name, _REQUIRED, None))
         elif field.default_factory is not None or not isinstance(field.default, _SHARED):
             # a fresh value each time, as the constructor gives (a copy of a mutable default)
-            plan.append((name, None, lambda f=field: f.get_default(call_default_factory=True)))
+            plan.append((name, None, partial(field.get_default, call_default_factory=True)))
         else:
             plan.append((name, field.default, None))
     return tuple(plan)
