@@ -68,7 +68,7 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         "engineer_email": "li.lei@corp.example",
         "site_name": "Shanghai Branch",
         "kind": "request", "type_description": "Printer, copier or scanner fault",
-        "line": 3 if name in ("vendor_case", "dispatch") else 1,
+        "line": 3 if name in ("vendor_case", "dispatch", "passed_on") else 1,
         "line_name": "PrintCo <vendor> 打印机厂商",
         "follows": {"id": 3, "subject": f"Old {SCRIPT}", "resolution": RESOLUTION}
         if name in ("ack", "dispatch") else None,

@@ -39,8 +39,10 @@ PLAN: Mapping[str, tuple[tuple[str, str], ...]] = {
     "assigned": (("dispatch", ENGINEER), ("reassigned", OLD_ENGINEER)),
     "rejected": (("unassigned", OPERATORS),),
     "escalated": (("escalation", INCIDENT_MANAGER),),
+    # the customer hears that their case went to specialists (#escalate or the automatic
+    # move), as helpdesks say; not why: the escalation note is internal
     "escalated_up": (("dispatch", ENGINEER), ("vendor_case", VENDOR),
-                     ("reassigned", OLD_ENGINEER)),
+                     ("reassigned", OLD_ENGINEER), ("passed_on", CUSTOMER)),
     "reopened": (("reopened", ENGINEER), ("vendor_case", VENDOR)),
     "customer_reply": (("customer_reply", ENGINEER), ("customer_reply", VENDOR)),
     "visit": (("visit", CUSTOMER),),
