@@ -57,7 +57,7 @@ TARGET_KEYS = ("response_minutes", "resolution_minutes", "clock")
 TYPE_KEYS = ("name", "keywords", "priority", "kind", "description", "response_minutes",
              "resolution_minutes", "clock")
 LINES_KEYS = ("lines",)
-LINE_KEYS = ("level", "name", "types", "engineers", "address")
+LINE_KEYS = ("level", "name", "types", "engineers", "address", "owner")
 
 
 def _known(table: Any, keys: tuple[str, ...], where: str) -> None:
@@ -208,6 +208,21 @@ def _kinds(data: Mapping[str, Any], where: str) -> dict[str, Clock]:
     return out
 
 
+def _owner(entry: Mapping[str, Any], address: str | None, people: Mapping[str, Person],
+           at: str) -> str | None:
+    """A vendor line's ``owner``: the staff member who chases the vendor (its cases' SLA
+    alerts go to them); None: the incident manager."""
+    if "owner" not in entry:
+        return None
+    owner = addresses.key(_str(entry, "owner", at))
+    if address is None:
+        raise RulesError(f"{at}: owner is for a vendor line (address); a line of engineers "
+                         "hears of its own cases")
+    if owner not in people:
+        raise RulesError(f"{at}: owner {owner} is not in staff.toml")
+    return owner
+
+
 def _lines(path: Path, people: Mapping[str, Person]) -> tuple[Line, ...]:
     """rules/lines.toml (optional: without it every case stays with line 1)."""
     where = str(path)
@@ -237,7 +252,8 @@ def _lines(path: Path, people: Mapping[str, Person]) -> tuple[Line, ...]:
         types = tuple(t.lower() for t in _strs(entry, "types", at))
         if not types:
             raise RulesError(f'{at}: types must list case types (or "*" for every type)')
-        lines.append(Line(level, _str(entry, "name", at), types, engineers, address))
+        lines.append(Line(level, _str(entry, "name", at), types, engineers, address,
+                          _owner(entry, address, people, at)))
     return tuple(sorted(lines, key=lambda x: x.level))
 
 

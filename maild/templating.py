@@ -36,7 +36,7 @@ TEMPLATE_NAMES = (
     "sla_breach", "report", "outbox_failed", "staff_unproven", "reply_to_case_mail",
     "address_changed", "flood_alert", "transcript", "undone", "customer_tag",
     "complaint", "complaint_ack", "complaint_closed", "survey", "survey_low", "complaint_summary",
-    "vendor_case",
+    "vendor_case", "passed_on",
     "problem", "problem_result",
     "caller_ambiguous", "workload", "visit", "visit_late",
 )

@@ -120,6 +120,12 @@ def test_rules_refuse_unknown_engineer(tmp_path: Path) -> None:
      r"lines.toml: lines\[1\]: address must be a vendor's email address, not staff"),
     ("lines.toml", 'types = ["printer"]', 'type = ["printer"]',
      r"lines.toml: lines\[1\]: unknown key\(s\): type"),
+    ("lines.toml", 'address = "support@printco.example"',
+     'address = "support@printco.example"\nowner = "ghost@corp.example"',
+     r"lines.toml: lines\[1\]: owner ghost@corp.example is not in staff.toml"),
+    ("lines.toml", 'engineers = ["wang.qiang@corp.example"]',
+     'engineers = ["wang.qiang@corp.example"]\nowner = "im@corp.example"',
+     r"lines.toml: lines\[0\]: owner is for a vendor line"),
     ("sla.toml", 'default_priority = "P3"', 'default_prio = "P3"',
      r"sla.toml: unknown key\(s\): default_prio"),
 ])

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from maildenv import Maild, new_mail, parsed, reply_to, text_of, write_config
 from servers import Dovecot, SmtpSink
 from sqlmodel import Session, col, select
@@ -247,3 +248,37 @@ def test_without_auto_escalate_a_breach_moves_nothing(maild: Maild, dovecot: Dov
     run_at(maild, at(16, 10))
     assert escalate_due(maild.rt, at(30, 16)) == 0
     assert maild.case(1)["line"] == 1
+
+
+@pytest.mark.parametrize(("subject", "text", "marks"), [
+    ("打印机卡纸", "三楼打印机一直卡纸", ("【已转交专业团队】", "第 2 线", "第 3 线")),
+    ("Printer jams", "Paper jam on floor 3",
+     ("Passed to our specialists", "support line 2", "support line 3")),
+])
+def test_the_customer_is_told_when_the_case_moves_up_a_line(
+        tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink, subject: str, text: str,
+        marks: tuple[str, str, str]) -> None:
+    """By #escalate and by the automatic move: a short notice in the customer's language
+    naming the line, without the engineer's internal note."""
+    maild = _auto(tmp_path, dovecot, smtp_sink)
+    maild.add_customer(CUSTOMER, "王芳", company="上海分公司")
+    dovecot.deliver(new_mail(CUSTOMER, subject, text), mail_from=CUSTOMER)
+    run_at(maild, at(16, 10))
+    first = maild.case(1)["engineer"]["email"]
+    before = len(to(smtp_sink, CUSTOMER))
+    dovecot.deliver(reply_to(to(smtp_sink, first)[-1], first,
+                             "#escalate the fuser is broken, user keeps pulling paper"),
+                    mail_from=first)
+    run_at(maild, at(16, 11))
+    [notice] = to(smtp_sink, CUSTOMER)[before:]
+    title = str(parsed(notice)["Subject"])
+    assert "[Case #1]" in title and subject in title and marks[0] in title
+    body = text_of(notice)
+    assert "Network & Infrastructure" in body and marks[1] in body
+    assert "fuser" not in body and "pulling paper" not in body  # the note is internal
+    assert "+c1-" in str(parsed(notice)["Reply-To"])  # answered like any case mail
+    # the automatic move to the vendor, when line 2's time is up
+    assert escalate_due(maild.rt, at(30, 16)) == 1
+    run_at(maild, at(30, 16, 1))
+    [moved] = to(smtp_sink, CUSTOMER)[before + 1:]
+    assert "PrintCo vendor support" in text_of(moved) and marks[2] in text_of(moved)

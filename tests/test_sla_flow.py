@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from maildenv import Maild, new_mail, parsed, reply_to, text_of
+import pytest
+from maildenv import REPO, Maild, new_mail, outbox, parsed, reply_to, text_of, write_config
 from servers import Dovecot, SmtpSink
 from sqlmodel import Session, select
 from test_cli import maild_cli
@@ -156,3 +159,52 @@ def test_scheduler_job_sends_alerts_once_with_two_schedulers(maild: Maild,
                       ("response", "breach"), ("response", "warn")]
     run_at(maild, late)
     assert len(mails(smtp_sink, IM, "SLA")) == 2  # one breach mail per target
+
+
+VENDOR, OPERATOR, WANG = ("support@printco.example", "callcenter@corp.example",
+                          "wang.qiang@corp.example")
+
+
+@pytest.mark.parametrize("owner", [None, "it-manager@corp.example"])
+def test_sla_alerts_of_a_case_with_the_vendor_go_to_the_lines_owner(
+        tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink, owner: str | None) -> None:
+    """A printer case passed to the vendor (line 3): its warning goes to the vendor line's
+    owner (rules/lines.toml ``owner``; the incident manager without one), who can chase
+    the vendor or take the case back; not to the operators, nor to the vendor. The breach
+    goes to the incident manager and the owner."""
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    if owner:
+        lines = rules / "lines.toml"
+        lines.write_text(lines.read_text("utf-8") + f'owner = "{owner}"\n', "utf-8")
+    config = write_config(tmp_path, dovecot.imap_port, smtp_sink.port)
+    config.write_text(config.read_text("utf-8").replace(str(REPO / "rules"), str(rules)),
+                      "utf-8")
+    maild = Maild(config)
+    if owner:
+        assert maild.rt.rules.lines[-1].owner == owner
+    chaser = owner or IM
+    maild.add_customer(CUSTOMER, "王芳", company="上海分公司")
+    ingest(maild.rt, new_mail(CUSTOMER, "打印机卡纸", "三楼打印机一直卡纸"), OPENED)
+    first = maild.case(1)["engineer"]["email"]
+    dispatch = [o.raw for o in outbox(maild, "dispatch")][-1]
+    ingest(maild.rt, reply_to(dispatch, first, "#log cleaned the rollers\n#escalate fuser"),
+           at(16, 10, 5))
+    to_wang = [o.raw for o in outbox(maild, "dispatch") if o.to_addr == WANG][-1]
+    ingest(maild.rt, reply_to(to_wang, WANG, "#escalate needs PrintCo"), at(16, 10, 10))
+    assert maild.case(1)["engineer"]["email"] == VENDOR
+    run_at(maild, at(16, 10, 11))
+    before = len(smtp_sink.messages)
+    # 80 % of the 24 business hours from Monday 10:00: Wednesday 11:12
+    assert sweep(maild.rt, at(18, 11, 13)) == 1
+    run_at(maild, at(18, 11, 14))
+    sla_mail = [m for m in smtp_sink.messages[before:] if "SLA" in str(parsed(m.data)["Subject"])]
+    assert [list(m.rcpt_tos) for m in sla_mail] == [[chaser]]
+    text = text_of(sla_mail[0].data)
+    assert "PrintCo vendor support" in text and "#assign" in text
+    assert not mails(smtp_sink, OPERATOR, "SLA") and not mails(smtp_sink, VENDOR, "SLA")
+    assert sweep(maild.rt, at(18, 16, 1)) == 1  # the breach
+    run_at(maild, at(18, 16, 2))
+    assert len(mails(smtp_sink, IM, "SLA")) == (1 if owner else 2)
+    assert len(mails(smtp_sink, chaser, "SLA")) == 2
+    assert not mails(smtp_sink, OPERATOR, "SLA") and not mails(smtp_sink, VENDOR, "SLA")

@@ -68,7 +68,7 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         "engineer_email": "li.lei@corp.example",
         "site_name": "Shanghai Branch",
         "kind": "request", "type_description": "Printer, copier or scanner fault",
-        "line": 3 if name in ("vendor_case", "dispatch") else 1,
+        "line": 3 if name in ("vendor_case", "dispatch", "passed_on") else 1,
         "line_name": "PrintCo <vendor> 打印机厂商",
         "follows": {"id": 3, "subject": f"Old {SCRIPT}", "resolution": RESOLUTION}
         if name in ("ack", "dispatch") else None,
@@ -100,8 +100,8 @@ def sample_context(name: str = "ack") -> dict[str, Any]:
         "failed": {"message_id": "<abc@mail.example>", "from": "someone@mail.example",
                    "subject": "Help!", "reason": "UnicodeDecodeError\nbad charset"}
         if name == "failed_alert" else None,
-        "sla": {"target": "resolution", "due": datetime(2026, 11, 23, 17, 30), "kind": "warn"}
-        if name.startswith("sla_") else None,
+        "sla": {"target": "resolution", "due": datetime(2026, 11, 23, 17, 30), "kind": "warn",
+                "vendor": None} if name.startswith("sla_") else None,
         "query": "打印机 toner" if name == "search_results" else None,
         "results": [
             {"id": 3, "subject": "Toner empty 硒鼓没粉", "resolution": RESOLUTION, "kb": True,
@@ -657,3 +657,21 @@ def test_attribute_lookup_prefers_attributes_as_jinja_does() -> None:
     for source in ("{{ d.nothing }}", "{{ n.id }}", "{{ t.nothing }}"):
         with pytest.raises(jinja2.UndefinedError):
             mine.from_string(source).render(values)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("name", ["sla_warning", "sla_breach"])
+@pytest.mark.parametrize("target", ["response", "resolution"])
+def test_sla_mail_of_a_case_with_a_vendor(lang: str, name: str, target: str) -> None:
+    """The line's owner gets it in the engineer's place: it names the vendor and how to
+    take the case back; the vendor's name is escaped."""
+    ctx = sample_context(name)
+    ctx["sla"] |= {"vendor": f"PrintCo {SCRIPT}", "target": target}
+    text = render(lang, name, "txt", ctx)
+    html = render(lang, name, "html", ctx)
+    assert f"PrintCo {SCRIPT}" in text and "#assign" in text
+    assert "PrintCo &lt;script&gt;" in html and "<script" not in html
+    parse_html(html)
+    for line in text.splitlines():
+        if SCRIPT not in line and line.strip() not in DESCRIPTION.splitlines():
+            assert width(line) <= 78, repr(line)

@@ -91,6 +91,9 @@ class Line:
     types: tuple[str, ...]  # "*" stands for every type
     engineers: tuple[str, ...] = ()
     address: str | None = None  # a vendor: gets a case token, may #log, #reply, #resolve
+    # a vendor line's staff owner, who hears of its cases' SLA alerts in the engineer's
+    # place (``core.notify.sla_notices``); None: the incident manager
+    owner: str | None = None
 
     @property
     def vendor(self) -> bool:

@@ -46,7 +46,8 @@ class Answer:
 
 
 _DIGITS_ZH = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
-_UNIT = r"(?:分|星|颗星|顆星|stars?|points?|pts?|/\s*5|out\s+of\s+5|of\s+5)"
+# 分 is a point, 分钟 a minute; 星 a star, 星期 a week: "3分钟就断一次网" counts minutes.
+_UNIT = r"(?:分(?![钟鐘])|星(?!期)|颗星|顆星|stars?|points?|pts?|/\s*5|out\s+of\s+5|of\s+5)"
 _LABEL = (r"(?:score|rating|rate|评分|打分|分数|评价|满意度|得分|評分|score\s+given)")
 _COMMENT_LABEL = re.compile(
     r"^\s*(?:comments?|remarks?|feedback|notes?|评论|意见|建议|备注|评价|留言|说明)\s*[:=：]\s*",
@@ -55,9 +56,21 @@ _COMMENT_LABEL = re.compile(
 _PATTERNS = (
     re.compile(rf"{_LABEL}\s*[:=]?\s*([1-5])(?!\d)\s*{_UNIT}?", re.IGNORECASE),
     re.compile(rf"(?<![\d.])([1-5])\s*{_UNIT}(?![a-z])", re.IGNORECASE),
-    re.compile(r"([一二两三四五])\s*(?:分|星|颗星|顆星)"),
+    re.compile(r"([一二两三四五])\s*(?:分(?![钟鐘])|星(?!期)|颗星|顆星)"),
     re.compile(r"^\s*([1-5])(?![\d:.]\d)(?!\d)"),  # a leading digit: "4", "4 - fine", "4，好"
 )
+_LEADING = _PATTERNS[-1]
+# What a leading number counts, when the word after it is one of these (see ``counts``).
+_MEASURE_ZH = re.compile(r"[ \t]*(?:小时|小時|分钟|分鐘|星期|礼拜|禮拜|"
+                         r"[台个個次回遍趟天日号號周週月年楼樓层層位名人部件张張块塊条條只支套把"
+                         r"间間家份页頁点點秒])")
+_WORD_AFTER = re.compile(r"[ \t]*([A-Za-z]+)\b")
+_COUNTED_EN = frozenset({"people", "persons", "men", "women", "children", "mice", "more",
+                         "other", "others", "of", "new", "extra"})
+# Words ending in -s that follow a score without being what it counts.
+_NOT_PLURAL = frozenset({"thanks", "yes", "was", "has", "its", "does", "goes", "always",
+                         "perhaps", "cheers", "kudos", "regards", "works", "looks", "seems",
+                         "feels", "sounds"})
 _STARS = re.compile(r"([★⭐]{1,5})(?![★⭐])")
 # Words that are a score on their own, longest first ("非常不满意" before "满意").
 _WORDS_ZH = (("非常不满意", 1), ("很不满意", 1), ("不满意", 2), ("非常满意", 5), ("很满意", 5),
@@ -67,11 +80,34 @@ _WORDS_EN = {"excellent": 5, "perfect": 5, "great": 5, "good": 4, "ok": 3, "okay
 _TRIM = " \t\r\n-–—,，.。:：;；!！~～|/"
 
 
+def counts(after: str) -> bool:
+    """Whether a leading number followed by ``after`` counts things rather than scores.
+
+    It does when the word right after it names what is counted: an English plural (a
+    word of three letters or more ending in -s: "3 monitors", "2 PCs", "4 days", but not
+    thanks, yes, was, works … nor -ss, -us, -is), an irregular one ("3 people") or
+    more / other / of / new / extra ("2 more laptops", "3 of our PCs"); or a Chinese
+    measure word or unit of time or place ("3台电脑", "2 个显示器", "3次", "5楼", "3分钟").
+    Reading such a number as a score is the harmful mistake: a score of 3-5 is only
+    filed with the survey, so "3 monitors still flicker" would reach no engineer. A
+    missed score costs little: the reply is logged and forwarded like any other."""
+    if _MEASURE_ZH.match(after):
+        return True
+    m = _WORD_AFTER.match(after)
+    if m is None:
+        return False
+    word = m.group(1).lower()
+    if word in _COUNTED_EN:
+        return True
+    return (len(word) >= 3 and word.endswith("s") and not word.endswith(("ss", "us", "is"))
+            and word not in _NOT_PLURAL)
+
+
 def _score(text: str) -> tuple[int, tuple[int, int]] | None:
     """The score and the span it was written in, or None."""
     for pattern in _PATTERNS:
         m = pattern.search(text)
-        if m:
+        if m and not (pattern is _LEADING and counts(text[m.end():])):
             value = m.group(1)
             return (_DIGITS_ZH[value] if value in _DIGITS_ZH else int(value)), m.span()
     m = _STARS.search(text)
@@ -91,7 +127,11 @@ def parse_answer(body: str) -> Answer | None:
     """The score (1-5) and comment of a survey reply; None when it gives no score.
 
     The quoted survey is cut first (``core.quoting``; harmless on text already cut),
-    so the question's own "1-5" is never read as the answer."""
+    so the question's own "1-5" is never read as the answer. A bare number at the start
+    is a score when it stands alone or before punctuation, a line break or comment
+    words ("4", "4 - fine", "4，好", "5!", "4 good", "5 thanks"), never when it counts
+    things ("3 monitors still flicker", "3台电脑还是坏的": ``counts``); nor is 分钟 (a
+    minute) read as 分 (a point), nor 星期 (a week) as 星 (a star)."""
     own = split_reply(body)[0].strip()
     text = unicodedata.normalize("NFKC", own)
     found = _score(text)

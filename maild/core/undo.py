@@ -1,11 +1,22 @@
 """``#undo``: may this staff member take back their last command mail on a case, and to what?
 
 Every applied command mail is kept as a ``Step``: the case's fields before and
-after it, as plain JSON-able values (``snapshot``), and who was told. The rule
+after it, as plain JSON-able values (``snapshot``), and who was told. Beside the
+case's fields a step keeps what else its mail changed (``records``): the case's
+problem link, and the complaint rows it opened or changed (``touched``). The rule
 (``refusal``) is pure: only the author of the case's latest step, only within
-the window, only while the case still looks exactly as that step left it (a
-customer's confirmation or the auto-close after it make the step history),
-and a step is undone once.
+the window, only while the case, its problem link and those complaints still
+look exactly as that step left them (a customer's confirmation, the auto-close,
+or a customer adding to the complaint make the step history), never a mail that
+opened a problem, and a step is undone once.
+
+A complaint the mail opened is taken back whole (recorded on the wrong case, it
+would count against the engineer); one it re-categorised, closed or added to gets
+its fields back. A ``#problem P<n>`` link is put back as it was. A problem the mail
+*opened* is not taken back: its number and its reply address went to the incident
+manager, and deleting the row could give that number (on SQLite) to the next
+problem, on which replies to the old mail would then act; so ``#undo`` refuses,
+says why, and changes nothing (all or nothing, like the commands themselves).
 """
 
 from __future__ import annotations
@@ -33,8 +44,36 @@ class Step:
     undone: bool = False
 
 
-# Kept in a table of its own, not on the case: ``#undo`` does not take back complaint tags.
+# The view's open-complaint category comes from the complaint rows, kept as ``COMPLAINTS``.
 _NOT_KEPT = frozenset({"complaint"})
+
+# What a step keeps beside the case's fields (``records``); absent from older steps.
+PROBLEM = "problem_id"  # the case's problem link
+COMPLAINTS = "complaints"  # complaint rows the mail opened or changed: "id" → fields (None: none)
+OPENED = "opened_problem"  # (after only) the problem the mail opened
+_RECORDS = frozenset({PROBLEM, COMPLAINTS, OPENED})
+
+# The tags that change complaint rows: only a mail with one of them has its rows read.
+COMPLAINT_TAGS = frozenset({"complaint", "category", "complaint-close"})
+Fields = Mapping[str, Any]  # a complaint row as JSON values (``service.complaints.fields``)
+
+
+def touched(before: Mapping[int, Fields], after: Mapping[int, Fields]
+            ) -> tuple[dict[str, Fields | None], dict[str, Fields | None]]:
+    """The complaint rows a mail opened or changed, from the case's rows before and after
+    it: their fields before (None: the mail opened it) and after, keyed by id as JSON
+    keys are."""
+    ids = [i for i in sorted(after) if before.get(i) != after[i]]
+    return ({str(i): before.get(i) for i in ids}, {str(i): after[i] for i in ids})
+
+
+def records(problem_id: int | None, complaints: Mapping[str, Fields | None],
+            opened: int | None = None) -> dict[str, Any]:
+    """What a step keeps beside the case's fields, to merge into its ``before``/``after``."""
+    out: dict[str, Any] = {PROBLEM: problem_id, COMPLAINTS: dict(complaints)}
+    if opened is not None:
+        out[OPENED] = opened
+    return out
 
 
 def snapshot(view: CaseView) -> dict[str, Any]:
@@ -67,9 +106,11 @@ def restore(current: CaseView, data: Mapping[str, Any]) -> CaseView:
 
 
 def refusal(latest: Step | None, author: str, current: CaseView, now: datetime,
-            window_minutes: int) -> tuple[str, str] | None:
+            window_minutes: int, problem_id: int | None = None,
+            complaints: Mapping[int, Fields] | None = None) -> tuple[str, str] | None:
     """Why ``author`` may not undo ``latest`` (the case's latest step), in English and
-    Chinese, or None: they may."""
+    Chinese, or None: they may. ``problem_id`` and ``complaints`` (the case's complaint
+    rows by id) are the case's records now, compared with what the step left."""
     if latest is None or latest.undone:
         return NOTHING
     if latest.author.lower() != author.lower():
@@ -77,13 +118,34 @@ def refusal(latest: Step | None, author: str, current: CaseView, now: datetime,
                 "only the last command mail can be undone, by its author",
                 f"您的指令之后还有别人的指令（{latest.author}）；只有最后一封指令邮件"
                 "可以由其发件人撤销")
+    opened = latest.after.get(OPENED)
+    if opened is not None:
+        return (f"your mail opened problem P{opened}, and a problem once announced stays: "
+                "#undo cannot take it back, so nothing was undone (to move the case to "
+                "another problem: #problem P<n>)",
+                f"您的邮件新建了问题单 P{opened}，问题单一经通知即不能撤销，因此未撤销任何内容"
+                "（如需把工单改挂到其他问题单：#problem P<n>）")
     if now - latest.at > timedelta(minutes=window_minutes):
         return (f"too late: a command can be undone only within {window_minutes} minutes",
                 f"太晚了：指令只能在 {window_minutes} 分钟内撤销")
-    if snapshot(current) != dict(latest.after):
+    left = {k: v for k, v in latest.after.items() if k not in _RECORDS}
+    if snapshot(current) != left or \
+            (PROBLEM in latest.after and latest.after[PROBLEM] != problem_id):
         return ("the case has changed since your command; nothing was undone",
                 "您的指令之后工单已有变化；未撤销任何内容")
+    rows = complaints or {}
+    kept: Mapping[str, Fields | None] = latest.after.get(COMPLAINTS) or {}
+    if any(rows.get(int(i)) != fields for i, fields in kept.items()):
+        return ("the complaint has changed since your command; nothing was undone",
+                "您的指令之后投诉已有变化；未撤销任何内容")
     return None
+
+
+def complaints_back(step: Step) -> dict[int, Fields | None]:
+    """Each complaint row the step's mail opened or changed → its fields before the mail,
+    None for one the mail opened (it goes)."""
+    kept: Mapping[str, Fields | None] = step.before.get(COMPLAINTS) or {}
+    return {int(i): fields for i, fields in kept.items()}
 
 
 NOTHING = ("there is nothing to undo on this case", "本工单没有可撤销的指令")

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from sqlmodel import Session
 
-from maild.core import cases, notify, transcript
+from maild.core import cases, notify, transcript, undo
 from maild.core.phone import parse_summary
 from maild.core.tags import parse_tags
 from maild.core.values import Command, Disposition, Inbound, Role
@@ -42,11 +42,14 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
                         tz=rt.settings.helpdesk.tz)
     before = replace(queries.view_of(case), complaint=complaints.open_category(s, case.id))
     result = cases.apply(before, commands, actor, now)
+    reads_rows = tagged and any(c.tag in undo.COMPLAINT_TAGS for c in commands)
     if isinstance(result, cases.Refusal):
         transcripts.send(s, rt, msg, case, transcript.lines(commands, seen.new_text, result),
                          False, [], now)
         return Handled(Disposition.REJECTED, case.id, result.reason)
     start = transcripts.mark(s)
+    old_rows = complaints.rows_of(s, case.id) if reads_rows else {}
+    old_problem = case.problem_id
     old_clock = (case.priority, case.type, case.kind)
     queries.store_view(case, result.case, now)
     if (case.priority, case.type, case.kind) != old_clock:
@@ -59,10 +62,14 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
     name = staff_recipient(rt, msg.from_addr).name
     extras = visits.record(s, rt, case, result.events, now)
     notify_events(s, rt, case, result.events, name, msg.from_addr, msg.message_id, extras)
-    problems.on_case_events(s, rt, case, result.events, msg.from_addr, now, msg.message_id)
+    opened = problems.on_case_events(s, rt, case, result.events, msg.from_addr, now,
+                                     msg.message_id)
     if tagged:
         sent = transcripts.told(transcripts.sent_since(s, start))
-        transcripts.record(s, case, msg, before, result.case, sent, now)
+        rows = undo.touched(old_rows, complaints.rows_of(s, case.id) if reads_rows else {})
+        kept = (undo.records(old_problem, rows[0]),
+                undo.records(case.problem_id, rows[1], opened[0] if opened else None))
+        transcripts.record(s, case, msg, before, result.case, sent, now, kept)
         transcripts.send(s, rt, msg, case, transcript.lines(commands, seen.new_text, None),
                          True, sent, now)
     return Handled(Disposition.COMMAND, case.id,

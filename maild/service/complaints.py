@@ -10,8 +10,9 @@ notices (supervisors and the engineer) are planned from the same events by
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -36,6 +37,35 @@ def open_category(s: Session, case_id: int) -> str | None:
     """What ``core.cases.CaseView.complaint`` holds: the open complaint's category."""
     found = open_one(s, case_id)
     return found.category if found else None
+
+
+def fields(row: Complaint) -> dict[str, Any]:
+    """What a command mail may change of a complaint, as JSON values: what ``#undo``
+    compares and puts back (``core.undo``)."""
+    return {"category": row.category, "text": row.text, "status": row.status,
+            "outcome": row.outcome,
+            "closed_at": row.closed_at.astimezone(UTC).isoformat() if row.closed_at else None}
+
+
+def rows_of(s: Session, case_id: int) -> dict[int, dict[str, Any]]:
+    """The case's complaint rows by id, as ``fields``."""
+    return {c.id: fields(c) for c in listed(s, case_id=case_id) if c.id is not None}
+
+
+def put_back(s: Session, case_id: int, back: Mapping[int, Mapping[str, Any] | None]) -> None:
+    """``#undo``: each complaint row gets its fields from before the mail; one the mail
+    opened (None) goes."""
+    for complaint_id, was in back.items():
+        row = s.get(Complaint, complaint_id)
+        if row is None or row.case_id != case_id:
+            continue
+        if was is None:
+            s.delete(row)
+            continue
+        row.category, row.text, row.status = was["category"], was["text"], was["status"]
+        row.outcome = was["outcome"]
+        row.closed_at = datetime.fromisoformat(was["closed_at"]) if was["closed_at"] else None
+    s.flush()
 
 
 def record(s: Session, case: Case, events: Sequence[cases.Event], author: str,

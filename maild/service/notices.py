@@ -23,6 +23,7 @@ from maild.core.notify import (
     CUSTOMER,
     ENGINEER,
     INCIDENT_MANAGER,
+    LINE_OWNER,
     OLD_ENGINEER,
     OPERATORS,
     SUPERVISORS,
@@ -87,8 +88,10 @@ def audiences(s: Session, rt: Runtime, case: Case,
     if customer and customer.email:
         out[CUSTOMER] = [Recipient(customer.email, customer.name, case.language)]
     if case.engineer_email:
-        is_vendor = rt.rules.vendor(case.engineer_email) is not None
-        out[VENDOR if is_vendor else ENGINEER] = [staff_recipient(rt, case.engineer_email)]
+        line = rt.rules.vendor(case.engineer_email)
+        out[VENDOR if line else ENGINEER] = [staff_recipient(rt, case.engineer_email)]
+        if line is not None:
+            out[LINE_OWNER] = [staff_recipient(rt, line.owner or rt.rules.incident_manager)]
     if old_engineer and old_engineer != case.engineer_email:
         out[OLD_ENGINEER] = [staff_recipient(rt, old_engineer)]
     out[OPERATORS] = [staff_recipient(rt, p.email) for p in rt.rules.with_role(Role.OPERATOR)]

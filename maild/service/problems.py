@@ -85,8 +85,10 @@ def link(s: Session, problem: Problem, case: Case, actor: str, now: datetime) ->
 
 
 def on_case_events(s: Session, rt: Runtime, case: Case, events: Sequence[cases.Event],
-                   actor: str, now: datetime, in_reply_to: str | None) -> None:
-    """``#problem`` in a staff reply on ``case``: open a problem, or link to one."""
+                   actor: str, now: datetime, in_reply_to: str | None) -> list[int]:
+    """``#problem`` in a staff reply on ``case``: open a problem, or link to one; returns
+    the problems opened (``#undo`` cannot take those back)."""
+    opened: list[int] = []
     for event in events:
         if event.kind != "problem" or not event.note:
             continue
@@ -96,6 +98,8 @@ def on_case_events(s: Session, rt: Runtime, case: Case, events: Sequence[cases.E
                               opened_by=actor, created_at=now, updated_at=now)
             s.add(problem)
             s.flush()
+            assert problem.id is not None
+            opened.append(problem.id)
             link(s, problem, case, actor, now)
             engineer = [case.engineer_email] if case.engineer_email not in (None, actor) else []
             tell(s, rt, problem, "opened", [*owners(rt, problem), *engineer], actor, now,
@@ -107,6 +111,7 @@ def on_case_events(s: Session, rt: Runtime, case: Case, events: Sequence[cases.E
             who = [*owners(rt, found), *([case.engineer_email] if case.engineer_email else [])]
             tell(s, rt, found, "linked", [w for w in who if w != actor], actor, now,
                  in_reply_to)
+    return opened
 
 
 def wanted_problems(commands: Sequence[Command]) -> list[int]:

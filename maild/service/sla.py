@@ -26,12 +26,6 @@ from maild.service.notices import audiences, base_context, case_context, enqueue
 
 log = logging.getLogger("maild.sla")
 
-# alert kind → (template, audiences)
-ALERTS = {
-    "warn": ("sla_warning", (notify.ENGINEER,)),
-    "breach": ("sla_breach", (notify.INCIDENT_MANAGER, notify.ENGINEER)),
-}
-
 
 def set_deadlines(rt: Runtime, case: Case) -> None:
     """(Re)compute a case's deadlines from its creation time and its current priority, kind
@@ -92,21 +86,13 @@ def _announce(rt: Runtime, case_id: int, alert: sla.Alert, now: datetime) -> boo
 
 def _mail(s: Session, rt: Runtime, case: Case, alert: sla.Alert, due: datetime,
           now: datetime) -> None:
-    template, roles = ALERTS[alert.kind]
-    who = audiences(s, rt, case)
-    if notify.ENGINEER not in who:  # nobody assigned yet: the operators must act
-        who[notify.ENGINEER] = who.get(notify.OPERATORS, [])
+    vendor = rt.rules.vendor(case.engineer_email)
     ctx = base_context(rt, case_context(s, rt, case))
     ctx["sla"] = {"target": alert.target, "due": due.astimezone(rt.settings.helpdesk.tz),
-                  "kind": alert.kind}
-    seen: set[str] = set()
-    told: list[notify.Notice] = []
-    for role in roles:
-        for person in who.get(role, []):
-            if person.email not in seen:
-                seen.add(person.email)
-                told.append(notify.Notice(template, person))
-                enqueue(s, rt, told[-1], ctx, now, case=case)
+                  "kind": alert.kind, "vendor": vendor.name if vendor else None}
+    told = notify.sla_notices(alert.kind, audiences(s, rt, case))
+    for notice in told:
+        enqueue(s, rt, notice, ctx, now, case=case)
     # a breach of a P1/P2 case is an escalation: a text too, for those with an sms address
     for notice, gateway in sms.texts(told, case.priority, rt.rules.sms_addresses()):
         enqueue_sms(s, rt, notice, gateway, ctx, now, case)

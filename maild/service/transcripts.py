@@ -64,12 +64,15 @@ def send(s: Session, rt: Runtime, msg: Inbound, case: Case, lines: tuple[Line, .
 
 
 def record(s: Session, case: Case, msg: Inbound, before: CaseView, after: CaseView,
-           sent: list[dict[str, str]], now: datetime) -> None:
-    """Keep an applied command mail as the case's latest step (what ``#undo`` reverts)."""
+           sent: list[dict[str, str]], now: datetime,
+           kept: tuple[dict[str, Any], dict[str, Any]] = ({}, {})) -> None:
+    """Keep an applied command mail as the case's latest step (what ``#undo`` reverts);
+    ``kept``: what else it changed, before and after (``core.undo.records``)."""
     assert case.id is not None
     s.add(CommandStep(case_id=case.id, author=addresses.key(msg.from_addr),
-                      message_id=msg.message_id, at=now, before=undo.snapshot(before),
-                      after=undo.snapshot(after), told=sent))
+                      message_id=msg.message_id, at=now,
+                      before=undo.snapshot(before) | kept[0],
+                      after=undo.snapshot(after) | kept[1], told=sent))
 
 
 def latest(s: Session, case_id: int) -> CommandStep | None:

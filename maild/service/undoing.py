@@ -1,10 +1,10 @@
 """``#undo``: a staff member takes back their last command mail on a case (docs/REFERENCE §4).
 
 The rule is ``core.undo.refusal``; here the case's latest step
-(``db.models.CommandStep``) is read, its fields put back, the step marked
-undone, the log written, and everyone that mail told gets a "please
-disregard" — all in the transaction of the ``#undo`` mail, which gets its
-own transcript.
+(``db.models.CommandStep``) is read, its fields put back with its problem link
+and the complaints it opened or changed, the step marked undone, the log
+written, and everyone that mail told gets a "please disregard" — all in the
+transaction of the ``#undo`` mail, which gets its own transcript.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from maild.core.values import Command, Disposition, Inbound
 from maild.db import queries
 from maild.db.models import Case
 from maild.runtime import Runtime
-from maild.service import transcripts, visits
+from maild.service import complaints, transcripts, visits
 from maild.service.lines import unmoved
 from maild.service.notices import enqueue, staff_recipient
 from maild.service.opening import Handled
@@ -33,9 +33,11 @@ def take_back(s: Session, rt: Runtime, msg: Inbound, case: Case, commands: Seque
     assert case.id is not None
     first = next(c for c in commands if c.tag == transcript.UNDO)
     step = transcripts.latest(s, case.id)
+    kept = transcripts.as_step(step)
+    rows = complaints.rows_of(s, case.id) if kept and kept.after.get(undo.COMPLAINTS) else {}
     why = (undo.ALONE if len(commands) > 1 else
-           undo.refusal(transcripts.as_step(step), msg.from_addr, queries.view_of(case), now,
-                        rt.settings.helpdesk.undo_minutes))
+           undo.refusal(kept, msg.from_addr, queries.view_of(case), now,
+                        rt.settings.helpdesk.undo_minutes, case.problem_id, rows))
     if why is not None or step is None:
         why = why or undo.NOTHING
         lines = transcript.lines(commands, new_text,
@@ -52,11 +54,13 @@ def take_back(s: Session, rt: Runtime, msg: Inbound, case: Case, commands: Seque
     step.undone_at = now
     s.add(step)
     visits.take_back(s, case.id, step.at)
+    assert kept is not None
+    also = _records_back(s, case, kept, now)
     queries.add_log(s, case.id, now, msg.from_addr, "undo",
                     f"took back the command mail of {step.at.isoformat()}: status "
                     f"{step.after.get('status')} → {case.status}, priority "
                     f"{step.after.get('priority')} → {case.priority}, engineer "
-                    f"{step.after.get('engineer')} → {case.engineer_email}")
+                    f"{step.after.get('engineer')} → {case.engineer_email}{also}")
     actor = staff_recipient(rt, msg.from_addr).name
     for told in step.told:
         who = transcripts.recipient(s, rt, case, told["email"])
@@ -67,3 +71,22 @@ def take_back(s: Session, rt: Runtime, msg: Inbound, case: Case, commands: Seque
     transcripts.send(s, rt, msg, case, transcript.lines(commands, new_text, None), True, sent,
                      now)
     return Handled(Disposition.COMMAND, case.id, f"#undo: took back the mail of {step.at}")
+
+
+def _records_back(s: Session, case: Case, step: undo.Step, now: datetime) -> str:
+    """The problem link and the complaints put back as they were before the step's mail;
+    what changed, for the log line."""
+    assert case.id is not None
+    said = ""
+    if undo.PROBLEM in step.before and case.problem_id != step.before[undo.PROBLEM]:
+        was = step.before[undo.PROBLEM]
+        said += (f", problem P{case.problem_id} → "
+                 f"{f'P{was}' if was is not None else 'none'}")
+        case.problem_id = was
+        case.updated_at = now
+    back = undo.complaints_back(step)
+    if back:
+        complaints.put_back(s, case.id, back)
+        said += ", complaint " + ("taken back" if all(v is None for v in back.values())
+                                  else "put back as it was")
+    return said

@@ -19,3 +19,9 @@ def test_resolution_invalid_reason_and_reply_reach_the_customer() -> None:
     for kind in ("resolved", "invalid", "staff_reply"):
         notices = plan((Event(kind, "for you"),), WHO, "E")
         assert any(n.to.email == "c@x.example" and n.note == "for you" for n in notices), kind
+
+
+def test_a_move_up_a_line_tells_the_customer_but_not_why() -> None:
+    notices = plan((Event("escalated_up", "the fuser is broken"),), WHO, "E")
+    [told] = [n for n in notices if n.to.email == "c@x.example"]
+    assert told.template == "passed_on" and told.note is None

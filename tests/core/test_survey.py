@@ -85,6 +85,20 @@ NETEASE = """评分：3
     (GMAIL, Answer(5, "Great service!")),
     (FOXMAIL, Answer(2, "工程师迟到了一个多小时")),
     (NETEASE, Answer(3, "还可以，就是响应有点慢")),
+    # a leading digit on its own, or before words that do not count things, is a score
+    ("4", Answer(4, "")),
+    ("4 - fine", Answer(4, "fine")),
+    ("4，好", Answer(4, "好")),
+    ("5!", Answer(5, "")),
+    ("4\nthanks", Answer(4, "thanks")),
+    ("4 good", Answer(4, "good")),
+    ("5 thanks", Answer(5, "thanks")),
+    ("5 thanks!!", Answer(5, "thanks!!")),
+    ("4 is fine, a bit slow", Answer(4, "is fine, a bit slow")),
+    ("5 yes", Answer(5, "yes")),
+    ("3 分，还行", Answer(3, "还行")),
+    ("4 很好", Answer(4, "很好")),
+    ("5 works great now", Answer(5, "works great now")),
 ])
 def test_parse_answer(body: str, answer: Answer) -> None:
     assert parse_answer(body) == answer
@@ -95,4 +109,16 @@ def test_parse_answer(body: str, answer: Answer) -> None:
     "The printer on floor 6 jams", f"\n\nOn Tue wrote:\n> {QUOTED_SURVEY}\n",
 ])
 def test_no_score(body: str) -> None:
+    assert parse_answer(body) is None
+
+
+@pytest.mark.parametrize("body", [
+    "3 monitors still flicker", "2 PCs still broken", "2 printers jam again",
+    "3 people cannot log in", "2 more laptops are slow", "4 days and nothing happened",
+    "3台电脑还是坏的", "2 个显示器还在闪", "3次了，还是不行", "5楼的打印机又卡纸",
+    "3分钟就断一次网", "三分钟就断一次网", "2星期了还没修好",
+])
+def test_a_count_is_not_a_score(body: str) -> None:
+    """A reply that starts with how many things are broken is a new report, not a score:
+    read as a score it would be filed as a survey comment that no engineer reads."""
     assert parse_answer(body) is None
