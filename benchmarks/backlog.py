@@ -346,12 +346,14 @@ def store_floor(maild: Maild, tmp: Path) -> tuple[float, int]:
     in one transaction, no query at all, no search index), the rows "nothing lost" asks for: every
     message with its raw bytes, every case, every case log line and every outbox row
     of the run, copied from maild's database into a fresh one built by its migrations.
-    Returns (CPU seconds, messages)."""
+    The rows are built as maild builds them (``db.rows.new_row``, without SQLModel's
+    per-field ``__setattr__``). Returns (CPU seconds, messages)."""
     from sqlalchemy.orm import Session as PlainSession  # none of maild's session hooks
     from sqlmodel import select
 
     from maild.db import migrate
     from maild.db.models import Case, InboundMessage, LogEntry, OutboxMail
+    from maild.db.rows import new_row
     from maild.db.session import make_engine
 
     engine = make_engine(f"sqlite:///{tmp / 'floor.db'}")
@@ -377,13 +379,14 @@ def store_floor(maild: Maild, tmp: Path) -> tuple[float, int]:
     for start in range(0, total, 25):
         end = min(start + 25, total)
         with PlainSession(engine) as s:
-            s.add_all(InboundMessage(**row) for row in share(messages, start, end))
-            new_cases = [Case(**row) for row in share(cases, start, end)]
+            s.add_all(new_row(InboundMessage, **row) for row in share(messages, start, end))
+            new_cases = [new_row(Case, **row) for row in share(cases, start, end)]
             s.add_all(new_cases)
             s.flush()
             some_case = new_cases[0].id if new_cases else some_case
-            s.add_all(LogEntry(case_id=some_case, **row) for row in share(log, start, end))
-            s.add_all(OutboxMail(**row) for row in share(outbox, start, end))
+            s.add_all(new_row(LogEntry, case_id=some_case, **row)
+                      for row in share(log, start, end))
+            s.add_all(new_row(OutboxMail, **row) for row in share(outbox, start, end))
             s.commit()
     cpu = time.process_time() - c0
     engine.dispose()
