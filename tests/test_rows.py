@@ -22,7 +22,7 @@ from sqlmodel import Session, SQLModel
 
 from maild.db import models
 from maild.db.migrate import upgrade
-from maild.db.rows import new_row
+from maild.db.rows import _plan, new_row
 
 NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 
@@ -145,3 +145,21 @@ def test_first_row_of_a_fresh_process() -> None:
                           check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "set after"
+
+
+def test_a_model_with_listeners_is_refused() -> None:
+    """A listener on setting an attribute (what ``@validates`` or a mutable JSON column
+    adds) runs in the constructor and would be skipped by ``new_row``: such a model is
+    refused at its first row."""
+    def shout(target: Any, value: str, old: Any, initiator: Any) -> str:
+        return value.upper()
+
+    _plan.cache_clear()
+    sa.event.listen(models.LogEntry.text, "set", shout, retval=True)
+    try:
+        with pytest.raises(TypeError, match=r"listeners the constructor would run.*'text'"):
+            new_row(models.LogEntry, case_id=1, at=NOW, author="a", kind="k", text="x")
+    finally:
+        sa.event.remove(models.LogEntry.text, "set", shout)
+        _plan.cache_clear()
+    assert new_row(models.LogEntry, case_id=1, at=NOW, author="a", kind="k", text="x")

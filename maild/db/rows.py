@@ -37,6 +37,7 @@ def _plan(cls: type[SQLModel]) -> tuple[tuple[str, Any, Callable[[], Any] | None
     SQLAlchemy's mappers, as the constructor's first call does: without that a new
     process's first row has no attribute machinery."""
     configure_mappers()
+    _only_plain_attributes(cls)
     plan: list[tuple[str, Any, Callable[[], Any] | None]] = []
     for name, field in cls.model_fields.items():
         if field.is_required():
@@ -47,6 +48,19 @@ def _plan(cls: type[SQLModel]) -> tuple[tuple[str, Any, Callable[[], Any] | None
         else:
             plan.append((name, field.default, None))
     return tuple(plan)
+
+
+def _only_plain_attributes(cls: type[SQLModel]) -> None:
+    """Refuse a model whose rows need what the constructor runs and ``new_row`` skips:
+    an "init" listener other than SQLAlchemy's own (which configures the mappers, done
+    above), or a listener on setting an attribute (``@validates``, a mutable JSON
+    column's coercion). Loud at the first row, not a silently different object."""
+    manager = cls._sa_class_manager  # type: ignore[attr-defined]
+    extra = [fn for fn in manager.dispatch.init if getattr(fn, "__name__", "") != "_event_on_init"]
+    watched = sorted(key for key, attr in manager.items() if list(attr.impl.dispatch.set))
+    if extra or watched:
+        raise TypeError(f"new_row cannot build {cls.__name__}: it has listeners the "
+                        f"constructor would run (init: {len(extra)}, set: {watched})")
 
 
 def new_row(cls: type[T], **values: Any) -> T:
