@@ -208,10 +208,15 @@ def _kinds(data: Mapping[str, Any], where: str) -> dict[str, Clock]:
     return out
 
 
+# Who may own a vendor line: staff who may #log and #assign on any case (``core.cases``),
+# as the SLA mails of the line's cases ask them to; not an engineer.
+OWNER_ROLES = frozenset({Role.OPERATOR, Role.MANAGER, Role.SUPERVISOR, Role.INCIDENT_MANAGER})
+
+
 def _owner(entry: Mapping[str, Any], address: str | None, people: Mapping[str, Person],
            at: str) -> str | None:
     """A vendor line's ``owner``: the staff member who chases the vendor (its cases' SLA
-    alerts go to them); None: the incident manager."""
+    alerts go to them; one of ``OWNER_ROLES``); None: the incident manager."""
     if "owner" not in entry:
         return None
     owner = addresses.key(_str(entry, "owner", at))
@@ -220,6 +225,13 @@ def _owner(entry: Mapping[str, Any], address: str | None, people: Mapping[str, P
                          "hears of its own cases")
     if owner not in people:
         raise RulesError(f"{at}: owner {owner} is not in staff.toml")
+    if people[owner].role not in OWNER_ROLES:
+        name = _str(entry, "name", at)
+        raise RulesError(
+            f"{at} ({name}): owner {owner} is an engineer; the owner must be an operator, "
+            "manager, supervisor or the incident manager (an engineer can act only on the "
+            "cases assigned to them, and could not take a case back from the vendor with "
+            "#assign, as the SLA mails ask)")
     return owner
 
 

@@ -123,6 +123,10 @@ def test_rules_refuse_unknown_engineer(tmp_path: Path) -> None:
     ("lines.toml", 'address = "support@printco.example"',
      'address = "support@printco.example"\nowner = "ghost@corp.example"',
      r"lines.toml: lines\[1\]: owner ghost@corp.example is not in staff.toml"),
+    ("lines.toml", 'address = "support@printco.example"',
+     'address = "support@printco.example"\nowner = "wang.qiang@corp.example"',
+     r"lines.toml: lines\[1\] \(PrintCo vendor support\): owner wang.qiang@corp.example is "
+     r"an engineer; the owner must be an operator, manager, supervisor or the incident manager"),
     ("lines.toml", 'engineers = ["wang.qiang@corp.example"]',
      'engineers = ["wang.qiang@corp.example"]\nowner = "im@corp.example"',
      r"lines.toml: lines\[0\]: owner is for a vendor line"),

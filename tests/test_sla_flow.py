@@ -165,13 +165,14 @@ VENDOR, OPERATOR, WANG = ("support@printco.example", "callcenter@corp.example",
                           "wang.qiang@corp.example")
 
 
-@pytest.mark.parametrize("owner", [None, "it-manager@corp.example"])
+@pytest.mark.parametrize("owner", [None, "it-manager@corp.example", "cs-lead@corp.example"])
 def test_sla_alerts_of_a_case_with_the_vendor_go_to_the_lines_owner(
         tmp_path: Path, dovecot: Dovecot, smtp_sink: SmtpSink, owner: str | None) -> None:
     """A printer case passed to the vendor (line 3): its warning goes to the vendor line's
     owner (rules/lines.toml ``owner``; the incident manager without one), who can chase
-    the vendor or take the case back; not to the operators, nor to the vendor. The breach
-    goes to the incident manager and the owner."""
+    the vendor or take the case back with ``#assign``, as the mail says, by replying to
+    it; not to the operators, nor to the vendor. The breach goes to the incident manager
+    and the owner."""
     rules = tmp_path / "rules"
     shutil.copytree(REPO / "rules", rules)
     if owner:
@@ -208,3 +209,8 @@ def test_sla_alerts_of_a_case_with_the_vendor_go_to_the_lines_owner(
     assert len(mails(smtp_sink, IM, "SLA")) == (1 if owner else 2)
     assert len(mails(smtp_sink, chaser, "SLA")) == 2
     assert not mails(smtp_sink, OPERATOR, "SLA") and not mails(smtp_sink, VENDOR, "SLA")
+    warning = mails(smtp_sink, chaser, "SLA")[0]
+    result = ingest(maild.rt, reply_to(warning, chaser, f"#assign {first}\n#log PrintCo slow"),
+                    at(18, 16, 5))
+    assert result.disposition.value == "command", result.reason
+    assert maild.case(1)["engineer"]["email"] == first

@@ -104,6 +104,23 @@ def test_undo_refuses_a_complaint_changed_since(maild: Maild) -> None:
     assert not outbox(maild, "undone")
 
 
+def test_undo_of_a_close_refused_after_a_new_complaint(maild: Maild) -> None:
+    """The supervisor closed the complaint, then the customer complained again (a new
+    complaint opens): #undo of the close would reopen the old one beside the new one, two
+    open complaints on one case, so nothing is undone and the transcript says why."""
+    _case(maild)
+    _by_operator(maild, RUDE, 1)
+    told = [o.raw for o in outbox(maild, "complaint") if o.to_addr == SUPERVISOR][-1]
+    feed(maild, reply_to(told, SUPERVISOR, "#complaint-close called back"), at(2))
+    ack = [o.raw for o in outbox(maild, "ack")][-1]
+    feed(maild, reply_to(ack, ALICE, "投诉：还是没人来修"), at(3))
+    assert [c[0] for c in _complaints(maild)] == ["closed", "open"]
+    assert feed(maild, reply_to(told, SUPERVISOR, "#undo"), at(4))[0] == "rejected"
+    assert [c[0] for c in _complaints(maild)] == ["closed", "open"]
+    assert "又有了新的投诉" in _last_transcript(maild, SUPERVISOR)  # Zhou Min reads Chinese
+    assert not outbox(maild, "undone")
+
+
 def test_undo_takes_back_a_problem_link_but_not_an_opened_problem(maild: Maild) -> None:
     """#problem P<n> links a case, and #undo takes the link back (to the problem it had
     before); a mail that opened a problem is refused, naming it, and nothing changes."""

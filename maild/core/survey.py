@@ -59,14 +59,18 @@ _PATTERNS = (
     re.compile(r"([一二两三四五])\s*(?:分(?![钟鐘])|星(?!期)|颗星|顆星)"),
     re.compile(r"^\s*([1-5])(?![\d:.]\d)(?!\d)"),  # a leading digit: "4", "4 - fine", "4，好"
 )
+_OUT_OF = _PATTERNS[1]
 _LEADING = _PATTERNS[-1]
+_OF_FIVE = re.compile(r"[ \t]*(?:out\s+)?of\s+5(?!\d)", re.IGNORECASE)  # "4 points of 5"
 # What a leading number counts, when the word after it is one of these (see ``counts``).
 _MEASURE_ZH = re.compile(r"[ \t]*(?:小时|小時|分钟|分鐘|星期|礼拜|禮拜|"
-                         r"[台个個次回遍趟天日号號周週月年楼樓层層位名人部件张張块塊条條只支套把"
+                         r"钟头|鐘頭|[台个個次回遍趟天日号號周週月年楼樓层層位名人部件张張块塊条條只支套把"
                          r"间間家份页頁点點秒])")
 _WORD_AFTER = re.compile(r"[ \t]*([A-Za-z]+)\b")
 _COUNTED_EN = frozenset({"people", "persons", "men", "women", "children", "mice", "more",
-                         "other", "others", "of", "new", "extra"})
+                         "other", "others", "of", "new", "extra",
+                         # units written short, singular or not: "5 min", "3 h", "2 pc"
+                         "min", "mins", "h", "hr", "hrs", "sec", "secs", "pc", "pcs"})
 # Words ending in -s that follow a score without being what it counts.
 _NOT_PLURAL = frozenset({"thanks", "yes", "was", "has", "its", "does", "goes", "always",
                          "perhaps", "cheers", "kudos", "regards", "works", "looks", "seems",
@@ -86,8 +90,9 @@ def counts(after: str) -> bool:
     It does when the word right after it names what is counted: an English plural (a
     word of three letters or more ending in -s: "3 monitors", "2 PCs", "4 days", but not
     thanks, yes, was, works … nor -ss, -us, -is), an irregular one ("3 people") or
-    more / other / of / new / extra ("2 more laptops", "3 of our PCs"); or a Chinese
-    measure word or unit of time or place ("3台电脑", "2 个显示器", "3次", "5楼", "3分钟").
+    more / other / of / new / extra ("2 more laptops", "3 of our PCs"), or a unit written
+    short ("5 min", "3 h", "2 hrs", "1 pc"); or a Chinese measure word or unit of time
+    or place ("3台电脑", "2 个显示器", "3次", "5楼", "3分钟", "2钟头").
     Reading such a number as a score is the harmful mistake: a score of 3-5 is only
     filed with the survey, so "3 monitors still flicker" would reach no engineer. A
     missed score costs little: the reply is logged and forwarded like any other."""
@@ -103,11 +108,28 @@ def counts(after: str) -> bool:
             and word not in _NOT_PLURAL)
 
 
+def _leading_count(text: str) -> bool:
+    """Whether the text starts with a number that counts things (``counts``), written
+    bare ("3 monitors") or with what would otherwise be a score's unit ("3 of 5 PCs",
+    "3 out of 5 printers", "2 points of failure"): then nothing in it is a score."""
+    start = len(text) - len(text.lstrip())
+    m = _OUT_OF.match(text, start)
+    if m is not None:
+        after = text[m.end():]
+        of_five = _OF_FIVE.match(after)  # "4 points of 5" is a score
+        return counts(after[of_five.end():] if of_five else after)
+    m = _LEADING.match(text)
+    return m is not None and counts(text[m.end():])
+
+
 def _score(text: str) -> tuple[int, tuple[int, int]] | None:
-    """The score and the span it was written in, or None."""
+    """The score and the span it was written in, or None (always None when the text
+    starts by counting things, whatever follows: "3台电脑还是坏的，服务一般")."""
+    if _leading_count(text):
+        return None
     for pattern in _PATTERNS:
         m = pattern.search(text)
-        if m and not (pattern is _LEADING and counts(text[m.end():])):
+        if m:
             value = m.group(1)
             return (_DIGITS_ZH[value] if value in _DIGITS_ZH else int(value)), m.span()
     m = _STARS.search(text)
@@ -130,8 +152,10 @@ def parse_answer(body: str) -> Answer | None:
     so the question's own "1-5" is never read as the answer. A bare number at the start
     is a score when it stands alone or before punctuation, a line break or comment
     words ("4", "4 - fine", "4，好", "5!", "4 good", "5 thanks"), never when it counts
-    things ("3 monitors still flicker", "3台电脑还是坏的": ``counts``); nor is 分钟 (a
-    minute) read as 分 (a point), nor 星期 (a week) as 星 (a star)."""
+    things ("3 monitors still flicker", "3台电脑还是坏的", "3 out of 5 printers jam",
+    "5 min later it crashed": ``counts``), and a reply that starts so gives no score at
+    all, not even from the stars or words further on; nor is 分钟 (a minute) read as 分
+    (a point), nor 星期 (a week) as 星 (a star)."""
     own = split_reply(body)[0].strip()
     text = unicodedata.normalize("NFKC", own)
     found = _score(text)

@@ -7,8 +7,10 @@ problem link, and the complaint rows it opened or changed (``touched``). The rul
 (``refusal``) is pure: only the author of the case's latest step, only within
 the window, only while the case, its problem link and those complaints still
 look exactly as that step left them (a customer's confirmation, the auto-close,
-or a customer adding to the complaint make the step history), never a mail that
-opened a problem, and a step is undone once.
+or a customer adding to the complaint make the step history), and while no
+complaint was made on the case since (``KNOWN``: a closed complaint reopened
+beside a new one would leave two open), never a mail that opened a problem, and
+a step is undone once.
 
 A complaint the mail opened is taken back whole (recorded on the wrong case, it
 would count against the engineer); one it re-categorised, closed or added to gets
@@ -21,7 +23,7 @@ says why, and changes nothing (all or nothing, like the commands themselves).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,7 +53,8 @@ _NOT_KEPT = frozenset({"complaint"})
 PROBLEM = "problem_id"  # the case's problem link
 COMPLAINTS = "complaints"  # complaint rows the mail opened or changed: "id" → fields (None: none)
 OPENED = "opened_problem"  # (after only) the problem the mail opened
-_RECORDS = frozenset({PROBLEM, COMPLAINTS, OPENED})
+KNOWN = "complaint_ids"  # (after only) every complaint row of the case after the mail
+_RECORDS = frozenset({PROBLEM, COMPLAINTS, OPENED, KNOWN})
 
 # The tags that change complaint rows: only a mail with one of them has its rows read.
 COMPLAINT_TAGS = frozenset({"complaint", "category", "complaint-close"})
@@ -68,11 +71,14 @@ def touched(before: Mapping[int, Fields], after: Mapping[int, Fields]
 
 
 def records(problem_id: int | None, complaints: Mapping[str, Fields | None],
-            opened: int | None = None) -> dict[str, Any]:
-    """What a step keeps beside the case's fields, to merge into its ``before``/``after``."""
+            opened: int | None = None, known: Iterable[int] | None = None) -> dict[str, Any]:
+    """What a step keeps beside the case's fields, to merge into its ``before``/``after``;
+    ``known`` (after only): the ids of all the case's complaint rows after the mail."""
     out: dict[str, Any] = {PROBLEM: problem_id, COMPLAINTS: dict(complaints)}
     if opened is not None:
         out[OPENED] = opened
+    if known is not None:
+        out[KNOWN] = sorted(known)
     return out
 
 
@@ -138,6 +144,17 @@ def refusal(latest: Step | None, author: str, current: CaseView, now: datetime,
     if any(rows.get(int(i)) != fields for i, fields in kept.items()):
         return ("the complaint has changed since your command; nothing was undone",
                 "您的指令之后投诉已有变化；未撤销任何内容")
+    known = latest.after.get(KNOWN)
+    if known is not None and set(rows) - set(known):
+        return ("a new complaint was made on the case since your command; nothing was "
+                "undone", "您的指令之后本工单又有了新的投诉；未撤销任何内容")
+    back = complaints_back(latest)
+    after = {i: f for i, f in rows.items() if i not in back}
+    after |= {i: f for i, f in back.items() if f is not None}
+    if sum(f["status"] == "open" for f in after.values()) > 1:
+        return ("undoing your command would leave more than one complaint open on the "
+                "case; nothing was undone",
+                "撤销您的指令会使本工单同时有多个未结投诉；未撤销任何内容")
     return None
 
 

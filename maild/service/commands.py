@@ -66,9 +66,11 @@ def on_command(s: Session, rt: Runtime, msg: Inbound, row: InboundMessage,
                                      msg.message_id)
     if tagged:
         sent = transcripts.told(transcripts.sent_since(s, start))
-        rows = undo.touched(old_rows, complaints.rows_of(s, case.id) if reads_rows else {})
+        new_rows = complaints.rows_of(s, case.id) if reads_rows else {}
+        rows = undo.touched(old_rows, new_rows)
         kept = (undo.records(old_problem, rows[0]),
-                undo.records(case.problem_id, rows[1], opened[0] if opened else None))
+                undo.records(case.problem_id, rows[1], opened[0] if opened else None,
+                             new_rows if reads_rows else None))
         transcripts.record(s, case, msg, before, result.case, sent, now, kept)
         transcripts.send(s, rt, msg, case, transcript.lines(commands, seen.new_text, None),
                          True, sent, now)

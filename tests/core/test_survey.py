@@ -99,6 +99,8 @@ NETEASE = """评分：3
     ("3 分，还行", Answer(3, "还行")),
     ("4 很好", Answer(4, "很好")),
     ("5 works great now", Answer(5, "works great now")),
+    ("3 of 5", Answer(3, "")),
+    ("4 out of 5, thanks", Answer(4, "thanks")),
 ])
 def test_parse_answer(body: str, answer: Answer) -> None:
     assert parse_answer(body) == answer
@@ -117,6 +119,11 @@ def test_no_score(body: str) -> None:
     "3 people cannot log in", "2 more laptops are slow", "4 days and nothing happened",
     "3台电脑还是坏的", "2 个显示器还在闪", "3次了，还是不行", "5楼的打印机又卡纸",
     "3分钟就断一次网", "三分钟就断一次网", "2星期了还没修好",
+    # counted with what is otherwise a score's unit, or a unit written short
+    "3 out of 5 printers jam again", "3 of 5 PCs still broken", "2 points of failure remain",
+    "5 min later it crashed again", "3 h no network", "2 hr without mail", "2钟头没网",
+    # a reply that starts by counting gives no score, not even from a word further on
+    "3台电脑还是坏的，服务一般", "2 printers jam again, ★★★★★ for the engineer though",
 ])
 def test_a_count_is_not_a_score(body: str) -> None:
     """A reply that starts with how many things are broken is a new report, not a score:

@@ -78,14 +78,14 @@ def test_touched_keeps_only_the_rows_the_mail_opened_or_changed() -> None:
 
 def kept_step(before_rows: dict[str, object], after_rows: dict[str, object],
               problems: tuple[int | None, int | None] = (None, None),
-              opened: int | None = None) -> Step:
+              opened: int | None = None, known: list[int] | None = None) -> Step:
     return Step(LI, T0, snapshot(BEFORE) | records(problems[0], before_rows),
-                snapshot(AFTER) | records(problems[1], after_rows, opened))
+                snapshot(AFTER) | records(problems[1], after_rows, opened, known))
 
 
 def test_a_complaint_and_a_link_are_put_back() -> None:
     step = kept_step({"4": None, "2": OPEN}, {"4": OPEN, "2": CLOSED}, (1, 2))
-    assert refusal(step, LI, AFTER, T0, 15, 2, {2: CLOSED, 4: OPEN, 9: OPEN}) is None
+    assert refusal(step, LI, AFTER, T0, 15, 2, {1: CLOSED, 2: CLOSED, 4: OPEN}) is None
     assert complaints_back(step) == {4: None, 2: OPEN}
     assert restore(AFTER, step.before) == BEFORE  # the records are no case fields
 
@@ -96,6 +96,22 @@ def test_a_complaint_changed_since_is_refused() -> None:
     why = refusal(step, LI, AFTER, T0, 15, None, {4: added})
     assert why is not None and "complaint has changed since" in why[0] and "投诉" in why[1]
     assert refusal(step, LI, AFTER, T0, 15, None, {}) is not None  # gone
+
+
+def test_a_complaint_made_since_is_refused() -> None:
+    """The mail closed complaint 2; the customer complained again (3 opened): putting 2
+    back would leave two open complaints on the case. Refused whether the step knew the
+    case's rows (``KNOWN``) or was kept before it did."""
+    step = kept_step({"2": OPEN}, {"2": CLOSED}, known=[1, 2])
+    why = refusal(step, LI, AFTER, T0, 15, None, {1: CLOSED, 2: CLOSED, 3: OPEN})
+    assert why is not None and "new complaint" in why[0] and "新的投诉" in why[1]
+    why = refusal(step, LI, AFTER, T0, 15, None, {1: CLOSED, 2: CLOSED, 3: CLOSED})
+    assert why is not None and "new complaint" in why[0]  # one the step did not know
+    assert refusal(step, LI, AFTER, T0, 15, None, {1: CLOSED, 2: CLOSED}) is None
+    older = kept_step({"2": OPEN}, {"2": CLOSED})
+    why = refusal(older, LI, AFTER, T0, 15, None, {1: CLOSED, 2: CLOSED, 3: OPEN})
+    assert why is not None and "more than one complaint open" in why[0] and "未结投诉" in why[1]
+    assert refusal(older, LI, AFTER, T0, 15, None, {1: CLOSED, 2: CLOSED}) is None
 
 
 def test_a_link_changed_since_is_refused() -> None:
