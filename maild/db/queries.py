@@ -47,6 +47,10 @@ def recorded_source(s: Session, source: str) -> Recorded | None:
     return Recorded(*row) if row else None
 
 
+_BY_SOURCES = sa.select(col(InboundMessage.source), *_RECORDED).where(
+    col(InboundMessage.source).in_(sa.bindparam("sources", expanding=True)))
+
+
 def recorded_sources(s: Session, sources: Sequence[str]) -> dict[str, Recorded]:
     """``recorded_source`` for several slots in one query (a batch of the drain)."""
     if not sources:
@@ -55,9 +59,6 @@ def recorded_sources(s: Session, sources: Sequence[str]) -> dict[str, Recorded]:
     rows = _core(s, _BY_SOURCES, {"sources": list(sources)})
     return {source: Recorded(*rest) for source, *rest in rows if source is not None}
 
-
-_BY_SOURCES = sa.select(col(InboundMessage.source), *_RECORDED).where(
-    col(InboundMessage.source).in_(sa.bindparam("sources", expanding=True)))
 
 # The statements of every message's path are built once, with bound parameters: building
 # a SQLAlchemy statement costs more CPU than running it on SQLite (docs/PERFORMANCE.md).
@@ -118,7 +119,7 @@ def remember_ref(s: Session, message_id: str | None, case_id: int, new: bool = F
     added: set[str] = s.info.setdefault(_REFS, set())
     if message_id in added:
         return
-    if not new and s.connection().execute(_REF_EXISTS, {"m": message_id}).first():
+    if not new and _core(s, _REF_EXISTS, {"m": message_id}).first():
         return  # a ref of an earlier transaction or flush (later ones are in ``added``)
     added.add(message_id)
     s.add(new_row(MessageRef, message_id=message_id, case_id=case_id))
